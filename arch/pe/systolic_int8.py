@@ -1,0 +1,111 @@
+"""``systolic_int8``: an R x C systolic array of INT8 x INT8 -> INT32 MAC PEs.
+
+Levels (same file stem in each layer package): golden and timing here,
+``sim/reference/systolic_int8.py`` (loops over folds), ``sim/fast/systolic_int8.py``
+(closed form + BLAS), ``rtl/pe/systolic_int8.py`` (Amaranth).
+
+Mapping and fold timing follow SCALE-Sim v3 (DESIGN.md "PE families"):
+
+=========  ============  ============  ========  ======================
+dataflow   array rows    array cols    streamed  cycles of one fold
+=========  ============  ============  ========  ======================
+ws         K (weights)   N             M         2R + C + M - 2
+os         M (outputs)   N             K         R + C + K - 2
+is         K (inputs)    M             N         2R + C + N - 2
+=========  ============  ============  ========  ======================
+
+A fold costs the full array's fill/drain even when the tile occupies part of it, as in
+SCALE-Sim. ``ws`` and ``is`` spend R cycles preloading the stationary operand, then the
+streamed operand enters skewed: the last result leaves ``S + R + C - 2`` cycles after the
+stream starts. The counts here are *counts* of cycles; SCALE-Sim prints the 0-based index of
+the last cycle of a layer, i.e. our layer total minus 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qaccel.arch.pe.registry import register_pe
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import Dataflow, PEArray
+
+__all__ = ["SystolicInt8", "MAPPING"]
+
+#: dataflow -> (GEMM dim on array rows, on array cols, streamed dim)
+MAPPING: dict[Dataflow, tuple[str, str, str]] = {
+    Dataflow.WS: ("K", "N", "M"),
+    Dataflow.OS: ("M", "N", "K"),
+    Dataflow.IS: ("K", "M", "N"),
+}
+
+
+@register_pe("systolic_int8")
+@dataclass(frozen=True)
+class SystolicInt8(PEArray):
+    """R x C INT8 MAC array (INT32 accumulators), weight/output/input stationary."""
+
+    #: operand widths (unit: bits): activation, weight, accumulator/output
+    a_bits = 8
+    b_bits = 8
+    acc_bits = 32
+
+    # ---- mapping -------------------------------------------------------------------------
+    @property
+    def mapping(self) -> tuple[str, str, str]:
+        """(dim on rows, dim on cols, streamed dim) for this dataflow."""
+        return MAPPING[self.dataflow]
+
+    def fold_cycles(self, streamed: int) -> int:
+        """Cycles of one fold that streams ``streamed`` elements (no memory stalls)."""
+        r, c = self.rows, self.cols
+        if self.dataflow is Dataflow.OS:
+            return r + c + streamed - 2
+        return 2 * r + c + streamed - 2
+
+    def check_tile(self, tile: Tile) -> None:
+        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
+        row_dim, col_dim, _ = self.mapping
+        dims = tile.dims
+        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
+            raise ValueError(
+                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
+                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
+                f"and {col_dim} <= {self.cols}")
+
+    # ---- the four levels -----------------------------------------------------------------
+    def golden(self, tile: Tile) -> np.ndarray:
+        """Bit-exact INT32 result of one tile: sum of int8 x int8 products, wrapping mod 2^32.
+
+        The hardware's 32-bit accumulators wrap; addition mod 2^32 is associative, so the
+        exact int64 sum reduced to int32 is the hardware result whatever the order.
+        """
+        self.check_tile(tile)
+        for name, op in (("a", tile.a), ("b", tile.b)):
+            if op.dtype != np.int8:
+                raise TypeError(f"tile.{name} must be an int8 array, not {op.dtype}")
+        exact = tile.a.astype(np.int64) @ tile.b.astype(np.int64)
+        return exact.astype(np.int32)  # two's-complement wrap (numpy casts modulo 2^32)
+
+    def timing(self, tile: Tile) -> int:
+        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
+        self.check_tile(tile)
+        return self.fold_cycles(tile.dims[self.mapping[2]])
+
+    def events(self, tile: Tile) -> dict[str, int]:
+        """Operation counts of one tile, priced by the energy model.
+
+        ``mac_int8``: useful multiply-accumulates; ``pe_cycles``: PE-cycles the array is
+        clocked (R * C * fold cycles); ``array_cycles``: fold cycles.
+        """
+        cycles = self.timing(tile)
+        return {"mac_int8": tile.M * tile.K * tile.N, "pe_cycles": cycles * self.rows * self.cols,
+                "array_cycles": cycles}
+
+    def create(self) -> Any:
+        """The Amaranth component of this array (see ``rtl/pe/systolic_int8.py``)."""
+        from qaccel.arch.pe.registry import level_module
+
+        return level_module(self.family, "rtl").create(self)

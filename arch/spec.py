@@ -1,0 +1,128 @@
+"""Frozen hardware spec objects. They know nothing about YAML (see :mod:`qaccel.arch.loader`).
+
+Units are in the field names: ``_kib`` kibibytes, ``_bits`` bits, ``_mhz`` megahertz,
+``_pj_per_bit`` picojoules per bit, ``_nm`` nanometres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
+
+from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
+
+__all__ = ["Dataflow", "Buffer", "Dram", "Tech", "PEArray", "Accelerator", "SPEC_VERSION"]
+
+SPEC_VERSION = 1
+
+
+class Dataflow(str, Enum):
+    """Which operand stays in the PEs: weights (ws), outputs (os) or inputs (is)."""
+
+    WS = "ws"
+    OS = "os"
+    IS = "is"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One on-chip SRAM buffer."""
+
+    size_kib: float = spec_field(FloatIn(0.125, 1 << 20), "KiB", "capacity (unit: KiB)")
+    word_bits: int = spec_field(IntIn(8, 4096), "bits", "width of one access (unit: bits)")
+    banks: int = spec_field(IntIn(1, 1024), "banks", "independent banks (unit: count)")
+
+    @property
+    def size_bytes(self) -> int:
+        """Capacity (unit: bytes)."""
+        return int(self.size_kib * 1024)
+
+
+@dataclass(frozen=True)
+class Dram:
+    """Off-chip memory seen through one channel."""
+
+    bits_per_cycle: int = spec_field(IntIn(1, 1 << 16), "bits/cycle",
+                                     "sustained bandwidth (unit: bits per accelerator cycle)")
+    pj_per_bit: float = spec_field(FloatIn(0.01, 1000.0), "pJ/bit",
+                                   "access energy (unit: pJ/bit)")
+
+
+@dataclass(frozen=True)
+class Tech:
+    """Process technology the energy/area models scale to."""
+
+    node_nm: int = spec_field(IntIn(3, 180), "nm", "technology node (unit: nm)")
+
+
+@dataclass(frozen=True)
+class PEArray:
+    """Base of every PE family's parameter class: an R x C array of one kind of PE.
+
+    A family subclasses this in ``arch/pe/<family>.py``, adds its own fields and registers
+    with :func:`qaccel.arch.pe.register_pe`. The subclass links the family's levels through
+    ``golden(tile)``, ``timing(tile)``, ``events(tile)`` and ``create()``.
+    """
+
+    family: ClassVar[str] = ""
+    rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")
+    cols: int = spec_field(IntIn(1, 4096), "PEs", "array columns (unit: PEs)")
+    dataflow: Dataflow = spec_field(OneOf(Dataflow), "", "which operand is stationary")
+
+    @property
+    def lanes(self) -> int:
+        """Multipliers per PE (1 unless the family has dot-product PEs)."""
+        return 1
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"family": self.family}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.value if isinstance(v, Enum) else v
+        return out
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A whole accelerator: PE array, three buffers, DRAM, clock and technology."""
+
+    name: str
+    pe_array: PEArray
+    weight_buffer: Buffer
+    input_buffer: Buffer
+    output_buffer: Buffer
+    dram: Dram
+    clock_mhz: float
+    tech: Tech
+    version: int = SPEC_VERSION
+
+    @property
+    def family(self) -> str:
+        return self.pe_array.family
+
+    def replace_array(self, **changes: Any) -> Accelerator:
+        """A copy with some PE-array fields changed (e.g. ``dataflow="os"``), re-validated."""
+        from qaccel.arch.loader import load_accelerator
+
+        data = self.to_dict()
+        data["pe_array"].update({k: (v.value if isinstance(v, Enum) else v)
+                                 for k, v in changes.items()})
+        return load_accelerator(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :func:`qaccel.arch.load_accelerator` turns back into this object."""
+        return {
+            "version": self.version,
+            "name": self.name,
+            "clock_mhz": self.clock_mhz,
+            "pe_array": self.pe_array.to_dict(),
+            "buffers": {k: dataclasses.asdict(getattr(self, f"{k}_buffer"))
+                        for k in ("weight", "input", "output")},
+            "dram": dataclasses.asdict(self.dram),
+            "tech": dataclasses.asdict(self.tech),
+        }

