@@ -1,0 +1,44 @@
+"""Bit-exact integer matrix products on float BLAS.
+
+Why it is exact: a float32 represents every integer of magnitude <= 2^24 exactly, and a sum
+of integers stays exact as long as every partial sum does. If ``|a| <= amax`` and
+``|b| <= bmax`` elementwise, every partial sum over ``k`` terms is at most ``k*amax*bmax``
+in magnitude, whatever order or fused multiply-adds BLAS uses. So we cut K into chunks of
+``k_chunk = floor((2^24 - 1) / (amax*bmax))`` and multiply each chunk in float32 exactly; chunk
+results (integers < 2^24) are summed in float64, exact while the total stays below 2^53
+(checked). INT8 symmetric operands (|v| <= 127) give chunks of 1040.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["exact_matmul", "FLOAT32_EXACT", "FLOAT64_EXACT"]
+
+FLOAT32_EXACT = 2**24 - 1
+FLOAT64_EXACT = 2**53 - 1
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of integer matrices, exactly, as int64 (``a``: M x K, ``b``: K x N)."""
+    M, K = a.shape  # noqa: N806
+    N = b.shape[1]  # noqa: N806
+    if M == 0 or K == 0 or N == 0:
+        return np.zeros((M, N), dtype=np.int64)
+    amax = int(np.abs(a.astype(np.int64, copy=False)).max())
+    bmax = int(np.abs(b.astype(np.int64, copy=False)).max())
+    if amax == 0 or bmax == 0:
+        return np.zeros((M, N), dtype=np.int64)
+    if K * amax * bmax > FLOAT64_EXACT:
+        raise ValueError(f"Cannot multiply exactly because K*max|a|*max|b| = "
+                         f"{K * amax * bmax} exceeds 2^53")
+    if amax * bmax > FLOAT32_EXACT:  # even one product is not exact in float32
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    k_chunk = FLOAT32_EXACT // (amax * bmax)
+    if k_chunk >= K:
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64)
+    acc = np.zeros((M, N), dtype=np.float64)
+    a32 = a.astype(np.float32)
+    for k0 in range(0, K, k_chunk):
+        acc += a32[:, k0:k0 + k_chunk] @ b[k0:k0 + k_chunk].astype(np.float32)
+    return acc.astype(np.int64)

@@ -1,0 +1,59 @@
+"""The simulation result: one row per layer (DESIGN.md "Simulation result contract")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS"]
+
+#: columns of :attr:`SimResult.frame`, in order. Cycle columns are counts of cycles (SCALE-Sim
+#: prints the 0-based index of a layer's last cycle: our ``compute_cycles`` - 1).
+COLUMNS = (
+    "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow", "rows", "cols",
+    "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles", "utilization",
+    "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
+)
+#: columns that add up over layers in :meth:`SimResult.totals`
+SUM_COLUMNS = ("gemms", "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles",
+               "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes")
+
+
+@dataclass
+class SimResult:
+    """Per-layer results of one simulation.
+
+    ``frame``: one row per layer, :data:`COLUMNS`. ``outputs``: layer name -> INT32 output
+    ``[gemms, M, N]`` when values were simulated. ``events``: layer name -> operation counts
+    (for the energy model).
+    """
+
+    frame: pd.DataFrame
+    accel_name: str
+    engine: str
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    events: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, Any]:
+        """Sums over layers; utilization recomputed from the sums (MAC-weighted)."""
+        df = self.frame
+        out: dict[str, Any] = {c: int(df[c].sum()) for c in SUM_COLUMNS}
+        pes = int((df["rows"] * df["cols"]).max()) if len(df) else 0
+        out["utilization"] = (out["macs"] / (out["total_cycles"] * pes)
+                              if out["total_cycles"] and pes else 0.0)
+        return out
+
+    def with_totals(self) -> pd.DataFrame:
+        """``frame`` plus a last row named ``TOTAL``."""
+        tot = self.totals()
+        row = {c: tot.get(c, "") for c in self.frame.columns}
+        row["layer"] = "TOTAL"
+        frame = self.frame.astype({c: object for c in self.frame.columns if c not in tot})
+        return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+
+    def to_parquet(self, path: str | Path) -> None:
+        self.frame.to_parquet(path, index=False)
