@@ -27,9 +27,10 @@ class Problem:
     source: str | None = None
 
     def __str__(self) -> str:
-        where = self.path or "<input>"
-        if self.line is not None:
-            where += f" (line {self.line})"
+        if not self.path:
+            where = f"line {self.line}" if self.line is not None else "input"
+        else:
+            where = self.path if self.line is None else f"{self.path} (line {self.line})"
         return f"{where}: {self.message}"
 
 

@@ -91,7 +91,8 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False)
+        iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False,
+                        disable=None)  # None: only on a terminal
     for layer in iterator:
         row, ev, out = simulate_layer(layer, accel, engine, values)
         rows.append(row)

@@ -1,0 +1,272 @@
+"""Model capture: run an ``nn.Module`` once and record every GEMM it performs as a Trace.
+
+A ``torch.overrides.TorchFunctionMode`` sees each functional call, so ``F.linear``,
+``F.conv2d`` and matmuls written inline (``torch.matmul``, ``@``, ``bmm``, ``mm``, ``addmm``,
+``baddbmm``) are all recorded, not only module calls. Forward pre-hooks keep a stack of module
+paths to name the layers:
+
+- the linear (conv2d) call an ``nn.Linear`` (``nn.Conv2d``) makes is named by its module path,
+  ``encoder.layer.0.attention.self.query``;
+- every other call is ``<module path>.<op><i>``, ``i`` counting that op in that module
+  (``encoder.layer.0.attention.self.matmul0`` is QK^T, ``matmul1`` is AV);
+- a name seen twice (a module called again) gets ``#1``, ``#2``... appended.
+
+Real tensors: weights are encoded INT8 per output channel, the op's input activations INT8 per
+tensor (both sides of an activation x activation matmul). A matmul whose B is a 2-d
+``nn.Parameter`` is treated as a weight (stored transposed, N x K). Meta tensors: only shapes
+are kept, plus a per-layer seed derived from ``seed`` and the layer index, so the values can
+be generated later (:func:`qaccel.models.lowering.generate`).
+
+``F.scaled_dot_product_attention`` cannot be lowered with its softmax in between, so it
+raises ConfigError: build transformers models with ``attn_implementation="eager"``. Other
+GEMM-like ops that are not lowered (conv1d/3d, transposed convs, einsum) are counted in
+``trace.meta["not_captured"]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from qaccel.errors import ConfigError
+from qaccel.models import int8
+from qaccel.models.lowering import UNIFORM_INT8, conv_out_hw, same_padding
+from qaccel.models.trace import Layer, Trace
+
+__all__ = ["capture", "capture_run"]
+
+T = torch.Tensor
+#: func -> (op, positions of operands A and B in args, their keyword names)
+_MATMULS: dict[Callable, tuple[int, int, str, str]] = {
+    torch.matmul: (0, 1, "input", "other"),
+    T.matmul: (0, 1, "input", "other"),
+    T.__matmul__: (0, 1, "input", "other"),
+    T.__rmatmul__: (1, 0, "other", "input"),
+    torch.mm: (0, 1, "input", "mat2"),
+    T.mm: (0, 1, "input", "mat2"),
+    torch.bmm: (0, 1, "input", "mat2"),
+    T.bmm: (0, 1, "input", "mat2"),
+    torch.addmm: (1, 2, "mat1", "mat2"),
+    T.addmm: (1, 2, "mat1", "mat2"),
+    torch.baddbmm: (1, 2, "batch1", "batch2"),
+    T.baddbmm: (1, 2, "batch1", "batch2"),
+}
+_NOT_LOWERED = {F.conv1d: "conv1d", F.conv3d: "conv3d", F.conv_transpose1d: "conv_transpose1d",
+                F.conv_transpose2d: "conv_transpose2d", F.conv_transpose3d: "conv_transpose3d",
+                torch.einsum: "einsum"}
+_ATTENTION = F.scaled_dot_product_attention
+
+
+def _arg(args: tuple, kwargs: dict, pos: int, key: str, default: Any = None) -> Any:
+    return args[pos] if len(args) > pos else kwargs.get(key, default)
+
+
+def _pair(v: Any) -> list[int]:
+    return [int(v), int(v)] if isinstance(v, int) else [int(x) for x in v]
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy()
+
+
+class _Recorder:
+    """Module-path stack, layer naming and encoding for one capture."""
+
+    def __init__(self, module: nn.Module, seed: int) -> None:
+        self.seed = seed
+        self.layers: list[Layer] = []
+        self.names: set[str] = set()
+        self.stack: list[dict[str, Any]] = []
+        self.counters: dict[tuple[str, str], int] = {}
+        self.not_captured: dict[str, int] = {}
+        self.paths = {}
+        for path, mod in module.named_modules():
+            self.paths.setdefault(id(mod), path)
+
+    # -- module stack (forward hooks) ---------------------------------------------------------
+    def push(self, mod: nn.Module, *_: Any) -> None:
+        self.stack.append({"path": self.paths[id(mod)], "module": mod, "own_used": False})
+
+    def pop(self, *_: Any) -> None:
+        self.stack.pop()
+
+    def _name(self, op: str) -> tuple[str, dict[str, Any]]:
+        frame = self.stack[-1] if self.stack else {"path": "", "module": None, "own_used": True}
+        own = {"linear": nn.Linear, "conv2d": nn.Conv2d}.get(op)
+        if own is not None and isinstance(frame["module"], own) and not frame["own_used"]:
+            frame["own_used"] = True
+            name = frame["path"]
+        else:
+            i = self.counters.get((frame["path"], op), 0)
+            self.counters[(frame["path"], op)] = i + 1
+            name = f"{frame['path']}.{op}{i}" if frame["path"] else f"{op}{i}"
+        base, j = name, 0
+        while name in self.names:
+            j += 1
+            name = f"{base}#{j}"
+        self.names.add(name)
+        mod = frame["module"]
+        attention = any("Attention" in type(f["module"]).__name__ for f in self.stack)
+        return name, {"module": frame["path"],
+                      "module_type": type(mod).__name__ if mod is not None else None,
+                      "in_attention": attention}
+
+    # -- ops (TorchFunctionMode) --------------------------------------------------------------
+    def on_call(self, func: Callable, args: tuple, kwargs: dict) -> None:
+        if func is F.linear:
+            self._linear(args, kwargs)
+        elif func is F.conv2d:
+            self._conv2d(args, kwargs)
+        elif func in _MATMULS:
+            self._matmul(func, args, kwargs)
+        elif func is _ATTENTION:
+            where = self.stack[-1]["path"] if self.stack else "<root>"
+            raise ConfigError.single(f"module {where}", "must compute attention with matmuls "
+                                     "(build transformers models with "
+                                     "attn_implementation=\"eager\"), not "
+                                     "scaled_dot_product_attention")
+        elif func in _NOT_LOWERED:
+            key = _NOT_LOWERED[func]
+            self.not_captured[key] = self.not_captured.get(key, 0) + 1
+
+    def _add(self, op: str, dims: tuple[int, int, int], groups: int, info: dict[str, Any],
+             tensors: dict[str, tuple[torch.Tensor, list[int]]], meta: dict[str, Any]) -> None:
+        """Append a layer; ``tensors`` maps role -> (tensor, stored shape)."""
+        name, where = self._name(op)
+        if not where.pop("in_attention") or meta.get("b_source") != "activation":
+            pass
+        else:
+            meta["kv_cache"] = "B"
+        meta = {**meta, **where, "dtype": str(next(iter(tensors.values()))[0].dtype)[6:]}
+        encs: dict[str, Any] = {"weight": None, "act": None, "act_b": None}
+        if any(t.device.type == "meta" for t, _ in tensors.values()):
+            state = np.random.SeedSequence([self.seed, len(self.layers)]).generate_state(1)
+            meta.update(values="generated", seed=int(state[0]), generator=dict(UNIFORM_INT8))
+        else:
+            meta["values"] = "captured"
+            labels = {"weight": "weight", "act": "input", "act_b": "input B"}
+            for role, (t, shape) in tensors.items():
+                x = _numpy(t).reshape(shape)
+                label = f"layer {name} {labels[role]}"
+                if role == "weight":
+                    encs[role] = int8.encode(x, "per_channel", axis=0, name=label)
+                else:
+                    encs[role] = int8.encode(x, "per_tensor", name=label)
+        m, k, n = dims
+        self.layers.append(Layer(name, op, m, k, n, groups, encs["weight"], encs["act"],
+                                 meta, encs["act_b"]))
+
+    def _linear(self, args: tuple, kwargs: dict) -> None:
+        x, w = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight")
+        n, k = w.shape
+        m = math.prod(x.shape[:-1])
+        meta = {"batch": 1, "a_shape": [m, k], "b_shape": [n, k], "b_source": "weight"}
+        self._add("linear", (m, k, n), 1, {}, {"act": (x, [m, k]), "weight": (w, [n, k])},
+                  meta)
+
+    def _conv2d(self, args: tuple, kwargs: dict) -> None:
+        x, w = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight")
+        stride = _pair(_arg(args, kwargs, 3, "stride", 1))
+        padding = _arg(args, kwargs, 4, "padding", 0)
+        dilation = _pair(_arg(args, kwargs, 5, "dilation", 1))
+        groups = int(_arg(args, kwargs, 6, "groups", 1))
+        in_shape = [1, *x.shape] if x.dim() == 3 else list(x.shape)
+        cout, cg, kh, kw = w.shape
+        if padding == "valid":
+            pads = [0, 0, 0, 0]
+        elif padding == "same":
+            pads = list(same_padding((kh, kw), dilation))
+        else:
+            ph, pw = _pair(padding)
+            pads = [ph, ph, pw, pw]
+        ho, wo = conv_out_hw(in_shape[2:], (kh, kw), stride, pads, dilation)
+        meta = {"batch": 1, "a_shape": in_shape, "b_shape": [cout, cg, kh, kw],
+                "b_source": "weight", "kernel": [kh, kw], "stride": stride, "padding": pads,
+                "dilation": dilation, "out_hw": [ho, wo]}
+        self._add("conv2d", (in_shape[0] * ho * wo, cg * kh * kw, cout), groups, {},
+                  {"act": (x, in_shape), "weight": (w, [cout, cg, kh, kw])}, meta)
+
+    def _matmul(self, func: Callable, args: tuple, kwargs: dict) -> None:
+        ia, ib, ka, kb = _MATMULS[func]
+        a, b = _arg(args, kwargs, ia, ka), _arg(args, kwargs, ib, kb)
+        a_shape = [1, *a.shape] if a.dim() == 1 else list(a.shape)
+        b_shape = [*b.shape, 1] if b.dim() == 1 else list(b.shape)
+        m, k = a_shape[-2:]
+        n = b_shape[-1]
+        batch_shape = list(torch.broadcast_shapes(torch.Size(a_shape[:-2]),
+                                                  torch.Size(b_shape[:-2])))
+        meta = {"batch": math.prod(batch_shape), "batch_shape": batch_shape,
+                "a_shape": a_shape}
+        if isinstance(b, nn.Parameter) and b.dim() == 2:
+            meta.update(b_shape=[n, k], b_source="weight")
+            tensors = {"act": (a, a_shape), "weight": (b.t(), [n, k])}
+        else:
+            meta.update(b_shape=b_shape, b_source="activation")
+            tensors = {"act": (a, a_shape), "act_b": (b, b_shape)}
+        self._add("matmul", (m, k, n), 1, {}, tensors, meta)
+
+
+class _CaptureMode(TorchFunctionMode):
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        self.recorder.on_call(func, args, kwargs)
+        return func(*args, **kwargs)
+
+
+def capture_run(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, *,
+                seed: int = 0, name: str | None = None) -> tuple[Trace, Any]:
+    """Like :func:`capture`, and also return the module's output (unchanged)."""
+    recorder = _Recorder(module, int(seed))
+    handles = []
+    seen: set[int] = set()
+    for _, mod in module.named_modules():
+        if id(mod) not in seen:
+            seen.add(id(mod))
+            handles.append(mod.register_forward_pre_hook(recorder.push))
+            handles.append(mod.register_forward_hook(recorder.pop, always_call=True))
+    try:
+        with torch.no_grad(), _CaptureMode(recorder):
+            if isinstance(example_inputs, Mapping):
+                output = module(**example_inputs)
+            elif isinstance(example_inputs, torch.Tensor):
+                output = module(example_inputs)
+            else:
+                output = module(*example_inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    items = example_inputs.items() if isinstance(example_inputs, Mapping) else \
+        enumerate((example_inputs,) if isinstance(example_inputs, torch.Tensor)
+                  else example_inputs)
+    inputs = {str(k): list(v.shape) for k, v in items if isinstance(v, torch.Tensor)}
+    kinds = {ly.meta["values"] for ly in recorder.layers}
+    meta = {"name": name or type(module).__name__, "seed": int(seed),
+            "values": kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none"),
+            "inputs": inputs, "formats": {"weight": "int8 per_channel axis 0",
+                                          "act": "int8 per_tensor"},
+            "not_captured": recorder.not_captured, "torch": torch.__version__}
+    return Trace(recorder.layers, meta), output
+
+
+def capture(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, *,
+            seed: int = 0, name: str | None = None) -> Trace:
+    """Run ``module`` once under ``torch.no_grad`` and return the Trace of its GEMMs.
+
+    ``example_inputs``: positional args (tuple, or one tensor) or keyword args (dict).
+    ``seed`` makes shape-only (meta-device) layers reproducible; ``name`` names the trace
+    (default: the module's class name). Non-finite weights or inputs raise ConfigError naming
+    the layer, e.g. ``layer encoder.layer.0.attention.self.query weight: must be finite, not
+    3 NaN values``.
+    """
+    return capture_run(module, example_inputs, seed=seed, name=name)[0]

@@ -1,0 +1,286 @@
+"""Traces: the GEMM layers of one model run (DESIGN.md "Trace contract").
+
+Every layer is ``out[M x N] = A[M x K] . B[K x N]`` (A the activation, B the weight or, for
+activation x activation matmuls, a second activation), repeated ``count`` times:
+
+- ``linear``: one GEMM. M = product of the input's leading dims (tokens x batch), K = in
+  features, N = out features. Stored: ``act`` codes [M, K], ``weight`` codes [N, K] (as
+  PyTorch stores an nn.Linear weight).
+- ``conv2d``: lowered by im2col, ``conv_groups`` GEMMs of M = batch x Hout x Wout,
+  K = Cin/groups x kh x kw, N/groups. Stored: the raw input codes [batch, Cin, H, W] and
+  weight codes [Cout, Cin/groups, kh, kw]; im2col happens in :meth:`Layer.operands`.
+- ``matmul``: ``meta["batch"]`` independent GEMMs (the product of the broadcast batch dims,
+  e.g. batch x heads for attention). Stored: ``act`` codes of shape ``meta["a_shape"]``
+  (batch dims + [M, K]) and either ``act_b`` codes of shape ``meta["b_shape"]`` (batch dims +
+  [K, N], ``meta["b_source"] == "activation"``) or ``weight`` codes [N, K]
+  (``meta["b_source"] == "weight"``). Batch dims broadcast as in ``torch.matmul``.
+
+Layer ``meta`` keys (all JSON): ``batch``, ``a_shape``, ``b_shape``, ``b_source``; conv:
+``kernel`` [kh, kw], ``stride`` [sh, sw], ``padding`` [top, bottom, left, right] (pixels),
+``dilation`` [dh, dw]; matmul: ``batch_shape``; activation x activation matmuls in an
+attention module: ``kv_cache`` ("B": the B operand is the cached K or V). Shape-only layers
+(meta-device capture) carry no Encoded tensors but ``seed`` and ``generator`` (see
+:func:`qaccel.models.lowering.generate`), so their values are produced on demand.
+
+On disk a trace is a folder: ``manifest.json`` ({"schema": "qaccel.trace", "version": 1,
+"meta": ..., "layers": [...]}) and ``tensors.safetensors`` holding each Encoded tensor as
+``"<layer index>.<weight|act|act_b>.codes"`` and ``".scales"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import safetensors.numpy
+
+from qaccel.errors import ConfigError
+from qaccel.models import int8
+from qaccel.models.encoded import Encoded
+from qaccel.models.lowering import conv_weight_gemm, generate, im2col
+
+__all__ = ["OPS", "Layer", "Trace"]
+
+OPS = ("linear", "conv2d", "matmul")
+ROLES = ("weight", "act", "act_b")
+SCHEMA = "qaccel.trace"
+VERSION = 1
+MANIFEST = "manifest.json"
+TENSORS = "tensors.safetensors"
+
+
+@dataclass(eq=False)
+class Layer:
+    """One GEMM layer (or ``gemm_shape()[0]`` identical-shape GEMMs) of a trace."""
+
+    name: str
+    op: str
+    M: int  # noqa: N815 - GEMM notation
+    K: int  # noqa: N815
+    N: int  # noqa: N815
+    conv_groups: int = 1
+    weight: Encoded | None = None
+    act: Encoded | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    #: B operand of an activation x activation matmul (None otherwise)
+    act_b: Encoded | None = None
+
+    def __post_init__(self) -> None:
+        where = f"layer {self.name}"
+        if self.op not in OPS:
+            raise ConfigError.single(f"{where} op", f"must be one of {', '.join(OPS)}, "
+                                     f"not {self.op!r}")
+        for key in ("M", "K", "N", "conv_groups"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ConfigError.single(f"{where} {key}",
+                                         f"must be a positive int, not {value!r}")
+            setattr(self, key, int(value))
+        if self.N % self.conv_groups:
+            raise ConfigError.single(f"{where} conv_groups", f"must divide N={self.N}, "
+                                     f"not {self.conv_groups!r}")
+        if self.op != "conv2d" and self.conv_groups != 1:
+            raise ConfigError.single(f"{where} conv_groups", f"must be 1 for a {self.op} "
+                                     f"layer, not {self.conv_groups!r}")
+
+    @property
+    def batch(self) -> int:
+        """Independent GEMMs of a batched matmul (1 for linear and conv2d)."""
+        return int(self.meta.get("batch", 1))
+
+    def gemm_shape(self) -> tuple[int, int, int, int]:
+        """(count, M, K, N_each): ``count`` GEMMs of M x K . K x N_each."""
+        if self.op == "conv2d":
+            return self.conv_groups, self.M, self.K, self.N // self.conv_groups
+        if self.op == "matmul":
+            return self.batch, self.M, self.K, self.N
+        return 1, self.M, self.K, self.N
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the whole layer."""
+        return math.prod(self.gemm_shape())
+
+    @property
+    def b_source(self) -> str:
+        """Where operand B comes from: "weight" or "activation" (``act_b``)."""
+        default = "activation" if self.act_b is not None else "weight"
+        return str(self.meta.get("b_source", default))
+
+    @property
+    def has_values(self) -> bool:
+        """True if operand values exist: captured codes, or a seed to generate them from."""
+        b = self.act_b if self.b_source == "activation" else self.weight
+        return (self.act is not None and b is not None) or "seed" in self.meta
+
+    def _codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Signed int8 values of A and B in their stored shapes (see module docstring)."""
+        b_enc = self.act_b if self.b_source == "activation" else self.weight
+        if self.act is not None and b_enc is not None:
+            for role, enc in (("act", self.act), ("B", b_enc)):
+                if enc.meta.get("format") != int8.NAME:
+                    raise ValueError(f"Cannot form int8 operands of layer {self.name} because "
+                                     f"its {role} is format {enc.meta.get('format')!r}")
+            return int8.to_int8(self.act), int8.to_int8(b_enc)
+        if "seed" in self.meta:
+            spec = self.meta["generator"]
+            return (generate(self.meta["a_shape"], self.meta["seed"], 0, spec),
+                    generate(self.meta["b_shape"], self.meta["seed"], 1, spec))
+        raise ValueError(f"Cannot form operands of layer {self.name} because it holds "
+                         f"neither captured values nor a seed")
+
+    def operands(self) -> tuple[np.ndarray, np.ndarray]:
+        """A int8 [count, M, K] and B int8 [count, K, N_each] (C-contiguous)."""
+        a, b = self._codes()
+        count, m, k, n = self.gemm_shape()
+        if self.op == "linear":
+            a_g, b_g = a.reshape(1, m, k), b.T.reshape(1, k, n)
+        elif self.op == "conv2d":
+            meta = self.meta
+            a_g = im2col(a, meta["kernel"], meta["stride"], meta["padding"], meta["dilation"],
+                         self.conv_groups)
+            b_g = conv_weight_gemm(b, self.conv_groups)
+        else:
+            if self.b_source == "weight":
+                b = b.T  # stored N x K
+            batch_shape = tuple(self.meta.get("batch_shape", ()))
+            a_g = np.broadcast_to(a, batch_shape + (m, k)).reshape(count, m, k)
+            b_g = np.broadcast_to(b, batch_shape + (k, n)).reshape(count, k, n)
+        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):
+            raise ValueError(f"Cannot form operands of layer {self.name} because the stored "
+                             f"shapes give A {a_g.shape} and B {b_g.shape}, not "
+                             f"{(count, m, k)} and {(count, k, n)}")
+        return np.ascontiguousarray(a_g), np.ascontiguousarray(b_g)
+
+    def __repr__(self) -> str:
+        count, m, k, n = self.gemm_shape()
+        times = f"{count} x " if count > 1 else ""
+        values = "values" if self.has_values else "shapes only"
+        return f"Layer({self.name!r}, {self.op}, {times}{m}x{k}x{n}, {values})"
+
+
+@dataclass(eq=False)
+class Trace:
+    """The GEMM layers of one model run, in execution order, plus JSON ``meta``."""
+
+    layers: list[Layer]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for layer in self.layers:
+            if layer.name in seen:
+                raise ConfigError.single("layers", f"names must be unique, not "
+                                         f"{layer.name!r} twice")
+            seen.add(layer.name)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __getitem__(self, key: int | str) -> Layer:
+        if isinstance(key, str):
+            for layer in self.layers:
+                if layer.name == key:
+                    return layer
+            raise KeyError(key)
+        return self.layers[key]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per layer: name, op, M, K, N, conv_groups, batch, has_values."""
+        rows = [{"name": ly.name, "op": ly.op, "M": ly.M, "K": ly.K, "N": ly.N,
+                 "conv_groups": ly.conv_groups, "batch": ly.batch,
+                 "has_values": ly.has_values} for ly in self.layers]
+        columns = ["name", "op", "M", "K", "N", "conv_groups", "batch", "has_values"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``manifest.json`` and ``tensors.safetensors`` into ``folder`` (created)."""
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError.single("trace folder", f"must be a folder, not the file "
+                                     f"{str(folder)!r}")
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors: dict[str, np.ndarray] = {}
+        layers = []
+        for i, ly in enumerate(self.layers):
+            entry: dict[str, Any] = {"name": ly.name, "op": ly.op, "M": ly.M, "K": ly.K,
+                                     "N": ly.N, "conv_groups": ly.conv_groups,
+                                     "meta": ly.meta}
+            for role in ROLES:
+                enc = getattr(ly, role)
+                entry[role] = None if enc is None else {"meta": enc.meta}
+                if enc is not None:
+                    tensors[f"{i}.{role}.codes"] = np.ascontiguousarray(enc.codes)
+                    tensors[f"{i}.{role}.scales"] = np.ascontiguousarray(enc.scales)
+            layers.append(entry)
+        manifest = {"schema": SCHEMA, "version": VERSION, "meta": self.meta, "layers": layers}
+        text = json.dumps(manifest, indent=1)  # before writing anything: fails if not JSON
+        safetensors.numpy.save_file(tensors, folder / TENSORS)
+        (folder / MANIFEST).write_text(text + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, path: str = "--trace") -> Trace:
+        """Read a folder written by :meth:`save`; ConfigError at ``path`` if it is not one."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError.single(path, f"must be a trace folder, not {str(folder)!r} "
+                                     f"({'not a folder' if folder.exists() else 'missing'})")
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            raise ConfigError.single(path, f"must be a trace folder holding {MANIFEST}, not "
+                                     f"{str(folder)!r} (no {MANIFEST})")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError.single(path, f"{MANIFEST} must be JSON, not invalid ({exc.msg})",
+                                     line=exc.lineno, source=str(manifest_path)) from None
+        got = (manifest.get("schema"), manifest.get("version")) \
+            if isinstance(manifest, dict) else (None, None)
+        if got != (SCHEMA, VERSION):
+            raise ConfigError.single(path, f"{MANIFEST} must have schema {SCHEMA!r} version "
+                                     f"{VERSION}, not schema {got[0]!r} version {got[1]!r}",
+                                     source=str(manifest_path))
+        if not (folder / TENSORS).is_file():
+            raise ConfigError.single(path, f"must hold {TENSORS} next to {MANIFEST}, not "
+                                     f"{str(folder)!r} (no {TENSORS})")
+        tensors = safetensors.numpy.load_file(folder / TENSORS)
+        layers = [_layer_from_entry(i, entry, tensors, path)
+                  for i, entry in enumerate(manifest.get("layers", []))]
+        return cls(layers, dict(manifest.get("meta", {})))
+
+
+def _layer_from_entry(i: int, entry: Any, tensors: dict[str, np.ndarray],
+                      path: str) -> Layer:
+    """One manifest layer entry back into a Layer (ConfigError on a missing field)."""
+    where = f"{path} {MANIFEST} layers[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError.single(where, f"must be an object, not {entry!r}")
+    missing = [k for k in ("name", "op", "M", "K", "N") if k not in entry]
+    if missing:
+        raise ConfigError.single(where, f"must have {', '.join(missing)}, not only "
+                                 f"{', '.join(entry) or 'nothing'}")
+    encs: dict[str, Encoded | None] = {}
+    for role in ROLES:
+        desc = entry.get(role)
+        if desc is None:
+            encs[role] = None
+            continue
+        keys = (f"{i}.{role}.codes", f"{i}.{role}.scales")
+        absent = [k for k in keys if k not in tensors]
+        if absent:
+            raise ConfigError.single(f"{path} {TENSORS}", f"must hold {', '.join(absent)} "
+                                     f"(layer {entry['name']!r} {role}), not leave it out")
+        encs[role] = Encoded(tensors[keys[0]], tensors[keys[1]], dict(desc["meta"]))
+    return Layer(entry["name"], entry["op"], entry["M"], entry["K"], entry["N"],
+                 entry.get("conv_groups", 1), encs["weight"], encs["act"],
+                 dict(entry.get("meta", {})), encs["act_b"])

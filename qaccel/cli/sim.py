@@ -1,0 +1,62 @@
+"""``qaccel sim``: simulate a trace folder or one GEMM on an accelerator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qaccel.cli.common import accelerator_from_args, add_arch_arguments, print_result
+from qaccel.errors import ConfigError
+from qaccel.sim import ENGINES, run
+from qaccel.sim.gemm import parse_gemm
+from qaccel.tables import add_out_argument, check_out_path, write_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sim", help="simulate a trace or a GEMM on an accelerator",
+                       description="Simulate a captured trace (--trace DIR) or one GEMM "
+                       "(--gemm MxKxN) and print per-layer cycles, stalls and traffic.",
+                       epilog="example: qaccel sim --arch systolic-int8-32x32 --gemm 512x512x512"
+                       " --dataflow os")
+    add_arch_arguments(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--trace", type=Path, metavar="DIR", help="trace folder (qaccel capture)")
+    src.add_argument("--gemm", metavar="MxKxN", help="one GEMM out[MxN] = A[MxK] . B[KxN]")
+    p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)} "
+                   "(default: fast)")
+    p.add_argument("--values", action=argparse.BooleanOptionalAction, default=None,
+                   help="simulate bit-exact INT32 outputs too (default: when the trace has "
+                   "values; off for --gemm)")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer cycles plot")
+    add_out_argument(p)
+    p.set_defaults(func=main)
+
+
+def load_trace(folder: Path):
+    from qaccel.models import Trace
+
+    return Trace.load(folder)
+
+
+def main(args: argparse.Namespace) -> int:
+    check_out_path(args.out)
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise ConfigError.single("--plot", f"must end in .png, not {str(args.plot)!r}")
+    accel = accelerator_from_args(args)
+    if args.gemm is not None:
+        layers = [parse_gemm(args.gemm)]
+        values = bool(args.values)
+    else:
+        layers = load_trace(args.trace)
+        values = args.values
+    result = run(layers, accel, engine=args.engine, values=values, progress=True)
+    print_result(result, accel)
+    if args.out is not None:
+        write_table(result.frame, args.out)
+        print(f"wrote {args.out}")
+    if args.plot is not None:
+        from qaccel.sim.plot import plot_layers
+
+        plot_layers(result, args.plot)
+        print(f"wrote {args.plot}")
+    return 0

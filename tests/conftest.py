@@ -1,0 +1,28 @@
+"""Shared fixtures: small accelerators built in memory (the loader accepts dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qaccel.arch import Accelerator, load_accelerator
+
+
+def accel_dict(rows: int = 4, cols: int = 4, dataflow: str = "ws", kib: float = 64.0,
+               bits_per_cycle: int = 32, family: str = "systolic_int8") -> dict[str, Any]:
+    buf = {"size_kib": kib, "word_bits": 64, "banks": 1}
+    return {"version": 1, "name": f"test-{rows}x{cols}-{dataflow}", "clock_mhz": 1000,
+            "pe_array": {"family": family, "rows": rows, "cols": cols, "dataflow": dataflow},
+            "buffers": {"weight": dict(buf), "input": dict(buf), "output": dict(buf)},
+            "dram": {"bits_per_cycle": bits_per_cycle, "pj_per_bit": 8.0},
+            "tech": {"node_nm": 28}}
+
+
+def make_accel(**kw: Any) -> Accelerator:
+    return load_accelerator(accel_dict(**kw))
+
+
+@pytest.fixture
+def accel_factory():
+    return make_accel
