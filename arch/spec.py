@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
 from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
@@ -18,15 +18,12 @@ __all__ = ["Dataflow", "Buffer", "Dram", "Tech", "PEArray", "Accelerator", "SPEC
 SPEC_VERSION = 1
 
 
-class Dataflow(str, Enum):
+class Dataflow(StrEnum):
     """Which operand stays in the PEs: weights (ws), outputs (os) or inputs (is)."""
 
     WS = "ws"
     OS = "os"
     IS = "is"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

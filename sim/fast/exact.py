@@ -19,14 +19,19 @@ FLOAT32_EXACT = 2**24 - 1
 FLOAT64_EXACT = 2**53 - 1
 
 
+def _max_abs(x: np.ndarray) -> int:
+    """max |x| as a Python int, without a widened copy of ``x``."""
+    return max(abs(int(x.min())), abs(int(x.max())))
+
+
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` of integer matrices, exactly, as int64 (``a``: M x K, ``b``: K x N)."""
     M, K = a.shape  # noqa: N806
     N = b.shape[1]  # noqa: N806
     if M == 0 or K == 0 or N == 0:
         return np.zeros((M, N), dtype=np.int64)
-    amax = int(np.abs(a.astype(np.int64, copy=False)).max())
-    bmax = int(np.abs(b.astype(np.int64, copy=False)).max())
+    amax = _max_abs(a)
+    bmax = _max_abs(b)
     if amax == 0 or bmax == 0:
         return np.zeros((M, N), dtype=np.int64)
     if K * amax * bmax > FLOAT64_EXACT:

@@ -119,7 +119,8 @@ def test_word_bits_must_be_bytes():
 
 def test_malformed_yaml_names_the_line(tmp_path):
     path = write(tmp_path, GOOD.replace("  rows: 16", "  rows: [16"))
-    with pytest.raises(ConfigError, match=r"hw\.yaml: line 7: is not valid YAML: expected ',' or ']'"):
+    with pytest.raises(ConfigError,
+                       match=r"hw\.yaml: line 7: is not valid YAML: expected ',' or ']'"):
         load_accelerator(path)
 
 
