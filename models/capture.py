@@ -25,43 +25,58 @@ GEMM-like ops that are not lowered (conv1d/3d, transposed convs, einsum) are cou
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F  # noqa: N812
-from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from qaccel.errors import ConfigError
 from qaccel.models import int8
 from qaccel.models.lowering import UNIFORM_INT8, conv_out_hw, same_padding
 from qaccel.models.trace import Layer, Trace
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
 __all__ = ["capture", "capture_run"]
 
-T = torch.Tensor
-#: func -> (op, positions of operands A and B in args, their keyword names)
-_MATMULS: dict[Callable, tuple[int, int, str, str]] = {
-    torch.matmul: (0, 1, "input", "other"),
-    T.matmul: (0, 1, "input", "other"),
-    T.__matmul__: (0, 1, "input", "other"),
-    T.__rmatmul__: (1, 0, "other", "input"),
-    torch.mm: (0, 1, "input", "mat2"),
-    T.mm: (0, 1, "input", "mat2"),
-    torch.bmm: (0, 1, "input", "mat2"),
-    T.bmm: (0, 1, "input", "mat2"),
-    torch.addmm: (1, 2, "mat1", "mat2"),
-    T.addmm: (1, 2, "mat1", "mat2"),
-    torch.baddbmm: (1, 2, "batch1", "batch2"),
-    T.baddbmm: (1, 2, "batch1", "batch2"),
-}
-_NOT_LOWERED = {F.conv1d: "conv1d", F.conv3d: "conv3d", F.conv_transpose1d: "conv_transpose1d",
-                F.conv_transpose2d: "conv_transpose2d", F.conv_transpose3d: "conv_transpose3d",
-                torch.einsum: "einsum"}
-_ATTENTION = F.scaled_dot_product_attention
+
+@functools.cache
+def _ops() -> dict[str, Any]:
+    """The torch functions capture reacts to (built on first use: torch loads lazily, so
+    ``import qaccel.models`` stays light)."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    T = torch.Tensor  # noqa: N806
+    return {
+        "linear": F.linear,
+        "conv2d": F.conv2d,
+        "attention": F.scaled_dot_product_attention,
+        # func -> positions of operands A and B in args, and their keyword names
+        "matmuls": {
+            torch.matmul: (0, 1, "input", "other"),
+            T.matmul: (0, 1, "input", "other"),
+            T.__matmul__: (0, 1, "input", "other"),
+            T.__rmatmul__: (1, 0, "other", "input"),
+            torch.mm: (0, 1, "input", "mat2"),
+            T.mm: (0, 1, "input", "mat2"),
+            torch.bmm: (0, 1, "input", "mat2"),
+            T.bmm: (0, 1, "input", "mat2"),
+            torch.addmm: (1, 2, "mat1", "mat2"),
+            T.addmm: (1, 2, "mat1", "mat2"),
+            torch.baddbmm: (1, 2, "batch1", "batch2"),
+            T.baddbmm: (1, 2, "batch1", "batch2"),
+        },
+        "not_lowered": {F.conv1d: "conv1d", F.conv3d: "conv3d",
+                        F.conv_transpose1d: "conv_transpose1d",
+                        F.conv_transpose2d: "conv_transpose2d",
+                        F.conv_transpose3d: "conv_transpose3d", torch.einsum: "einsum"},
+        "own": {"linear": torch.nn.Linear, "conv2d": torch.nn.Conv2d},
+    }
 
 
 def _arg(args: tuple, kwargs: dict, pos: int, key: str, default: Any = None) -> Any:
@@ -73,6 +88,8 @@ def _pair(v: Any) -> list[int]:
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
+    import torch
+
     return t.detach().to("cpu", torch.float32).numpy()
 
 
@@ -99,8 +116,9 @@ class _Recorder:
 
     def _name(self, op: str) -> tuple[str, dict[str, Any]]:
         frame = self.stack[-1] if self.stack else {"path": "", "module": None, "own_used": True}
-        own = {"linear": nn.Linear, "conv2d": nn.Conv2d}.get(op)
-        if own is not None and isinstance(frame["module"], own) and not frame["own_used"]:
+        own = _ops()["own"].get(op)
+        if (own is not None and isinstance(frame["module"], own) and not frame["own_used"]
+                and frame["path"]):  # the root module has no path to name the layer by
             frame["own_used"] = True
             name = frame["path"]
         else:
@@ -120,30 +138,29 @@ class _Recorder:
 
     # -- ops (TorchFunctionMode) --------------------------------------------------------------
     def on_call(self, func: Callable, args: tuple, kwargs: dict) -> None:
-        if func is F.linear:
+        ops = _ops()
+        if func is ops["linear"]:
             self._linear(args, kwargs)
-        elif func is F.conv2d:
+        elif func is ops["conv2d"]:
             self._conv2d(args, kwargs)
-        elif func in _MATMULS:
+        elif func in ops["matmuls"]:
             self._matmul(func, args, kwargs)
-        elif func is _ATTENTION:
-            where = self.stack[-1]["path"] if self.stack else "<root>"
+        elif func is ops["attention"]:
+            where = (self.stack[-1]["path"] if self.stack else "") or "<root>"
             raise ConfigError.single(f"module {where}", "must compute attention with matmuls "
                                      "(build transformers models with "
                                      "attn_implementation=\"eager\"), not "
                                      "scaled_dot_product_attention")
-        elif func in _NOT_LOWERED:
-            key = _NOT_LOWERED[func]
+        elif func in ops["not_lowered"]:
+            key = ops["not_lowered"][func]
             self.not_captured[key] = self.not_captured.get(key, 0) + 1
 
-    def _add(self, op: str, dims: tuple[int, int, int], groups: int, info: dict[str, Any],
+    def _add(self, op: str, dims: tuple[int, int, int], groups: int,
              tensors: dict[str, tuple[torch.Tensor, list[int]]], meta: dict[str, Any]) -> None:
         """Append a layer; ``tensors`` maps role -> (tensor, stored shape)."""
         name, where = self._name(op)
-        if not where.pop("in_attention") or meta.get("b_source") != "activation":
-            pass
-        else:
-            meta["kv_cache"] = "B"
+        if where.pop("in_attention") and meta.get("b_source") == "activation":
+            meta["kv_cache"] = "B"  # QK^T: B = K^T, AV: B = V (eager attention)
         meta = {**meta, **where, "dtype": str(next(iter(tensors.values()))[0].dtype)[6:]}
         encs: dict[str, Any] = {"weight": None, "act": None, "act_b": None}
         if any(t.device.type == "meta" for t, _ in tensors.values()):
@@ -168,7 +185,7 @@ class _Recorder:
         n, k = w.shape
         m = math.prod(x.shape[:-1])
         meta = {"batch": 1, "a_shape": [m, k], "b_shape": [n, k], "b_source": "weight"}
-        self._add("linear", (m, k, n), 1, {}, {"act": (x, [m, k]), "weight": (w, [n, k])},
+        self._add("linear", (m, k, n), 1, {"act": (x, [m, k]), "weight": (w, [n, k])},
                   meta)
 
     def _conv2d(self, args: tuple, kwargs: dict) -> None:
@@ -190,11 +207,13 @@ class _Recorder:
         meta = {"batch": 1, "a_shape": in_shape, "b_shape": [cout, cg, kh, kw],
                 "b_source": "weight", "kernel": [kh, kw], "stride": stride, "padding": pads,
                 "dilation": dilation, "out_hw": [ho, wo]}
-        self._add("conv2d", (in_shape[0] * ho * wo, cg * kh * kw, cout), groups, {},
+        self._add("conv2d", (in_shape[0] * ho * wo, cg * kh * kw, cout), groups,
                   {"act": (x, in_shape), "weight": (w, [cout, cg, kh, kw])}, meta)
 
     def _matmul(self, func: Callable, args: tuple, kwargs: dict) -> None:
-        ia, ib, ka, kb = _MATMULS[func]
+        import torch
+
+        ia, ib, ka, kb = _ops()["matmuls"][func]
         a, b = _arg(args, kwargs, ia, ka), _arg(args, kwargs, ib, kb)
         a_shape = [1, *a.shape] if a.dim() == 1 else list(a.shape)
         b_shape = [*b.shape, 1] if b.dim() == 1 else list(b.shape)
@@ -204,29 +223,39 @@ class _Recorder:
                                                   torch.Size(b_shape[:-2])))
         meta = {"batch": math.prod(batch_shape), "batch_shape": batch_shape,
                 "a_shape": a_shape}
-        if isinstance(b, nn.Parameter) and b.dim() == 2:
+        if isinstance(b, torch.nn.Parameter) and b.dim() == 2:
             meta.update(b_shape=[n, k], b_source="weight")
             tensors = {"act": (a, a_shape), "weight": (b.t(), [n, k])}
         else:
             meta.update(b_shape=b_shape, b_source="activation")
             tensors = {"act": (a, a_shape), "act_b": (b, b_shape)}
-        self._add("matmul", (m, k, n), 1, {}, tensors, meta)
+        self._add("matmul", (m, k, n), 1, tensors, meta)
 
 
-class _CaptureMode(TorchFunctionMode):
-    def __init__(self, recorder: _Recorder) -> None:
-        super().__init__()
-        self.recorder = recorder
+@functools.cache
+def _mode_class() -> type:
+    from torch.overrides import TorchFunctionMode
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        kwargs = kwargs or {}
-        self.recorder.on_call(func, args, kwargs)
-        return func(*args, **kwargs)
+    class CaptureMode(TorchFunctionMode):
+        """Reports every torch function call to a recorder, then runs it unchanged."""
+
+        def __init__(self, recorder: _Recorder) -> None:
+            super().__init__()
+            self.recorder = recorder
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            kwargs = kwargs or {}
+            self.recorder.on_call(func, args, kwargs)
+            return func(*args, **kwargs)
+
+    return CaptureMode
 
 
 def capture_run(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, *,
                 seed: int = 0, name: str | None = None) -> tuple[Trace, Any]:
     """Like :func:`capture`, and also return the module's output (unchanged)."""
+    import torch
+
     recorder = _Recorder(module, int(seed))
     handles = []
     seen: set[int] = set()
@@ -236,7 +265,7 @@ def capture_run(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, 
             handles.append(mod.register_forward_pre_hook(recorder.push))
             handles.append(mod.register_forward_hook(recorder.pop, always_call=True))
     try:
-        with torch.no_grad(), _CaptureMode(recorder):
+        with torch.no_grad(), _mode_class()(recorder):
             if isinstance(example_inputs, Mapping):
                 output = module(**example_inputs)
             elif isinstance(example_inputs, torch.Tensor):

@@ -3,15 +3,20 @@
 - Values: ``q * scale`` with ``q`` in -127..127; -128 (code ``0x80``) is never produced, so the
   table is symmetric and negation never overflows.
 - Scale: ``max|x| / 127`` (unit: the unit of ``x`` per integer step), computed in float64 and
-  rounded once to float32. Granularity: one scale per output channel for weights
-  (``per_channel``, axis 0 of an nn.Linear N x K or conv Cout x ... weight), one per tensor or
-  one per token (row) for activations.
+  rounded once to float32 (stepped one float32 ulp down in the one case where ``127 * scale``
+  would round past the float32 maximum, so every code decodes to a finite value).
+- Granularity: one scale per output channel for weights (``per_channel``, axis 0 of an
+  nn.Linear N x K or conv Cout x ... weight), one per tensor or one per token (row) for
+  activations.
 - An all-zero slice gets scale 1.0 (any positive scale would do; 1.0 decodes back to exact
   zeros and is visibly "unused"). A nonzero slice whose scale underflows float32 gets the
-  smallest positive float32 (2**-149), so every float32 input still decodes to itself.
-- Rounding: ``x / scale`` is computed in float64 (exact enough that float32 and float16 inputs
-  are rounded as if exactly) and rounded to nearest, ties to even; results beyond +-127
-  saturate (this only happens through the float32 rounding of the scale).
+  smallest positive float32 (2**-149) instead of 0.
+- Rounding: ``x / scale`` is computed in float64 and rounded to nearest, ties to even. For
+  float32/float16 inputs this equals rounding the exact quotient: with 24-bit mantissas an
+  exact quotient off a tie is more than 2**-48 relative away from it, float64 errs by at most
+  2**-53. Results beyond +-127 saturate; that happens only when the scale was rounded (float32
+  rounding, the float32-max step or the subnormal floor), and the saturated value is still the
+  nearest table entry.
 - Codes: the int8 value stored two's complement in a ``uint8`` array (-1 -> ``0xff``).
 
 Bad input (NaN/Inf values, an unknown granularity, an axis out of range, a scale beyond
@@ -108,12 +113,14 @@ def encode(x: np.ndarray, granularity: Granularity | str = "per_tensor",
     if np.any(scale64 > _F32_MAX):
         raise ConfigError.single(name, f"must have magnitudes at most {QMAX * _F32_MAX:.4g} "
                                  f"so the float32 scale is finite, not max {amax.max():.4g}")
-    scales = scale64.astype(np.float32)
-    scales[amax == 0] = 1.0
-    scales[(amax > 0) & (scales == 0)] = _SCALE_FLOOR
-    q = np.rint(xf / scales.astype(np.float64))  # rint: round half to even
-    np.clip(q, -QMAX, QMAX, out=q)
-    codes = q.astype(np.int8).view(np.uint8)
+    scales = np.array(scale64, dtype=np.float32)
+    # keep 127 * scale within float32, so the largest code decodes to a finite value
+    scales = np.where(scales.astype(np.float64) * QMAX > _F32_MAX,
+                      np.nextafter(scales, np.float32(0)), scales)
+    scales = np.where(amax == 0, np.float32(1.0), np.maximum(scales, np.float32(_SCALE_FLOOR)))
+    scales = np.array(scales, dtype=np.float32)
+    q = np.clip(np.rint(xf / scales.astype(np.float64)), -QMAX, QMAX)  # rint: half to even
+    codes = np.asarray(q).astype(np.int8).view(np.uint8)
     meta = {"format": NAME, "bits": BITS, "granularity": gran.value, "axis": norm_axis}
     return Encoded(codes, scales, meta)
 
