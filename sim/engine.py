@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qaccel.arch.cost import layer_energy_pj
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import Accelerator
 from qaccel.errors import ConfigError
@@ -65,6 +66,7 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
         "dram_bytes": ceil_div(dram_bits, 8),
     }
     events = {k[3:]: v for k, v in scaled.items() if k.startswith("ev_")}
+    row.update(layer_energy_pj(accel, scaled, events))
     return row, events, outputs
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from qaccel.arch.spec import Accelerator
 
-__all__ = ["FoldPlan", "ROLES", "plan_gemm", "ceil_div", "total_cycles"]
+__all__ = ["FoldPlan", "ROLES", "plan_gemm", "ceil_div", "total_cycles", "add_totals",
+           "TRAFFIC_KEYS"]
 
 #: dataflow mapping (row dim, col dim, streamed dim) -> role of each operand
 ROLES = {
@@ -115,3 +116,14 @@ def total_cycles(compute_cycles: int, dram_bits: int, prologue_bits: int, epilog
     pro = ceil_div(prologue_bits, bits_per_cycle)
     epi = ceil_div(epilogue_bits, bits_per_cycle)
     return max(pro + compute_cycles + epi, ceil_div(dram_bits, bits_per_cycle))
+
+
+#: per-operand traffic counters (unit: bits); each also has an ``_A``/``_B``/``_O`` form
+TRAFFIC_KEYS = ("dram_rd_bits", "dram_wr_bits", "sram_rd_bits", "sram_wr_bits")
+
+
+def add_totals(counts: dict[str, int]) -> dict[str, int]:
+    """Add the operand-summed totals of :data:`TRAFFIC_KEYS` to ``counts`` (in place)."""
+    for key in TRAFFIC_KEYS:
+        counts[key] = sum(counts[f"{key}_{op}"] for op in "ABO")
+    return counts

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qaccel.arch.cost import ENERGY_COLUMNS
+
 __all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS"]
 
 #: columns of :attr:`SimResult.frame`, in order. Cycle columns are counts of cycles (SCALE-Sim
@@ -17,10 +19,12 @@ COLUMNS = (
     "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow", "rows", "cols",
     "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles", "utilization",
     "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
+    *ENERGY_COLUMNS,
 )
 #: columns that add up over layers in :meth:`SimResult.totals`
 SUM_COLUMNS = ("gemms", "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles",
-               "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes")
+               "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
+               *ENERGY_COLUMNS)
 
 
 @dataclass
@@ -41,7 +45,7 @@ class SimResult:
     def totals(self) -> dict[str, Any]:
         """Sums over layers; utilization recomputed from the sums (MAC-weighted)."""
         df = self.frame
-        out: dict[str, Any] = {c: int(df[c].sum()) for c in SUM_COLUMNS}
+        out: dict[str, Any] = {c: df[c].sum().item() for c in SUM_COLUMNS}
         pes = int((df["rows"] * df["cols"]).max()) if len(df) else 0
         out["utilization"] = (out["macs"] / (out["total_cycles"] * pes)
                               if out["total_cycles"] and pes else 0.0)

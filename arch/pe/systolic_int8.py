@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qaccel.arch.components import Cost, int_add, int_mult
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import Dataflow, PEArray
@@ -103,6 +104,18 @@ class SystolicInt8(PEArray):
         cycles = self.timing(tile)
         return {"mac_int8": tile.M * tile.K * tile.N, "pe_cycles": cycles * self.rows * self.cols,
                 "array_cycles": cycles}
+
+    def event_costs(self) -> dict[str, Cost | None]:
+        """45 nm cost of one event of each kind :meth:`events` counts (None: not priced).
+
+        A MAC is an 8x8 multiplier plus a ``acc_bits`` accumulator adder (Horowitz anchors).
+        PE/array cycles are counted for reporting; register and clock energy have no anchor.
+        """
+        return {"mac_int8": self.pe_cost(), "pe_cycles": None, "array_cycles": None}
+
+    def pe_cost(self) -> Cost:
+        """One PE's arithmetic at 45 nm: int8 x int8 multiplier + int32 adder."""
+        return int_mult(self.a_bits, self.b_bits) + int_add(self.acc_bits)
 
     def create(self) -> Any:
         """The Amaranth component of this array (see ``rtl/pe/systolic_int8.py``)."""

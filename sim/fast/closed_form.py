@@ -18,7 +18,7 @@ cap_X the reuse half of X's buffer (bits).
 
 from __future__ import annotations
 
-from qaccel.sim.plan import FoldPlan
+from qaccel.sim.plan import FoldPlan, add_totals
 
 __all__ = ["gemm_traffic"]
 
@@ -31,43 +31,51 @@ def _col_blocks(plan: FoldPlan) -> list[tuple[int, int]]:
 
 
 def gemm_traffic(plan: FoldPlan) -> dict[str, int]:
-    """Bits moved and fold count of one GEMM: the reference fold loop's totals, closed form."""
+    """Bits moved and fold count of one GEMM: the reference fold loop's totals, closed form.
+
+    Keys: ``folds``, ``prologue_bits``, ``epilogue_bits`` and, per operand X in A/B/O (the
+    input, weight and output buffers), ``dram_rd_bits_X``, ``dram_wr_bits_X``,
+    ``sram_rd_bits_X``, ``sram_wr_bits_X`` (SRAM: array-side accesses plus DRAM fills as
+    writes and write-backs as reads), plus the four totals without the suffix.
+    """
     roles, bits, cap = plan.roles, plan.elem_bits, plan.reuse_bits
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
     d_r, d_c, S = plan.dims[plan.row_dim], plan.dims[plan.col_dim], plan.streamed
     n_r, n_c = plan.row_blocks, plan.col_blocks
-    rd = wr = sram_rd = sram_wr = 0
+    rd = dict.fromkeys("ABO", 0)
+    wr = dict.fromkeys("ABO", 0)
+    sram_rd = dict.fromkeys("ABO", 0)
+    sram_wr = dict.fromkeys("ABO", 0)
 
     stat_bits = d_r * d_c * bits[stat]
     if stat == "O":
-        wr += stat_bits
-        sram_wr += stat_bits
+        wr[stat] += stat_bits
+        sram_wr[stat] += stat_bits
     else:
-        rd += stat_bits
-        sram_rd += stat_bits
+        rd[stat] += stat_bits
+        sram_rd[stat] += stat_bits
 
     row_total = d_r * S * bits[row_op]
-    rd += row_total if row_total <= cap[row_op] else row_total * n_c
-    sram_rd += row_total * n_c
+    rd[row_op] += row_total if row_total <= cap[row_op] else row_total * n_c
+    sram_rd[row_op] += row_total * n_c
 
     for size, count in _col_blocks(plan):
         slice_bits = size * S * bits[col_op]
         fits = slice_bits <= cap[col_op]
         if col_op == "O":
-            wr += count * slice_bits * (1 if fits else n_r)
-            rd += 0 if fits else count * slice_bits * (n_r - 1)
+            wr[col_op] += count * slice_bits * (1 if fits else n_r)
+            rd[col_op] += 0 if fits else count * slice_bits * (n_r - 1)
         else:
-            rd += count * slice_bits * (1 if fits else n_r)
+            rd[col_op] += count * slice_bits * (1 if fits else n_r)
     col_total = d_c * S * bits[col_op]
     if col_op == "O":
-        sram_wr += col_total * n_r
-        sram_rd += col_total * (n_r - 1)
+        sram_wr[col_op] += col_total * n_r
+        sram_rd[col_op] += col_total * (n_r - 1)
     else:
-        sram_rd += col_total * n_r
+        sram_rd[col_op] += col_total * n_r
 
-    r0, _ = plan.first_last(plan.row_dim)
+    r0, r_last = plan.first_last(plan.row_dim)
     c0, c_last = plan.first_last(plan.col_dim)
-    _, r_last = plan.first_last(plan.row_dim)
     prologue = r0 * S * bits[row_op]
     if stat != "O":
         prologue += r0 * c0 * bits[stat]
@@ -75,7 +83,10 @@ def gemm_traffic(plan: FoldPlan) -> dict[str, int]:
         prologue += c0 * S * bits[col_op]
     epilogue = r_last * c_last * bits["O"] if stat == "O" else c_last * S * bits["O"]
 
-    return {"folds": n_r * n_c, "dram_rd_bits": rd, "dram_wr_bits": wr,
-            "sram_rd_bits": sram_rd + wr, "sram_wr_bits": sram_wr + rd,
-            "prologue_bits": prologue, "epilogue_bits": epilogue}
-
+    out = {"folds": n_r * n_c, "prologue_bits": prologue, "epilogue_bits": epilogue}
+    for op in "ABO":
+        out[f"dram_rd_bits_{op}"] = rd[op]
+        out[f"dram_wr_bits_{op}"] = wr[op]
+        out[f"sram_rd_bits_{op}"] = sram_rd[op] + wr[op]   # write-backs read the buffer
+        out[f"sram_wr_bits_{op}"] = sram_wr[op] + rd[op]   # fills write the buffer
+    return add_totals(out)

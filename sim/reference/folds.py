@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qaccel.arch.pe.tile import Tile
-from qaccel.sim.plan import FoldPlan
+from qaccel.sim.plan import FoldPlan, add_totals
 from qaccel.sim.reference.buffers import LruBuffer
 
 __all__ = ["FoldStats", "run_folds"]
@@ -21,17 +21,31 @@ __all__ = ["FoldStats", "run_folds"]
 
 @dataclass
 class FoldStats:
-    """Counts for one GEMM (unit: bits for traffic, cycles for time)."""
+    """Counts for one GEMM (unit: bits for traffic, cycles for time).
+
+    SRAM traffic is per operand (A: input buffer, B: weight buffer, O: output buffer).
+    """
 
     folds: int = 0
     compute_cycles: int = 0
-    sram_rd_bits: int = 0
-    sram_wr_bits: int = 0
-    dram_rd_bits: int = 0
-    dram_wr_bits: int = 0
+    sram_rd_bits: dict[str, int] = field(default_factory=lambda: dict.fromkeys("ABO", 0))
+    sram_wr_bits: dict[str, int] = field(default_factory=lambda: dict.fromkeys("ABO", 0))
     prologue_bits: int = 0   # DRAM bits fold 0 must read before it can start
     epilogue_bits: int = 0   # DRAM bits the last fold writes after it ends
     events: dict[str, int] = field(default_factory=dict)
+    buffers: dict[str, LruBuffer] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Flat counters with the keys of ``sim.fast.closed_form.gemm_traffic``."""
+        out = {"folds": self.folds, "compute_cycles": self.compute_cycles,
+               "prologue_bits": self.prologue_bits, "epilogue_bits": self.epilogue_bits}
+        for op, buf in self.buffers.items():
+            out[f"dram_rd_bits_{op}"] = buf.dram_read_bits
+            out[f"dram_wr_bits_{op}"] = buf.dram_write_bits
+            # DRAM fills are SRAM writes; DRAM write-backs are SRAM reads
+            out[f"sram_rd_bits_{op}"] = self.sram_rd_bits[op] + buf.dram_write_bits
+            out[f"sram_wr_bits_{op}"] = self.sram_wr_bits[op] + buf.dram_read_bits
+        return add_totals(out)
 
 
 def _slices(plan: FoldPlan, rb: int, cb: int) -> dict[str, slice]:
@@ -52,6 +66,8 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
     bits = plan.elem_bits
     bufs = {op: LruBuffer(plan.reuse_bits[op]) for op in "ABO"}
+    stats.buffers = bufs
+    rd, wr = stats.sram_rd_bits, stats.sram_wr_bits
     out = np.zeros((plan.M, plan.N), dtype=np.int64) if a is not None else None
     S = plan.streamed
     last = (plan.row_blocks - 1, plan.col_blocks - 1)
@@ -67,28 +83,28 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
             # stationary block: used by this fold only
             stat_bits = r_t * c_t * bits[stat]
             if stat == "O":
-                stats.sram_wr_bits += stat_bits
+                wr["O"] += stat_bits
                 bufs["O"].accumulate(("stat", rb, cb), stat_bits, first=True)
                 bufs["O"].write_back(("stat", rb, cb))
             else:
                 bufs[stat].read(("stat", rb, cb), stat_bits)
-                stats.sram_rd_bits += stat_bits
+                rd[stat] += stat_bits
             # row operand block rb (an input), reused across column blocks
             row_bits = r_t * S * bits[row_op]
             bufs[row_op].read(("row", rb), row_bits)
-            stats.sram_rd_bits += row_bits
+            rd[row_op] += row_bits
             # col operand block cb: an input reused across row blocks, or partial sums
             col_bits = c_t * S * bits[col_op]
             if col_op == "O":
-                stats.sram_wr_bits += col_bits
+                wr["O"] += col_bits
                 if rb > 0:
-                    stats.sram_rd_bits += col_bits
+                    rd["O"] += col_bits
                 bufs["O"].accumulate(("col", cb), col_bits, first=rb == 0)
                 if rb == plan.row_blocks - 1:
                     bufs["O"].write_back(("col", cb))
             else:
                 bufs[col_op].read(("col", cb), col_bits)
-                stats.sram_rd_bits += col_bits
+                rd[col_op] += col_bits
 
             if (rb, cb) == (0, 0):
                 stats.prologue_bits = sum(b.dram_read_bits for b in bufs.values()) - dram_before
@@ -108,9 +124,4 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
             if out is not None:
                 out[sl["M"], sl["N"]] += family.golden(tile)
 
-    stats.dram_rd_bits = sum(buf.dram_read_bits for buf in bufs.values())
-    stats.dram_wr_bits = sum(buf.dram_write_bits for buf in bufs.values())
-    # DRAM fills are SRAM writes; DRAM write-backs are SRAM reads
-    stats.sram_wr_bits += stats.dram_rd_bits
-    stats.sram_rd_bits += stats.dram_wr_bits
     return stats, (out.astype(np.int32) if out is not None else None)

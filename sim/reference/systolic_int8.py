@@ -19,9 +19,6 @@ def simulate_gemm(pe: SystolicInt8, plan: FoldPlan, a: np.ndarray | None = None,
                   b: np.ndarray | None = None) -> tuple[dict[str, int], np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given int8 operands, its INT32 output."""
     stats, out = run_folds(plan, pe, a, b)
-    counts = {"folds": stats.folds, "compute_cycles": stats.compute_cycles,
-              "sram_rd_bits": stats.sram_rd_bits, "sram_wr_bits": stats.sram_wr_bits,
-              "dram_rd_bits": stats.dram_rd_bits, "dram_wr_bits": stats.dram_wr_bits,
-              "prologue_bits": stats.prologue_bits, "epilogue_bits": stats.epilogue_bits}
+    counts = stats.counts()
     counts.update({f"ev_{k}": v for k, v in stats.events.items()})
     return counts, out

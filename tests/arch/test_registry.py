@@ -29,7 +29,7 @@ def test_every_family_has_each_sim_level(family, level):
 @pytest.mark.parametrize("family", sorted(PE_FAMILIES))
 def test_every_family_links_four_levels(family):
     cls = PE_FAMILIES[family]
-    for method in ("golden", "timing", "events", "create"):
+    for method in ("golden", "timing", "events", "create", "event_costs", "pe_cost"):
         assert callable(getattr(cls, method)), f"{family} lacks {method}()"
 
 

@@ -1,0 +1,111 @@
+"""Energy and area of hardware components, anchored at 45 nm and scaled to other nodes.
+
+Anchors (DESIGN.md "Energy/area model"):
+
+- Arithmetic, 45 nm (M. Horowitz, "Computing's energy problem", ISSCC 2014, fig. 1.1.9):
+  int8 add 0.03 pJ / 36 µm², int16 add 0.05 pJ / 67 µm², int32 add 0.1 pJ / 137 µm²,
+  int8 mult 0.2 pJ / 282 µm², int32 mult 3.1 pJ / 3495 µm², fp16 add 0.4 pJ / 1360 µm²,
+  fp16 mult 1.1 pJ / 1640 µm², fp32 add 0.9 pJ / 4184 µm², fp32 mult 3.7 pJ / 7700 µm².
+- SRAM, 64-bit read at 45 nm (same source): 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ.
+  Fitted as E = 10 pJ * (size / 8 KB)^0.4746 (the 8 KB and 1 MB anchors exactly; 32 KB
+  gives 19.3 pJ, 3.5% under its anchor), linear in word width.
+- Technology scaling 45 -> 28 nm (Stillmaker & Baas, Integration 2017): energy x0.513,
+  area x0.377. Other nodes have no anchor here and are refused.
+
+Widths between anchors: integer adders interpolate linearly in bits (8/16/32 anchors,
+extrapolated linearly beyond); integer multipliers follow a power law in a_bits * b_bits
+fitted through the 8x8 and 32x32 anchors (energy exponent 0.9885, area 0.9078).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qaccel.errors import ConfigError
+
+__all__ = ["Cost", "int_add", "int_mult", "fp_add", "fp_mult", "sram_access_pj",
+           "TECH_SCALE", "scale_to"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Energy of one operation (unit: pJ) and area of one instance (unit: µm²)."""
+
+    energy_pj: float
+    area_um2: float
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.energy_pj + other.energy_pj, self.area_um2 + other.area_um2)
+
+    def __mul__(self, k: float) -> Cost:
+        return Cost(self.energy_pj * k, self.area_um2 * k)
+
+
+_ADD_45 = {8: Cost(0.03, 36.0), 16: Cost(0.05, 67.0), 32: Cost(0.1, 137.0)}
+_MULT8_45, _MULT32_45 = Cost(0.2, 282.0), Cost(3.1, 3495.0)
+_FP_45 = {("add", 16): Cost(0.4, 1360.0), ("mult", 16): Cost(1.1, 1640.0),
+          ("add", 32): Cost(0.9, 4184.0), ("mult", 32): Cost(3.7, 7700.0)}
+_SRAM64_8KB_PJ, _SRAM_EXPONENT = 10.0, math.log(10.0) / math.log(128.0)
+
+#: node (nm) -> (energy factor, area factor) relative to 45 nm (Stillmaker & Baas 2017)
+TECH_SCALE: dict[int, tuple[float, float]] = {45: (1.0, 1.0), 28: (0.513, 0.377)}
+
+
+def _check_bits(bits: int, name: str = "bits") -> None:
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 64:
+        raise ValueError(f"{name} must be an int in 1..64, not {bits!r}")
+
+
+def int_add(bits: int) -> Cost:
+    """A ``bits``-wide integer adder at 45 nm."""
+    _check_bits(bits)
+    if bits in _ADD_45:
+        return _ADD_45[bits]
+    lo, hi = (8, 16) if bits < 16 else (16, 32)
+    t = (bits - lo) / (hi - lo)
+    a, b = _ADD_45[lo], _ADD_45[hi]
+    return Cost(max(a.energy_pj + t * (b.energy_pj - a.energy_pj), 0.0),
+                max(a.area_um2 + t * (b.area_um2 - a.area_um2), 0.0))
+
+
+def int_mult(a_bits: int, b_bits: int) -> Cost:
+    """An ``a_bits`` x ``b_bits`` integer multiplier at 45 nm."""
+    _check_bits(a_bits, "a_bits")
+    _check_bits(b_bits, "b_bits")
+    ratio = a_bits * b_bits / 64.0
+    e_exp = math.log(_MULT32_45.energy_pj / _MULT8_45.energy_pj) / math.log(16.0)
+    a_exp = math.log(_MULT32_45.area_um2 / _MULT8_45.area_um2) / math.log(16.0)
+    return Cost(_MULT8_45.energy_pj * ratio**e_exp, _MULT8_45.area_um2 * ratio**a_exp)
+
+
+def fp_add(bits: int) -> Cost:
+    """An FP16 or FP32 adder at 45 nm."""
+    return _fp("add", bits)
+
+
+def fp_mult(bits: int) -> Cost:
+    """An FP16 or FP32 multiplier at 45 nm."""
+    return _fp("mult", bits)
+
+
+def _fp(kind: str, bits: int) -> Cost:
+    if (kind, bits) not in _FP_45:
+        raise ValueError(f"floating-point {kind} bits must be 16 or 32, not {bits!r}")
+    return _FP_45[(kind, bits)]
+
+
+def sram_access_pj(size_bytes: int, word_bits: int) -> float:
+    """Energy of one ``word_bits``-wide access to an SRAM of ``size_bytes`` at 45 nm (pJ)."""
+    kb8 = size_bytes / 8192.0
+    return _SRAM64_8KB_PJ * kb8**_SRAM_EXPONENT * word_bits / 64.0
+
+
+def scale_to(cost: Cost, node_nm: int) -> Cost:
+    """``cost`` (45 nm) at ``node_nm``."""
+    if node_nm not in TECH_SCALE:
+        raise ConfigError.single("tech.node_nm", "must be one of "
+                                 f"{', '.join(map(str, sorted(TECH_SCALE)))} for the energy/area "
+                                 f"model (no scaling anchor for other nodes), not {node_nm}")
+    e, a = TECH_SCALE[node_nm]
+    return Cost(cost.energy_pj * e, cost.area_um2 * a)
