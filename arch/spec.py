@@ -67,6 +67,8 @@ class PEArray:
     """
 
     family: ClassVar[str] = ""
+    #: the number format the PEs compute on (the ``fmt`` result column)
+    fmt: ClassVar[str] = ""
     rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")
     cols: int = spec_field(IntIn(1, 4096), "PEs", "array columns (unit: PEs)")
     dataflow: Dataflow = spec_field(OneOf(Dataflow), "", "which operand is stationary")

@@ -54,7 +54,7 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     macs = count * M * K * N
     row = {
         "layer": layer.name, "op": layer.op, "M": M, "K": K, "N": N, "gemms": count,
-        "family": pe.family, "fmt": getattr(pe, "fmt", pe.family), "dataflow": str(pe.dataflow),
+        "family": pe.family, "fmt": pe.fmt, "dataflow": str(pe.dataflow),
         "rows": pe.rows, "cols": pe.cols, "folds": scaled["folds"], "macs": macs,
         "compute_cycles": scaled["compute_cycles"],
         "stall_cycles": total - scaled["compute_cycles"], "total_cycles": total,

@@ -48,6 +48,7 @@ MAPPING: dict[Dataflow, tuple[str, str, str]] = {
 class SystolicInt8(PEArray):
     """R x C INT8 MAC array (INT32 accumulators), weight/output/input stationary."""
 
+    fmt = "int8"
     #: operand widths (unit: bits): activation, weight, accumulator/output
     a_bits = 8
     b_bits = 8
