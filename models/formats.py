@@ -1,36 +1,86 @@
-"""The quantization-format registry: format name -> module.
+"""The quantization-format registry: format name -> format.
 
-A format module exposes ``NAME``, ``BITS``, ``encode(x, ...) -> Encoded``,
+A format exposes ``NAME``, ``BITS``, ``encode(x, *, name=...) -> Encoded``,
 ``decode(Encoded) -> float32 ndarray`` and ``values()`` (its table, in units of the scale).
-Adding a format is one module plus one line in :data:`FORMATS`.
+INT8 and FP16 are modules; the configurable families are frozen dataclasses (one object per
+format: :class:`~qaccel.models.intk.IntK`, :class:`~qaccel.models.ant.Ant`,
+:class:`~qaccel.models.bitmod.BitMoD`, :class:`~qaccel.models.olive.OliVe`). Adding a format
+is one line in :data:`FORMATS`; adding a family is a module plus one line in
+:data:`FAMILIES`.
+
+Every Encoded names its format in ``meta["format"]`` and, for the families, the family in
+``meta["family"]``; :func:`decode` dispatches on the family, so an Encoded made by a format
+that is not registered (``IntK(3, 64)``) still decodes. :func:`get_format` also understands
+any INTk name (``int5_g64``, ``int3_pc_sym``).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from qaccel.errors import ConfigError
-from qaccel.models import int8
+from qaccel.models import ant, bitmod, fp16, int8, intk, mixpe, olive
+from qaccel.models.ant import Ant
+from qaccel.models.bitmod import BitMoD
 from qaccel.models.encoded import Encoded
+from qaccel.models.intk import IntK
+from qaccel.models.olive import OliVe
 
-__all__ = ["FORMATS", "get_format", "decode"]
+__all__ = ["FORMATS", "FAMILIES", "get_format", "decode"]
 
-FORMATS: dict[str, ModuleType] = {
+FORMATS: dict[str, Any] = {
     "int8": int8,
+    "fp16": fp16,
+    "int4_g128": IntK(4, 128),
+    "int3_g128": IntK(3, 128),
+    "int2_g128": IntK(2, 128),
+    "int8_g128": IntK(8, 128),
+    "int4_pc": IntK(4, None),
+    "int4_pc_sym": IntK(4, None, symmetric=True),
+    "int8_pc_sym": IntK(8, None, symmetric=True),
+    "ant4": Ant(4),
+    "ant4_pt": Ant(4, "per_tensor"),
+    "bitmod_fp4": BitMoD(4),
+    "bitmod_fp3": BitMoD(3),
+    "olive4": OliVe(4),
+    "olive4_pc": OliVe(4, granularity="per_channel"),
+    "olive8": OliVe(8),
+    "mixpe_w4": mixpe.WEIGHT_FORMAT,  # alias: its Encoded says "int4_g128"
+}
+
+#: family (``meta["family"]``, else ``meta["format"]``) -> decode function
+FAMILIES: dict[str, Callable[[Encoded], np.ndarray]] = {
+    "int8": int8.decode,
+    "fp16": fp16.decode,
+    intk.FAMILY: intk.decode,
+    ant.FAMILY: ant.decode,
+    bitmod.FAMILY: bitmod.decode,
+    olive.FAMILY: olive.decode,
 }
 
 
-def get_format(name: str, path: str = "format") -> ModuleType:
-    """The module of format ``name``; ConfigError at ``path`` if there is none."""
-    try:
-        return FORMATS[name]
-    except (KeyError, TypeError):
+def get_format(name: str, path: str = "format") -> Any:
+    """The format registered as ``name`` (or the INTk format its name spells); ConfigError
+    at ``path`` if there is none."""
+    fmt = FORMATS.get(name) if isinstance(name, str) else None
+    if fmt is None:
+        fmt = IntK.from_name(name)
+    if fmt is None:
         raise ConfigError.single(path, f"must be one of {', '.join(map(repr, FORMATS))}, "
-                                 f"not {name!r}") from None
+                                 f"not {name!r}")
+    return fmt
 
 
 def decode(enc: Encoded) -> np.ndarray:
-    """Decode ``enc`` with the format its ``meta["format"]`` names."""
-    return get_format(enc.meta.get("format"), "Encoded.meta['format']").decode(enc)
+    """Decode ``enc`` with the family its meta names."""
+    family = enc.meta.get("family", enc.meta.get("format"))
+    try:
+        fn = FAMILIES[family]
+    except (KeyError, TypeError):
+        raise ConfigError.single("Encoded.meta['format']", f"must be one of "
+                                 f"{', '.join(map(repr, FORMATS))}, not "
+                                 f"{enc.meta.get('format')!r}") from None
+    return fn(enc)

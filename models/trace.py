@@ -24,7 +24,9 @@ attention module: ``kv_cache`` ("B": the B operand is the cached K or V). Shape-
 
 On disk a trace is a folder: ``manifest.json`` ({"schema": "qaccel.trace", "version": 1,
 "meta": ..., "layers": [...]}) and ``tensors.safetensors`` holding each Encoded tensor as
-``"<layer index>.<weight|act|act_b>.codes"`` and ``".scales"``.
+``"<layer index>.<weight|act|act_b>.codes"`` and ``".scales"``, plus
+``".extra.<key>"`` for each array of ``Encoded.extra`` (whose keys the manifest lists under
+``"extra"``; the entry is left out when there are none).
 """
 
 from __future__ import annotations
@@ -221,6 +223,10 @@ class Trace:
                 if enc is not None:
                     tensors[f"{i}.{role}.codes"] = np.ascontiguousarray(enc.codes)
                     tensors[f"{i}.{role}.scales"] = np.ascontiguousarray(enc.scales)
+                    if enc.extra:
+                        entry[role]["extra"] = list(enc.extra)
+                    for key, arr in enc.extra.items():
+                        tensors[f"{i}.{role}.extra.{key}"] = np.ascontiguousarray(arr)
             layers.append(entry)
         manifest = {"schema": SCHEMA, "version": VERSION, "meta": self.meta, "layers": layers}
         text = json.dumps(manifest, indent=1)  # before writing anything: fails if not JSON
@@ -275,12 +281,15 @@ def _layer_from_entry(i: int, entry: Any, tensors: dict[str, np.ndarray],
         if desc is None:
             encs[role] = None
             continue
-        keys = (f"{i}.{role}.codes", f"{i}.{role}.scales")
+        extra_keys = [f"{i}.{role}.extra.{key}" for key in desc.get("extra", [])]
+        keys = (f"{i}.{role}.codes", f"{i}.{role}.scales", *extra_keys)
         absent = [k for k in keys if k not in tensors]
         if absent:
             raise ConfigError.single(f"{path} {TENSORS}", f"must hold {', '.join(absent)} "
                                      f"(layer {entry['name']!r} {role}), not leave it out")
-        encs[role] = Encoded(tensors[keys[0]], tensors[keys[1]], dict(desc["meta"]))
+        extra = {key: tensors[k] for key, k in zip(desc.get("extra", []), extra_keys,
+                                                   strict=True)}
+        encs[role] = Encoded(tensors[keys[0]], tensors[keys[1]], dict(desc["meta"]), extra)
     return Layer(entry["name"], entry["op"], entry["M"], entry["K"], entry["N"],
                  entry.get("conv_groups", 1), encs["weight"], encs["act"],
                  dict(entry.get("meta", {})), encs["act_b"])

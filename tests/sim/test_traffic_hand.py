@@ -29,6 +29,7 @@ def test_everything_fits(accel_factory, engine):
     assert (r.sram_rd_bytes, r.sram_wr_bytes) == (550, 490)
     assert (r.compute_cycles, r.total_cycles, r.stall_cycles) == (80, 104, 24)
     assert r.utilization == pytest.approx(300 / (104 * 16))
+    assert (r.family, r.fmt, r.dataflow) == ("systolic_int8", "int8", "ws")
 
 
 @pytest.mark.parametrize("engine", sim.ENGINES)
