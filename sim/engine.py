@@ -74,7 +74,9 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
         progress: bool = False) -> SimResult:
     """Simulate every layer of ``trace`` (a Trace or an iterable of layers) on ``accel``.
 
-    ``values``: simulate bit-exact outputs (default: when every layer has values).
+    ``values``: simulate bit-exact outputs. Default: when every layer holds *captured*
+    operands (``layer.act``); shape-only layers (meta-device captures, workload presets,
+    ``--gemm``) can generate seeded values but run timing-only unless ``values=True``.
     ``progress``: show a progress bar on stderr.
     """
     if engine not in ENGINES:
@@ -83,7 +85,7 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     if not layers:
         raise ConfigError.single("trace", "must hold at least one layer, not 0")
     if values is None:
-        values = all(layer.has_values for layer in layers)
+        values = all(getattr(layer, "act", None) is not None for layer in layers)
     elif values and not all(layer.has_values for layer in layers):
         missing = next(layer.name for layer in layers if not layer.has_values)
         raise ConfigError.single("values", f"cannot be simulated because layer {missing!r} "

@@ -14,19 +14,27 @@ from qaccel.tables import add_out_argument, check_out_path, write_table
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sim", help="simulate a trace or a GEMM on an accelerator",
-                       description="Simulate a captured trace (--trace DIR) or one GEMM "
-                       "(--gemm MxKxN) and print per-layer cycles, stalls and traffic.",
+                       description="Simulate a captured trace (--trace DIR), a workload preset "
+                       "(--workload ID) or one GEMM (--gemm MxKxN) and print per-layer cycles, "
+                       "stalls, traffic and energy.",
                        epilog="example: qaccel sim --arch systolic-int8-32x32 --gemm 512x512x512"
                        " --dataflow os")
     add_arch_arguments(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--trace", type=Path, metavar="DIR", help="trace folder (qaccel capture)")
     src.add_argument("--gemm", metavar="MxKxN", help="one GEMM out[MxN] = A[MxK] . B[KxN]")
+    src.add_argument("--workload", metavar="ID", help="a workload preset (qaccel workloads)")
+    w = p.add_argument_group("workload options (with --workload)")
+    w.add_argument("--phase", default="prefill", help="prefill or decode (LLMs)")
+    w.add_argument("--tokens", type=int, default=256, help="prompt tokens (default 256)")
+    w.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
+    w.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
+    w.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)} "
                    "(default: fast)")
     p.add_argument("--values", action=argparse.BooleanOptionalAction, default=None,
-                   help="simulate bit-exact INT32 outputs too (default: when the trace has "
-                   "values; off for --gemm)")
+                   help="simulate bit-exact INT32 outputs too (default: when the trace holds "
+                   "captured values; off for --gemm, --workload and meta-device traces)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer cycles plot")
     add_out_argument(p)
     p.set_defaults(func=main)
@@ -45,10 +53,15 @@ def main(args: argparse.Namespace) -> int:
     accel = accelerator_from_args(args)
     if args.gemm is not None:
         layers = [parse_gemm(args.gemm)]
-        values = bool(args.values)
+    elif args.workload is not None:
+        from qaccel.cli.workloads import build_from_flags
+
+        layers = build_from_flags("--workload", id=args.workload, phase=args.phase,
+                                  tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
+                                  batch=args.batch)
     else:
         layers = load_trace(args.trace)
-        values = args.values
+    values = args.values
     result = run(layers, accel, engine=args.engine, values=values, progress=True)
     print_result(result, accel)
     if args.out is not None:

@@ -84,3 +84,26 @@ def test_demo_end_to_end(capsys, tmp_path, monkeypatch):
     # MiniLM: 6 encoder layers x (q, k, v, 2 attention matmuls, out, ffn up, ffn down) + pooler
     assert len(frame) == 6 * 8 + 1
     assert (frame["compute_cycles"] > 0).all()
+
+
+def test_sim_workload_preset_conv1_by_hand(capsys, tmp_path):
+    out = tmp_path / "r18.csv"
+    code = main(["sim", "--arch", "systolic-int8-32x32", "--workload", "resnet-18",
+                 "--out", str(out)])
+    assert code == 0
+    frame = pd.read_csv(out)
+    conv1 = frame.iloc[0]
+    # ResNet-18 conv1: 7x7/2 on 3x224x224 -> 64x112x112: M = 112*112 = 12544, K = 3*7*7 = 147,
+    # N = 64. ws 32x32: folds = ceil(147/32) * ceil(64/32) = 5 * 2 = 10, each 64 + 32 + 12544
+    # - 2 = 12638 cycles -> 126,380 compute cycles.
+    assert (conv1.M, conv1.K, conv1.N, conv1.folds, conv1.compute_cycles) == (
+        12544, 147, 64, 10, 126_380)
+
+
+def test_sim_workload_errors_name_the_flags(capsys):
+    code = main(["sim", "--arch", "systolic-int8-32x32", "--workload", "llama-2-7b",
+                 "--tokens", "0", "--phase", "prefil"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--phase: must be one of 'prefill', 'decode', not 'prefil'" in err
+    assert "--tokens: must be an int in 1..4096 (the context of llama-2-7b), not 0" in err
