@@ -1,0 +1,115 @@
+"""Where batches of points run: local processes (the default) or an existing Dask cluster.
+
+Both executors have the same two members, so the runner does not know which it drives:
+``workers`` (how many tasks run at once) and ``map_unordered(fn, batches, *args)``, which
+yields ``fn(batch, *args)`` for every batch as each finishes. Results come back to the
+runner's process, which alone writes the dataset, so Dask workers need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from qaccel.errors import ConfigError
+
+__all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
+
+
+class LocalExecutor:
+    """A :class:`concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
+    (default: ``os.cpu_count()``). Use as a context manager."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                    or workers < 1):
+            raise ConfigError.single("--workers", f"must be an int >= 1, not {workers!r}")
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalExecutor(workers={self.workers})"
+
+    def __enter__(self) -> LocalExecutor:
+        self._pool = ProcessPoolExecutor(self.workers)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._pool is not None
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+
+    def map_unordered(self, fn: Callable[..., Any], batches: Sequence[Any],
+                      *args: Any) -> Iterator[Any]:
+        assert self._pool is not None, "use LocalExecutor as a context manager"
+        pending: set[Future] = {self._pool.submit(fn, b, *args) for b in batches}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+class DaskExecutor:
+    """Runs batches on an existing Dask cluster: a ``distributed.Client`` (left open) or a
+    scheduler address such as ``tcp://HOST:8786`` (connected here, closed on exit)."""
+
+    def __init__(self, client: Any) -> None:
+        self._given = client
+        self._client: Any = None
+        self._own = isinstance(client, str)
+
+    def __repr__(self) -> str:
+        return f"DaskExecutor({self._given!r})"
+
+    def __enter__(self) -> DaskExecutor:
+        if self._own:
+            from distributed import Client
+
+            try:
+                self._client = Client(self._given, timeout=30)
+            except OSError as exc:
+                raise ConfigError.single("--dask", f"must be the address of a running Dask "
+                                         f"scheduler, not {self._given!r} ({exc})") from None
+        else:
+            self._client = self._given
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._own and self._client is not None:
+            self._client.close()
+        self._client = None
+
+    @property
+    def workers(self) -> int:
+        """Worker threads in the cluster (at least 1)."""
+        info = self._client.scheduler_info(n_workers=-1)["workers"]
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+    def map_unordered(self, fn: Callable[..., Any], batches: Sequence[Any],
+                      *args: Any) -> Iterator[Any]:
+        from distributed import as_completed
+
+        shared = self._client.scatter(list(args), broadcast=True) if args else []
+        futures = [self._client.submit(fn, b, *shared, pure=False) for b in batches]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+                future.release()
+        finally:
+            self._client.cancel(futures)
+
+
+def make_executor(workers: int | None = None, dask: Any = None) -> LocalExecutor | DaskExecutor:
+    """Dask when ``dask`` (a Client or an address) is given, else local processes."""
+    if dask is not None:
+        if workers is not None:
+            raise ConfigError.single("--workers", f"must be left out with --dask (the cluster "
+                                     f"decides), not {workers!r}")
+        return DaskExecutor(dask)
+    return LocalExecutor(workers)
