@@ -73,6 +73,16 @@ class PEArray:
     cols: int = spec_field(IntIn(1, 4096), "PEs", "array columns (unit: PEs)")
     dataflow: Dataflow = spec_field(OneOf(Dataflow), "", "which operand is stationary")
 
+    def __post_init__(self) -> None:
+        """Coerce ``dataflow`` given as a string (``"os"``) to :class:`Dataflow`."""
+        if not isinstance(self.dataflow, Dataflow):
+            try:
+                object.__setattr__(self, "dataflow", Dataflow(self.dataflow))
+            except ValueError:
+                allowed = ", ".join(repr(d.value) for d in Dataflow)
+                raise ValueError(f"dataflow must be one of {allowed}, "
+                                 f"not {self.dataflow!r}") from None
+
     @property
     def lanes(self) -> int:
         """Multipliers per PE (1 unless the family has dot-product PEs)."""

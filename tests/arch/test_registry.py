@@ -61,3 +61,11 @@ def test_golden_rejects_tiles_that_do_not_fit():
 
 def test_pe_array_base_is_abstract_of_family():
     assert PEArray.family == ""
+
+
+def test_dataflow_strings_are_coerced():
+    pe = family_class("systolic_int8")(rows=2, cols=3, dataflow="os")
+    assert pe.dataflow is Dataflow.OS
+    assert pe.fold_cycles(4) == 2 + 3 + 4 - 2  # os: R + C + K - 2
+    with pytest.raises(ValueError, match=r"^dataflow must be one of 'ws', 'os', 'is', not 'x'$"):
+        family_class("systolic_int8")(rows=2, cols=3, dataflow="x")

