@@ -88,6 +88,15 @@ class PEArray:
         """Multipliers per PE (1 unless the family has dot-product PEs)."""
         return 1
 
+    def layer_operands(self, layer: Any) -> list[tuple[Any, Any]]:
+        """One (A, B) pair per GEMM of ``layer``, in the form this family's ``golden()`` and
+        sim levels take: by default the signed int8 arrays of ``layer.operands()``
+        (A [M x K], B [K x N]). Families whose PEs see more (group scales, type ids, FP16
+        activations) override this; whatever they return must support 2-D slicing
+        (``a[m0:m1, k0:k1]``) and ``.shape``, so the reference fold loop can cut tiles."""
+        a, b = layer.operands()
+        return [(a[g], b[g]) for g in range(a.shape[0])]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"family": self.family}
         for f in dataclasses.fields(self):

@@ -40,8 +40,7 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     plan = plan_gemm(accel, M, K, N)
     outputs = None
     if values:
-        a, b = layer.operands()
-        results = [module.simulate_gemm(pe, plan, a[g], b[g]) for g in range(count)]
+        results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
         counts = results[0][0]
         outputs = np.stack([out for _, out in results])
     else:

@@ -24,17 +24,27 @@ from dataclasses import dataclass
 
 from qaccel.arch.spec import Accelerator
 
-__all__ = ["FoldPlan", "ROLES", "plan_gemm", "ceil_div", "total_cycles", "add_totals",
+__all__ = ["FoldPlan", "ROLES", "roles_of", "plan_gemm", "ceil_div", "total_cycles", "add_totals",
            "TRAFFIC_KEYS"]
 
-#: dataflow mapping (row dim, col dim, streamed dim) -> role of each operand
-ROLES = {
-    ("K", "N", "M"): {"stationary": "B", "row": "A", "col": "O"},
-    ("M", "N", "K"): {"stationary": "O", "row": "A", "col": "B"},
-    ("K", "M", "N"): {"stationary": "A", "row": "B", "col": "O"},
-}
 OPERAND_DIMS = {"A": ("M", "K"), "B": ("K", "N"), "O": ("M", "N")}
 BUFFER_OF = {"A": "input_buffer", "B": "weight_buffer", "O": "output_buffer"}
+
+
+def roles_of(mapping: tuple[str, str, str]) -> dict[str, str]:
+    """Role -> operand for a mapping (row dim, col dim, streamed dim), any permutation of
+    M, K, N: the stationary operand is indexed by (row, col), the row operand by
+    (row, streamed), the col operand by (col, streamed)."""
+    row, col, stream = mapping
+    if sorted(mapping) != ["K", "M", "N"]:
+        raise ValueError(f"mapping must be a permutation of M, K, N, not {mapping!r}")
+    by_dims = {frozenset(d): op for op, d in OPERAND_DIMS.items()}
+    return {"stationary": by_dims[frozenset((row, col))], "row": by_dims[frozenset((row, stream))],
+            "col": by_dims[frozenset((col, stream))]}
+
+
+#: the three systolic dataflows' roles (ws: B stationary, os: O, is: A)
+ROLES = {m: roles_of(m) for m in (("K", "N", "M"), ("M", "N", "K"), ("K", "M", "N"))}
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -96,7 +106,7 @@ def plan_gemm(accel: Accelerator, M: int, K: int, N: int) -> FoldPlan:  # noqa: 
     mapping = pe.mapping
     return FoldPlan(
         M=M, K=K, N=N, rows=pe.rows, cols=pe.cols,
-        row_dim=mapping[0], col_dim=mapping[1], stream_dim=mapping[2], roles=ROLES[mapping],
+        row_dim=mapping[0], col_dim=mapping[1], stream_dim=mapping[2], roles=roles_of(mapping),
         elem_bits={"A": pe.a_bits, "B": pe.b_bits, "O": pe.acc_bits},
         reuse_bits={op: getattr(accel, buf).size_bytes * 8 // 2 for op, buf in BUFFER_OF.items()},
     )

@@ -6,8 +6,9 @@ import argparse
 
 import pandas as pd
 
-from qaccel.arch import Accelerator, Dataflow, load_accelerator
+from qaccel.arch import PE_FAMILIES, Accelerator, Dataflow, load_accelerator, preset_names
 from qaccel.arch.fields import OneOf, check_value
+from qaccel.errors import ConfigError
 from qaccel.sim import SimResult
 from qaccel.tables import format_table
 
@@ -28,7 +29,16 @@ def add_arch_arguments(parser: argparse.ArgumentParser, default: str | None = No
 
 
 def accelerator_from_args(args: argparse.Namespace) -> Accelerator:
-    accel = load_accelerator(args.arch)
+    """``--arch``: a preset, a YAML file, or a PE family name, which picks that family's
+    paper preset ``<family>-<phase>`` for ``--phase`` (prefill when not given)."""
+    arch = args.arch
+    if arch in PE_FAMILIES:
+        phase = getattr(args, "phase", None) or "prefill"
+        arch = f"{arch}-{phase}"
+        if arch not in preset_names():
+            raise ConfigError.single("--arch", f"names PE family {args.arch!r}, which has no "
+                                     f"preset {arch!r} (presets: {', '.join(preset_names())})")
+    accel = load_accelerator(arch)
     if args.dataflow is not None:
         flow = check_value(OneOf(Dataflow), args.dataflow, "--dataflow")
         accel = accel.replace_array(dataflow=flow)
