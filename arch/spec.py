@@ -69,6 +69,9 @@ class PEArray:
     family: ClassVar[str] = ""
     #: the number format the PEs compute on (the ``fmt`` result column)
     fmt: ClassVar[str] = ""
+    #: levels this family does not have yet (level -> why), e.g. {"rtl": "issue 7"};
+    #: the registry test accepts a missing level only when it is listed here
+    absent_levels: ClassVar[dict[str, str]] = {}
     rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")
     cols: int = spec_field(IntIn(1, 4096), "PEs", "array columns (unit: PEs)")
     dataflow: Dataflow = spec_field(OneOf(Dataflow), "", "which operand is stationary")
