@@ -29,7 +29,8 @@ from qaccel.models.encoded import Encoded
 from qaccel.models.intk import IntK
 from qaccel.models.olive import OliVe
 
-__all__ = ["FORMATS", "FAMILIES", "get_format", "decode"]
+__all__ = ["FORMATS", "FAMILIES", "get_format", "decode", "format_to_dict",
+           "format_from_dict"]
 
 FORMATS: dict[str, Any] = {
     "int8": int8,
@@ -46,7 +47,9 @@ FORMATS: dict[str, Any] = {
     "bitmod_fp4": BitMoD(4),
     "bitmod_fp3": BitMoD(3),
     "olive4": OliVe(4),
-    "olive4_pc": OliVe(4, granularity="per_channel"),
+    # per channel, every row searches its own clip: a coarser grid (0.75..2.45 by 0.1)
+    "olive4_pc": OliVe(4, granularity="per_channel",
+                       clip_ratios=tuple(i / 100 for i in range(75, 250, 10))),
     "olive8": OliVe(8),
     "mixpe_w4": mixpe.WEIGHT_FORMAT,  # alias: its Encoded says "int4_g128"
 }
@@ -84,3 +87,27 @@ def decode(enc: Encoded) -> np.ndarray:
                                  f"{', '.join(map(repr, FORMATS))}, not "
                                  f"{enc.meta.get('format')!r}") from None
     return fn(enc)
+
+
+#: the configurable families' classes and the fixed formats' modules, by family
+_CLASSES: dict[str, Any] = {intk.FAMILY: IntK, ant.FAMILY: Ant, bitmod.FAMILY: BitMoD,
+                            olive.FAMILY: OliVe}
+_MODULES: dict[str, Any] = {"int8": int8, "fp16": fp16}
+
+
+def format_to_dict(fmt: Any) -> dict[str, Any]:
+    """A JSON dict that :func:`format_from_dict` turns back into ``fmt``."""
+    if hasattr(fmt, "to_dict"):
+        return fmt.to_dict()
+    return {"family": fmt.NAME, "version": 1}
+
+
+def format_from_dict(d: dict[str, Any]) -> Any:
+    family = d.get("family") if isinstance(d, dict) else None
+    if family in _MODULES:
+        return _MODULES[family]
+    if family not in _CLASSES:
+        raise ConfigError.single("format family", f"must be one of "
+                                 f"{', '.join(map(repr, [*_MODULES, *_CLASSES]))}, not "
+                                 f"{family!r}")
+    return _CLASSES[family].from_dict(d)
