@@ -16,7 +16,8 @@ from qaccel import __version__
 from qaccel.errors import ConfigError
 
 #: subcommand modules (qaccel.cli.<name>), each with register(subparsers)
-COMMANDS = ("demo", "capture", "workloads", "sim", "presets", "quantize", "rtl", "sweep")
+COMMANDS = ("demo", "capture", "workloads", "sim", "compare", "presets", "quantize", "rtl",
+            "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
