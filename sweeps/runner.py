@@ -8,7 +8,7 @@ up where the dataset ends; each finished batch is one atomic part file
 
 >>> from qaccel.sweeps import run_sweep                       # doctest: +SKIP
 >>> run_sweep("sweeps/examples/resnet50-int8-systolic.yaml", "out/resnet50")   # local processes
->>> run_sweep(spec, "out/x", dask="tcp://10.0.0.5:8786")      # or a distributed.Client
+>>> run_sweep(spec, "out/x", dask="tcp://scheduler-host:8786")      # or a distributed.Client
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--workers", type=int, metavar="N",
                        help="local worker processes (default: all cores)")
     where.add_argument("--dask", metavar="ADDRESS",
-                       help="run on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+                       help="run on an existing Dask scheduler, e.g. tcp://scheduler-host:8786")
     run.add_argument("--batch", type=int, metavar="N",
                      help="points per task and per part file (default: automatic)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
