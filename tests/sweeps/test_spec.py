@@ -7,6 +7,7 @@ import re
 import pytest
 
 from qaccel import ConfigError
+from qaccel.arch import PE_FAMILIES
 from qaccel.models import Layer, Trace
 from qaccel.sweeps import Goal, Method, load_spec, plan_sweep
 from tests.sweeps.conftest import spec_dict
@@ -36,8 +37,9 @@ BAD = [
      "axes.pe_array.rows: must be an int in 1..4096, not 0"),
     (dict(axes={"pe_array.dataflow": ["ws", "xs"]}),
      "axes.pe_array.dataflow: must be one of 'ws', 'os', 'is', not 'xs'"),
-    (dict(axes={"pe_array.family": ["systolic_int8", "bitmod"]}),
-     "axes.pe_array.family: must be one of systolic_int8, not 'bitmod'"),
+    (dict(axes={"pe_array.family": ["systolic_int8", "tpu9000"]}),
+     f"axes.pe_array.family: must be one of {', '.join(sorted(PE_FAMILIES))}, "
+     "not 'tpu9000'"),
     (dict(axes={"buffers.*.size_kib": [64], "buffers.weight.size_kib": [32]}),
      "axes.buffers.weight.size_kib: must not set buffers.weight.size_kib again, not a second "
      "axis for it (axis 'buffers.*.size_kib' sets it)"),
