@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from qaccel.arch import preset_names
 from qaccel.cli import main
 
 
@@ -20,8 +21,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 CASES = [
     # (argv, the whole error line after "qaccel <cmd>: error: ")
     (["sim", "--arch", "nope", "--gemm", "8x8x8"],
-     r"--arch: must be a preset name \(systolic-int8-128x128, systolic-int8-32x32, "
-     r"systolic-int8-8x8\) or a YAML file, not 'nope'"),
+     r"--arch: must be a preset name \(" + re.escape(", ".join(preset_names()))
+     + r"\) or a YAML file, not 'nope'"),
     (["sim", "--arch", "systolic-int8-8x8", "--gemm", "8x8.5x8"],
      r"--gemm: must be MxKxN with positive integers up to 10000000 \(e\.g\. 512x512x512\), "
      r"not '8x8\.5x8'"),

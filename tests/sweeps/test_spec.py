@@ -7,7 +7,7 @@ import re
 import pytest
 
 from qaccel import ConfigError
-from qaccel.arch import PE_FAMILIES
+from qaccel.arch import PE_FAMILIES, preset_names
 from qaccel.models import Layer, Trace
 from qaccel.sweeps import Goal, Method, load_spec, plan_sweep
 from tests.sweeps.conftest import spec_dict
@@ -79,8 +79,8 @@ BAD = [
      "axis: is not a known key; allowed: version, name, description, base_arch, engine, axes, "
      "sampling, workloads, constraints, objectives, on_invalid, plots"),
     (dict(base_arch="systolic-int8-9x9"),
-     "base_arch: must be a preset name (systolic-int8-128x128, systolic-int8-32x32, "
-     "systolic-int8-8x8) or a YAML file, not 'systolic-int8-9x9'"),
+     f"base_arch: must be a preset name ({', '.join(preset_names())}) or a YAML file, "
+     "not 'systolic-int8-9x9'"),
     (dict(plots=[{"kind": "heatmap", "x": "pe_array.rows", "y": "clock_mhz",
                   "value": "total_cycles"}]),
      "plots[0].y: must name an arch axis (pe_array.rows, pe_array.cols, "
