@@ -1,0 +1,168 @@
+"""``fp16``: an R x C systolic array of FP16 x FP16 MAC PEs with FP32 accumulators (baseline).
+
+Levels (same file stem in each layer package): golden and timing here,
+``sim/reference/fp16.py`` (fold loop), ``sim/fast/fp16.py`` (closed form + numba kernel);
+RTL is a later issue (``absent_levels``).
+
+Mapping and fold timing are those of ``systolic_int8`` (SCALE-Sim v3 rules, DESIGN.md
+"PE families"): ws maps K -> rows, N -> cols, streams M, fold = 2R + C + M - 2; os maps
+M -> rows, N -> cols, streams K, fold = R + C + K - 2; is maps K -> rows, M -> cols, streams
+N, fold = 2R + C + N - 2. Only the arithmetic differs, so the same table is reused.
+
+Arithmetic (the rounding points, in order):
+
+1. Operands are IEEE binary16 values (``models/fp16.py``: RNE from the source precision).
+2. Product ``a * b`` is formed exactly and kept in FP32: an FP16 x FP16 product has an at most
+   22-bit significand and a magnitude in [2^-48, 65504^2] (the subnormal products included),
+   all representable in FP32 (24-bit significand, normal down to 2^-126) -- no rounding.
+3. Accumulation in FP32, round to nearest even after every add, strictly sequential over K
+   (k = 0, 1, ..., K-1), starting from +0.0. In ws/is the K dim is split over row folds; a
+   fold's FP32 partial sums go to the output buffer and re-enter the top of the column in the
+   next fold (row blocks run in increasing K, ``sim/plan.py``), so the order stays k = 0..K-1.
+   In os each PE accumulates its K stream in order. (FP32 accumulation of FP16 products is
+   what FP16 matrix units do, e.g. NVIDIA's HMMA with FP32 accumulate and the TPU's bf16 MXU.)
+   Because products are exact, a fused multiply-add gives the same bits as multiply-then-add.
+4. Output: the final FP32 sum is rounded once to FP16 (RNE; overflow to +-inf as IEEE) when
+   it leaves the array (:meth:`Fp16.round_output`). The output buffer holds FP32 partial sums
+   (``acc_bits`` = 32), so traffic counts 32 bits per output element, final write included.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qaccel.arch.components import Cost, fp_add, fp_mult
+from qaccel.arch.pe.registry import register_pe
+from qaccel.arch.pe.systolic_int8 import MAPPING
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import Dataflow, PEArray
+from qaccel.models import fp16 as fp16_format
+from qaccel.models.formats import decode
+from qaccel.models.trace import Layer
+
+__all__ = ["Fp16", "float_operands"]
+
+
+@register_pe("fp16")
+@dataclass(frozen=True)
+class Fp16(PEArray):
+    """R x C FP16 MAC array (FP32 accumulators), weight/output/input stationary."""
+
+    fmt = "fp16"
+    #: operand widths (unit: bits): activation, weight, accumulator/partial sum
+    a_bits = 16
+    b_bits = 16
+    acc_bits = 32
+    absent_levels = {"rtl": "RTL is issue 7"}
+
+    # ---- mapping (identical to systolic_int8) ----------------------------------------------
+    @property
+    def mapping(self) -> tuple[str, str, str]:
+        """(dim on rows, dim on cols, streamed dim) for this dataflow."""
+        return MAPPING[self.dataflow]
+
+    def fold_cycles(self, streamed: int) -> int:
+        """Cycles of one fold that streams ``streamed`` elements (no memory stalls)."""
+        r, c = self.rows, self.cols
+        if self.dataflow is Dataflow.OS:
+            return r + c + streamed - 2
+        return 2 * r + c + streamed - 2
+
+    def check_tile(self, tile: Tile) -> None:
+        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
+        row_dim, col_dim, _ = self.mapping
+        dims = tile.dims
+        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
+            raise ValueError(
+                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
+                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
+                f"and {col_dim} <= {self.cols}")
+
+    # ---- the four levels -----------------------------------------------------------------
+    def golden(self, tile: Tile) -> np.ndarray:
+        """FP32 partial sums [M x N] of one tile (rounding points 2-3 of the module docstring).
+
+        ``tile.a``/``tile.b`` are float16 arrays; ``tile.meta["acc_in"]`` (float32 [M x N],
+        default +0.0) is the partial sum the previous K fold left in the output buffer.
+        """
+        self.check_tile(tile)
+        for name, op in (("a", tile.a), ("b", tile.b)):
+            if op.dtype != np.float16:
+                raise TypeError(f"tile.{name} must be a float16 array, not {op.dtype}")
+        acc = np.zeros((tile.M, tile.N), dtype=np.float32)
+        if "acc_in" in tile.meta:
+            acc[...] = tile.meta["acc_in"]
+        a32 = tile.a.astype(np.float32)
+        b32 = tile.b.astype(np.float32)
+        for k in range(tile.K):
+            # exact FP32 product, then one FP32 rounding per add (k in order)
+            acc = acc + a32[:, k, None] * b32[None, k, :]
+        return acc
+
+    @staticmethod
+    def round_output(acc: np.ndarray) -> np.ndarray:
+        """Rounding point 4: FP32 accumulators -> FP16 outputs (RNE, overflow -> inf)."""
+        with np.errstate(over="ignore"):
+            return np.asarray(acc, dtype=np.float32).astype(np.float16)
+
+    def timing(self, tile: Tile) -> int:
+        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
+        self.check_tile(tile)
+        return self.fold_cycles(tile.dims[self.mapping[2]])
+
+    def events(self, tile: Tile) -> dict[str, int]:
+        """Operation counts of one tile: ``mac_fp16`` useful MACs, ``pe_cycles`` (R*C*fold
+        cycles) and ``array_cycles`` (fold cycles)."""
+        cycles = self.timing(tile)
+        return {"mac_fp16": tile.M * tile.K * tile.N,
+                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+
+    def event_costs(self) -> dict[str, Cost | None]:
+        """45 nm cost of one event of each kind :meth:`events` counts (None: not priced)."""
+        return {"mac_fp16": self.pe_cost(), "pe_cycles": None, "array_cycles": None}
+
+    def pe_cost(self) -> Cost:
+        """One PE's arithmetic at 45 nm: FP16 multiplier + FP32 accumulator adder (Horowitz)."""
+        return fp_mult(16) + fp_add(32)
+
+    def create(self) -> Any:
+        raise NotImplementedError("The fp16 array has no RTL yet: RTL is issue 7")
+
+    def layer_operands(self, layer: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One (A float16 [M x K], B float16 [K x N]) pair per GEMM of ``layer``."""
+        a, b = float_operands(layer)
+        a16 = fp16_format.encode(a, name=f"layer {layer.name} A").codes.view(np.float16)
+        b16 = fp16_format.encode(b, name=f"layer {layer.name} B").codes.view(np.float16)
+        return [(a16[g], b16[g]) for g in range(a16.shape[0])]
+
+
+class _DecodedLayer(Layer):
+    """A Layer whose operand values are real numbers: captured tensors decoded through their
+    format, or (shape-only layers) seeded floats. Reuses :meth:`Layer.operands` for the GEMM
+    shaping (im2col, batch broadcast), which is dtype-agnostic."""
+
+    def _codes(self) -> tuple[np.ndarray, np.ndarray]:
+        b_enc = self.act_b if self.b_source == "activation" else self.weight
+        if self.act is not None and b_enc is not None:
+            return decode(self.act), decode(b_enc)
+        a, b = Layer._codes(self)  # seeded int8 values of the stored shapes
+        rng = np.random.default_rng([int(self.meta["seed"]), 7])
+        # int8/32 plus a seeded fraction: values in about +-4 with full FP16 mantissas
+        return tuple(x.astype(np.float32) / 32 + rng.standard_normal(x.shape, np.float32) / 64
+                     for x in (a, b))
+
+
+def float_operands(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Real operand values of ``layer``: A float32 [count, M, K], B float32 [count, K, N].
+
+    Captured operands are decoded through their format (``models.formats.decode``); shape-only
+    layers (``"seed"`` in meta) get deterministic floats from the seed.
+    """
+    proxy = copy.copy(layer)
+    proxy.__class__ = _DecodedLayer
+    a, b = proxy.operands()
+    return a.astype(np.float32), b.astype(np.float32)
