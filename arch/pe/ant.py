@@ -1,0 +1,298 @@
+"""``ant``: an R x C systolic array of ANT's fusible 4/8-bit PEs (Guo et al., "ANT: Exploiting
+Adaptive Numerical Data Type for Low-bit Deep Neural Network Quantization", MICRO 2022).
+
+**4-bit mode** (``bits: 4``): both operands are 4-bit ANT codes (:mod:`qaccel.models.ant`),
+each tensor of one type, int4, flint4 or pot4. A decoder at the array edge turns a code into
+an exponent-integer pair ``(sig, exp)``, ``value * 2^frac = sig << exp``, with ``|sig| <= 7``
+(a signed 4-bit multiplier operand) and ``frac`` the type's fraction bits (flint4 is in
+quarters, ``frac = 2``; int4 and pot4 have ``frac = 0``). Every PE is a 4x4 INT MAC with an
+exponent adder and a shifter; the 32-bit accumulator holds the sum in units of
+``2^-(frac_a + frac_b)`` (``golden()`` returns those integers).
+
+**8-bit mode** (``bits: 8``): both operands are INT8 (two's complement codes, e.g.
+:mod:`qaccel.models.int8`); a PE fuses four 4-bit products in **four cycles**::
+
+    a = a_hi * 16 + a_lo   (a_hi = a >> 4 signed, a_lo = a & 15 unsigned), same for b
+    a * b = (a_hi*b_hi << 8) + (a_hi*b_lo << 4) + (a_lo*b_hi << 4) + a_lo*b_lo
+
+The ANT authors' simulator (github clevercool/ANT-Quantization ``ant_simulator``, built on
+BitFusion's; ``conf_ant.ini``: ``high_prec = 8``, ``low_prec = 4``) fuses *spatially*: an 8-bit
+PE is four 4-bit units, and a 4-bit layer gets ``pmax/prec = 2`` times the PEs along each
+array axis (``Accelerator.get_perf_factor``). We fuse *temporally* with the same 4x throughput
+ratio, so ``rows x cols`` stays the physical PE grid and the systolic fold rules apply.
+
+Mapping and fold timing (SCALE-Sim v3 rules, as ``systolic_int8``), with ``P`` = passes per
+element = 1 (4-bit) or 4 (8-bit): every step of the systolic schedule takes ``P`` cycles::
+
+    ws: K->rows N->cols stream M: fold = P * (2R + C + M - 2)
+    os: M->rows N->cols stream K: fold = P * (R + C + K - 2)
+    is: K->rows M->cols stream N: fold = P * (2R + C + N - 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from qaccel.arch.components import Cost, int_add, int_mult
+from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.pe.registry import register_pe
+from qaccel.arch.pe.systolic_int8 import MAPPING
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import Dataflow, PEArray
+from qaccel.models import ant as ant_fmt
+from qaccel.models import int8 as int8_fmt
+
+__all__ = ["AntArray", "AntOperand", "decoder_tables", "PASSES"]
+
+#: mode (operand bits) -> cycles one PE spends on one MAC (4-bit sub-products)
+PASSES = {4: 1, 8: 4}
+ACC_BITS = 32
+#: width of the exponent adder (unit: bits): exponents <= 6, their sum <= 12
+EXP_ADD_BITS = 4
+#: 4-bit multiplier operand range: signed 4-bit significands
+SIG_MAX = 7
+_TERMS_PER_CHUNK = 1 << 20
+
+
+@cache
+def decoder_tables(type_name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(sig, exp, frac) of every 4-bit code of ``type_name``, from the format's own table
+    (:func:`qaccel.models.ant.code_values`): ``frac`` the fewest fraction bits that make
+    every value an integer, ``exp`` the smallest shift with ``|sig| <= 7``."""
+    vals = ant_fmt.code_values(4, type_name)
+    frac = 0
+    while np.any(vals * 2**frac != np.round(vals * 2**frac)):
+        frac += 1
+    sig, exp = [], []
+    for v in (int(x) for x in np.round(vals * 2**frac)):
+        e = 0
+        while abs(v >> e) > SIG_MAX or (v >> e) << e != v:
+            e += 1
+        sig.append(v >> e)
+        exp.append(e)
+    return np.array(sig, dtype=np.int64), np.array(exp, dtype=np.int64), frac
+
+
+@dataclass(frozen=True)
+class AntOperand:
+    """Codes of one GEMM operand (A: M x K, B: K x N) as the array sees them.
+
+    ``bits`` 4: ANT codes of type ``type_name`` (int / flint / pot); ``bits`` 8: INT8 two's
+    complement codes (``type_name`` "int")."""
+
+    codes: np.ndarray
+    bits: int
+    type_name: str
+
+    def __post_init__(self) -> None:
+        if self.codes.ndim != 2 or self.codes.dtype != np.uint8:
+            raise ValueError(f"ANT operand codes must be a 2-D uint8 array, not "
+                             f"{self.codes.dtype} of shape {self.codes.shape}")
+        allowed = ant_fmt.TYPES if self.bits == 4 else ("int",)
+        if self.bits not in PASSES or self.type_name not in allowed:
+            raise ValueError(f"ANT operand type must be one of {allowed} with 4 bits or 'int' "
+                             f"with 8 bits, not {self.type_name!r} with {self.bits!r} bits")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def __getitem__(self, key: tuple[slice, slice]) -> AntOperand:
+        return AntOperand(self.codes[key], self.bits, self.type_name)
+
+    @property
+    def frac(self) -> int:
+        """Fraction bits of the integers :meth:`values` returns."""
+        return decoder_tables(self.type_name)[2] if self.bits == 4 else 0
+
+    def values(self) -> np.ndarray:
+        """Integer values ``value * 2^frac`` (int64), from the formats' own decoders."""
+        if self.bits == 8:
+            return self.codes.view(np.int8).astype(np.int64)
+        table = ant_fmt.code_values(4, self.type_name) * 2**self.frac
+        return np.round(table).astype(np.int64)[self.codes]
+
+
+@register_pe("ant")
+@dataclass(frozen=True)
+class AntArray(PEArray):
+    """R x C ANT array: edge decoders, 4x4 INT MACs with exponent shift fused over four
+    cycles for INT8, 32-bit wrapping accumulators."""
+
+    absent_levels = {"rtl": "RTL is issue 7"}
+    bits: int = spec_field(IntIn(4, 8), "bits",
+                           "operand width the array runs at, 4 (ANT types) or 8 (INT8, four "
+                           "fused 4-bit passes) (unit: bits)", default=4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.bits not in PASSES:
+            raise ValueError(f"bits must be 4 or 8, not {self.bits!r}")
+
+    @property
+    def fmt(self) -> str:  # type: ignore[override]
+        return "ant4" if self.bits == 4 else int8_fmt.NAME
+
+    @property
+    def a_bits(self) -> int:
+        return self.bits
+
+    @property
+    def b_bits(self) -> int:
+        return self.bits
+
+    acc_bits = ACC_BITS
+
+    @property
+    def passes(self) -> int:
+        """Cycles per MAC: 1 in 4-bit mode, 4 in the fused 8-bit mode."""
+        return PASSES[self.bits]
+
+    # ---- mapping -------------------------------------------------------------------------
+    @property
+    def mapping(self) -> tuple[str, str, str]:
+        """(dim on rows, dim on cols, streamed dim), as ``systolic_int8``."""
+        return MAPPING[self.dataflow]
+
+    def fold_cycles(self, streamed: int) -> int:
+        """Cycles of one fold streaming ``streamed`` elements: passes x the systolic steps."""
+        r, c = self.rows, self.cols
+        steps = r + c + streamed - 2 if self.dataflow is Dataflow.OS else 2 * r + c + streamed - 2
+        return self.passes * steps
+
+    def check_tile(self, tile: Tile) -> None:
+        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
+        row_dim, col_dim, _ = self.mapping
+        dims = tile.dims
+        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
+            raise ValueError(
+                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
+                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
+                f"and {col_dim} <= {self.cols}")
+
+    # ---- the four levels -----------------------------------------------------------------
+    def golden(self, tile: Tile) -> np.ndarray:
+        """Bit-exact INT32 result of one tile (integer path, no rounding).
+
+        4-bit: ``acc += (sig_a * sig_b) << (exp_a + exp_b)``, in units of
+        ``2^-(frac_a + frac_b)``. 8-bit: the four 4-bit sub-products of the module docstring,
+        each shifted into place. Accumulation wraps mod 2^32; addition mod 2^32 is
+        associative, so the exact int64 sum reduced to int32 is the hardware result.
+        """
+        self.check_tile(tile)
+        for name, op in (("a", tile.a), ("b", tile.b)):
+            if not isinstance(op, AntOperand) or op.bits != self.bits:
+                raise TypeError(f"tile.{name} must be an AntOperand of {self.bits} bits, "
+                                f"not {type(op).__name__}")
+        if self.bits == 4:
+            sa, ea, _ = decoder_tables(tile.a.type_name)
+            sb, eb, _ = decoder_tables(tile.b.type_name)
+            ca, cb = tile.a.codes.astype(np.intp), tile.b.codes.astype(np.intp)
+            parts = [(sa[ca], sb[cb], ea[ca], eb[cb])]
+        else:
+            a = tile.a.codes.view(np.int8).astype(np.int64)
+            b = tile.b.codes.view(np.int8).astype(np.int64)
+            halves_a = {"hi": (a >> 4, 4), "lo": (a & 15, 0)}   # a = hi * 16 + lo
+            halves_b = {"hi": (b >> 4, 4), "lo": (b & 15, 0)}
+            parts = [(xa, xb, np.full_like(xa, sa_), np.full_like(xb, sb_))
+                     for xa, sa_ in halves_a.values() for xb, sb_ in halves_b.values()]
+        acc = np.zeros((tile.M, tile.N), dtype=np.int64)
+        step = max(1, _TERMS_PER_CHUNK // max(1, tile.M * tile.N))
+        for sig_a, sig_b, exp_a, exp_b in parts:     # one cycle per part in 8-bit mode
+            for k0 in range(0, tile.K, step):        # K in chunks only to bound memory
+                ks = slice(k0, k0 + step)
+                terms = ((sig_a[:, ks, None] * sig_b[None, ks, :])
+                         << (exp_a[:, ks, None] + exp_b[None, ks, :]))
+                acc += terms.sum(axis=1)
+        return acc.astype(np.int32)  # two's-complement wrap mod 2^32
+
+    def timing(self, tile: Tile) -> int:
+        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
+        self.check_tile(tile)
+        return self.fold_cycles(tile.dims[self.mapping[2]])
+
+    def events(self, tile: Tile) -> dict[str, int]:
+        """Operation counts of one tile.
+
+        ``mac4``: 4x4 multiply-shift-accumulates, ``passes * M*K*N``;
+        ``decoder_values``: codes decoded at the array edge (4-bit mode only: every A and B
+        code enters the array once per fold, ``K * (M + N)``; INT8 needs no decoder);
+        ``pe_cycles``/``array_cycles`` as ``systolic_int8``.
+        """
+        cycles = self.timing(tile)
+        decodes = tile.K * (tile.M + tile.N) if self.bits == 4 else 0
+        return {"mac4": self.passes * tile.M * tile.K * tile.N, "decoder_values": decodes,
+                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+
+    def event_costs(self) -> dict[str, Cost | None]:
+        """45 nm cost of one event of each kind (None: counted, not priced)."""
+        return {"mac4": self.pe_cost(), "decoder_values": self.decoder_cost(),
+                "pe_cycles": None, "array_cycles": None}
+
+    def pe_cost(self) -> Cost:
+        """One PE's arithmetic at 45 nm: 4x4 multiplier, exponent adder, 32-bit accumulator
+        adder (the shifter is unpriced: no anchor)."""
+        return int_mult(4, 4) + int_add(EXP_ADD_BITS) + int_add(ACC_BITS)
+
+    def decoder_cost(self) -> Cost:
+        """One code decode at 45 nm, approximated as one 4-bit adder (the first-one detect
+        and muxes of ANT's decoder have no anchor)."""
+        return int_add(4)
+
+    def create(self) -> Any:
+        """The Amaranth component; RTL for this family is issue 7."""
+        raise NotImplementedError("RTL of the ant family is issue 7")
+
+    # ---- operands ------------------------------------------------------------------------
+    def layer_operands(self, layer: Any) -> list[tuple[AntOperand, AntOperand]]:
+        """One (A, B) pair of :class:`AntOperand` s per GEMM of ``layer``.
+
+        4-bit: captured 4-bit ANT tensors of a linear or matmul layer are used as coded;
+        anything else (seeded shape-only layers, INT8 captures) is encoded here per GEMM,
+        A [M x K] and B^T [N x K] as floats with ``Ant(4, granularity="per_tensor")`` (type
+        chosen by the format's MSE search). 8-bit: the layer's INT8 operands
+        (``layer.operands()``) as two's complement codes.
+        """
+        if self.bits == 4:
+            coded = self._captured_codes(layer)
+            if coded is not None:
+                return coded
+        a, b = layer.operands()
+        if self.bits == 8:
+            return [(AntOperand(a[g].view(np.uint8), 8, "int"),
+                     AntOperand(b[g].view(np.uint8), 8, "int")) for g in range(a.shape[0])]
+        fmt = ant_fmt.Ant(4, granularity="per_tensor")
+        out = []
+        for g in range(a.shape[0]):
+            ea = fmt.encode(a[g].astype(np.float32), name=f"{layer.name} A")
+            eb = fmt.encode(np.ascontiguousarray(b[g].T).astype(np.float32),
+                            name=f"{layer.name} B")
+            out.append((AntOperand(ea.codes, 4, ea.meta["type"]),
+                        AntOperand(np.ascontiguousarray(eb.codes.T), 4, eb.meta["type"])))
+        return out
+
+    def _captured_codes(self, layer: Any) -> list[tuple[AntOperand, AntOperand]] | None:
+        b_enc = layer.act_b if layer.b_source == "activation" else layer.weight
+        encs = (layer.act, b_enc)
+        if any(e is None or e.meta.get("family") != ant_fmt.FAMILY
+               or int(e.meta["bits"]) != 4 for e in encs) or layer.op == "conv2d":
+            return None
+        count, m, k, n = layer.gemm_shape()
+        shape = tuple(layer.meta.get("batch_shape", ()))
+        a_g = np.broadcast_to(layer.act.codes, shape + (m, k)).reshape(count, m, k)
+        if layer.b_source == "weight":  # stored N x K
+            b_g = np.broadcast_to(b_enc.codes, shape + (n, k)).reshape(count, n, k)
+            b_g = np.swapaxes(b_g, 1, 2)
+        else:
+            b_g = np.broadcast_to(b_enc.codes, shape + (k, n)).reshape(count, k, n)
+        return [(AntOperand(np.ascontiguousarray(a_g[g]), 4, layer.act.meta["type"]),
+                 AntOperand(np.ascontiguousarray(b_g[g]), 4, b_enc.meta["type"]))
+                for g in range(count)]

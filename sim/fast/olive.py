@@ -1,0 +1,68 @@
+"""Fast level of ``olive``: closed-form timing, traffic and events; BLAS for exact values.
+
+Cycles: every fold streams the whole streamed dim, so compute = folds * fold_cycles(S)
+(``OliVeArray.fold_cycles``, the function ``timing()`` uses). Events: MACs = M*K*N; edge pair
+decodes: a fold of an M_t x K_t x N_t tile decodes ceil(K_t/2)*(M_t + N_t) pairs
+(``OliVeArray.events``); summed over the fold grid this is, per dataflow,
+
+- os (K streamed, whole): ceil(K/2) * (M * n_c + N * n_r)  (n_r = M blocks, n_c = N blocks)
+- ws / is (K on the even-sided rows, so every K block but the last is even):
+  sum over K blocks of ceil(K_b/2) = ceil(K/2), times (M * n_N + N * n_M) where n_N / n_M are
+  the number of N / M blocks (1 when that dim is streamed).
+
+Values: each PE adds ``(sig_a*sig_b) << (exp_a+exp_b) = value_a * value_b`` (values from the
+format's own decoder, :func:`qaccel.models.olive.decode_pairs`), so the INT32 result is the
+exact integer product reduced mod 2^32. :func:`_exact_product` computes it on float64 BLAS:
+every |value| <= 2016 (the largest OliVe8 outlier), so a partial sum over k terms is at most
+k * max|a| * max|b|; while that bound is below 2^53 every partial sum is an exactly
+representable integer, whatever order or FMA the BLAS uses. Past the bound it falls back to
+int64 (exact mod 2^64, enough for mod 2^32). ``tests/pe/test_olive.py::
+test_engines_agree_with_values`` ties this kernel to ``OliVeArray.golden`` (via the reference
+engine) and to an independent decode-then-multiply in Python integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qaccel.arch.pe.olive import OliVeArray, OliveOperand
+from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.plan import FoldPlan, ceil_div
+
+__all__ = ["simulate_gemm"]
+
+_FLOAT64_EXACT = 2**53 - 1
+
+
+def _exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of int64 matrices exactly (mod 2^64 on the int64 fallback)."""
+    k = a.shape[1]
+    amax = int(np.abs(a).max(initial=0))
+    bmax = int(np.abs(b).max(initial=0))
+    if k * amax * bmax <= _FLOAT64_EXACT:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a @ b
+
+
+def decoder_pairs(pe: OliVeArray, plan: FoldPlan) -> int:
+    """Edge pair decodes of one GEMM: the sum of ``OliVeArray.events``' decoder_pairs over
+    the fold grid, closed form (see the module docstring)."""
+    blocks = {plan.row_dim: plan.row_blocks, plan.col_dim: plan.col_blocks,
+              plan.stream_dim: 1}
+    return ceil_div(plan.K, 2) * (plan.M * blocks["N"] + plan.N * blocks["M"])
+
+
+def simulate_gemm(pe: OliVeArray, plan: FoldPlan, a: OliveOperand | None = None,
+                  b: OliveOperand | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+    """Counts (cycles, bits, events) of one GEMM and, given OliVe operands, its INT32 output."""
+    counts = gemm_traffic(plan)
+    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
+    counts["compute_cycles"] = compute
+    counts["ev_mac"] = plan.M * plan.K * plan.N
+    counts["ev_decoder_pairs"] = decoder_pairs(pe, plan)
+    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
+    counts["ev_array_cycles"] = compute
+    out = None
+    if a is not None:
+        out = _exact_product(a.values(), b.values()).astype(np.int32)
+    return counts, out
