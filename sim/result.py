@@ -16,7 +16,7 @@ __all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS"]
 #: columns of :attr:`SimResult.frame`, in order. Cycle columns are counts of cycles (SCALE-Sim
 #: prints the 0-based index of a layer's last cycle: our ``compute_cycles`` - 1).
 COLUMNS = (
-    "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow", "rows", "cols",
+    "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow", "rows", "cols", "lanes",
     "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles", "utilization",
     "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
     *ENERGY_COLUMNS,
@@ -43,12 +43,12 @@ class SimResult:
     events: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def totals(self) -> dict[str, Any]:
-        """Sums over layers; utilization recomputed from the sums (MAC-weighted)."""
+        """Sums over layers; utilization = all MACs / all multiplier-cycles
+        (sum over layers of total_cycles x rows x cols x lanes)."""
         df = self.frame
         out: dict[str, Any] = {c: df[c].sum().item() for c in SUM_COLUMNS}
-        pes = int((df["rows"] * df["cols"]).max()) if len(df) else 0
-        out["utilization"] = (out["macs"] / (out["total_cycles"] * pes)
-                              if out["total_cycles"] and pes else 0.0)
+        capacity = int((df["total_cycles"] * df["rows"] * df["cols"] * df["lanes"]).sum())
+        out["utilization"] = out["macs"] / capacity if capacity else 0.0
         return out
 
     def with_totals(self) -> pd.DataFrame:

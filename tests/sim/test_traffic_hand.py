@@ -56,3 +56,15 @@ def test_output_stationary_traffic(accel_factory, engine):
     accel = accel_factory(dataflow="os", kib=64)
     r = sim.run([gemm_layer(10, 6, 5)], accel, engine=engine).frame.iloc[0]
     assert (r.dram_rd_bytes, r.dram_wr_bytes) == (90, 200)
+
+
+def test_totals_utilization_weights_layers_by_their_cycles(accel_factory):
+    # two layers on ws 4x4 (64 KiB, 32 bits/cycle): 10x6x5 takes 104 cycles (hand-worked in
+    # test_everything_fits) for 300 MACs. Total utilization is all MACs over all PE-cycles:
+    # (300 + m2) / ((104 + c2) * 16), not the mean of the per-layer figures.
+    accel = accel_factory(kib=64, bits_per_cycle=32)
+    res = sim.run([gemm_layer(10, 6, 5), gemm_layer(4, 4, 4, name="small")], accel)
+    small = res.frame.iloc[1]
+    assert small.lanes == 1
+    tot = res.totals()
+    assert tot["utilization"] == pytest.approx((300 + 64) / ((104 + small.total_cycles) * 16))

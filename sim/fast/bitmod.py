@@ -1,0 +1,77 @@
+"""Fast level of ``bitmod``: closed-form timing, traffic and events; exact group GEMMs on BLAS.
+
+Cycles: all folds stream the whole K; only the column-block size ``c_t`` enters
+``BitmodArray.fold_cycles`` (the function ``timing()`` uses), so compute = n_r * (sum over the
+column blocks of fold_cycles(K, c_t)). Events: the per-fold counts of ``events()`` summed in
+closed form (aligners run once per fold on the fold's M x K activations, decoders on its N x K
+weights). Traffic: ``gemm_traffic`` plus the weights' per-group metadata
+(``BitmodArray.metadata_traffic``, shared with the reference engine).
+
+Values: stage 1 (``align_activations``) is the golden model's own function. Stages 2-3 (terms,
+lanes, tree, accumulator) are replaced by one exact integer product per group: the terms of a
+weight sum to its fixed-point value ``v`` and every shift is a left shift, so
+S = sum_k A_k v_k, computed by ``exact_matmul`` (|A| < 2^(11+F), |v| <= 16, 128 terms:
+|S| < 2^(22+F) <= 2^42, proof of exactness in ``sim/fast/exact.py``). Stage 4 is S * ms in
+int64 (|P| < 2^(33+F) <= 2^53); rounding point 2 is float64 ``ldexp`` (exact) cast to float32
+(IEEE RNE) instead of the golden model's integer rounding; rounding points 3-4 are the same
+float32 adds and float16 cast. Tied to golden bit for bit by
+``tests/pe/test_bitmod.py::test_engines_agree`` and ``::test_fast_values_equal_golden``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qaccel.arch.pe._bitmod_numerics import fp16_fields
+from qaccel.arch.pe.bitmod import (
+    DEQUANT_CYCLES,
+    BitmodArray,
+    BitmodWeights,
+    align_activations,
+    to_fp16,
+    weight_ints,
+)
+from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.fast.exact import exact_matmul
+from qaccel.sim.plan import FoldPlan
+
+__all__ = ["simulate_gemm", "gemm_values"]
+
+
+def gemm_values(pe: BitmodArray, a: np.ndarray, w: BitmodWeights) -> np.ndarray:
+    """FP16 outputs [M x N] of A float16 [M x K] and weights [K x N] (module docstring)."""
+    k = a.shape[1]
+    g_size, f = pe.group_size, pe.guard_bits
+    alpha, emax = align_activations(a, g_size, f)
+    ints, wf = weight_ints(pe.bits)
+    s_sign, s_exp, s_sig = fp16_fields(w.scales.astype(np.float16))     # [G, N] each
+    ms = np.where(s_sign == 1, -s_sig, s_sig)
+    acc = np.zeros((a.shape[0], w.shape[1]), dtype=np.float32)
+    for g in range(w.groups):
+        ks = slice(g * g_size, min((g + 1) * g_size, k))
+        v = ints[w.type_ids[g].astype(np.intp)[None, :], w.codes[ks].astype(np.intp)]
+        p = exact_matmul(alpha[:, ks], v) * ms[g][None, :]
+        x = emax[:, g, None] + s_exp[g][None, :] - 50 - f - wf
+        acc += np.ldexp(p.astype(np.float64), x).astype(np.float32)
+    return to_fp16(acc)
+
+
+def simulate_gemm(pe: BitmodArray, plan: FoldPlan, a: np.ndarray | None = None,
+                  b: BitmodWeights | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+    """Counts (cycles, bits, events) of one GEMM and, given operands, its FP16 output."""
+    counts = gemm_traffic(plan)
+    m, k, n = plan.M, plan.K, plan.N
+    n_r, n_c = plan.row_blocks, plan.col_blocks
+    first, last = plan.first_last("M")
+    per_row_block = (n_c - 1) * pe.fold_cycles(k, first) + pe.fold_cycles(k, last)
+    compute = n_r * per_row_block
+    groups = -(-k // pe.group_size)
+    counts["compute_cycles"] = compute
+    counts.update({
+        "ev_lane_terms": m * n * k * pe.cpw, "ev_pe_steps": m * n * pe.stream_cycles(k),
+        "ev_dequant_steps": m * n * groups * DEQUANT_CYCLES, "ev_out_adds": m * n * groups,
+        "ev_out_rounds": m * n, "ev_align": n_r * m * k, "ev_decoder_terms": n_c * n * k,
+        "ev_pe_cycles": compute * pe.rows * pe.cols, "ev_array_cycles": compute})
+    pe.metadata_traffic(counts, plan)
+    out = gemm_values(pe, a, b) if a is not None else None
+    return counts, out
