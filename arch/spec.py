@@ -91,6 +91,23 @@ class PEArray:
         """Multipliers per PE (1 unless the family has dot-product PEs)."""
         return 1
 
+    def check_tile(self, tile: Any) -> None:
+        """Raise ``ValueError`` when the tile does not fit one fold of this array: the dims
+        on the rows and columns (``self.mapping``) must not exceed them."""
+        row_dim, col_dim, _ = self.mapping
+        dims = tile.dims
+        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
+            raise ValueError(
+                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
+                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
+                f"and {col_dim} <= {self.cols}")
+
+    def timing(self, tile: Any) -> int:
+        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls:
+        ``fold_cycles`` of the tile's streamed extent."""
+        self.check_tile(tile)
+        return self.fold_cycles(tile.dims[self.mapping[2]])
+
     def layer_operands(self, layer: Any) -> list[tuple[Any, Any]]:
         """One (A, B) pair per GEMM of ``layer``, in the form this family's ``golden()`` and
         sim levels take: by default the signed int8 arrays of ``layer.operands()``

@@ -39,10 +39,9 @@ import numpy as np
 
 from qaccel.arch.components import Cost, int_add, int_mult
 from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
-from qaccel.arch.pe.systolic_int8 import MAPPING
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.models import ant as ant_fmt
 from qaccel.models import int8 as int8_fmt
 
@@ -123,7 +122,7 @@ class AntOperand:
 
 @register_pe("ant")
 @dataclass(frozen=True)
-class AntArray(PEArray):
+class AntArray(SystolicArray):
     """R x C ANT array: edge decoders, 4x4 INT MACs with exponent shift fused over four
     cycles for INT8, 32-bit wrapping accumulators."""
 
@@ -157,26 +156,9 @@ class AntArray(PEArray):
         return PASSES[self.bits]
 
     # ---- mapping -------------------------------------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim), as ``systolic_int8``."""
-        return MAPPING[self.dataflow]
-
     def fold_cycles(self, streamed: int) -> int:
         """Cycles of one fold streaming ``streamed`` elements: passes x the systolic steps."""
-        r, c = self.rows, self.cols
-        steps = r + c + streamed - 2 if self.dataflow is Dataflow.OS else 2 * r + c + streamed - 2
-        return self.passes * steps
-
-    def check_tile(self, tile: Tile) -> None:
-        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
-        row_dim, col_dim, _ = self.mapping
-        dims = tile.dims
-        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
-                f"and {col_dim} <= {self.cols}")
+        return self.passes * super().fold_cycles(streamed)
 
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
@@ -213,11 +195,6 @@ class AntArray(PEArray):
                          << (exp_a[:, ks, None] + exp_b[None, ks, :]))
                 acc += terms.sum(axis=1)
         return acc.astype(np.int32)  # two's-complement wrap mod 2^32
-
-    def timing(self, tile: Tile) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.dims[self.mapping[2]])
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile.

@@ -36,10 +36,9 @@ from typing import Any
 import numpy as np
 
 from qaccel.arch.components import Cost, fp_add, fp_mult
+from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
-from qaccel.arch.pe.systolic_int8 import MAPPING
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.models import fp16 as fp16_format
 from qaccel.models.formats import decode
 from qaccel.models.trace import Layer
@@ -49,7 +48,7 @@ __all__ = ["Fp16", "float_operands"]
 
 @register_pe("fp16")
 @dataclass(frozen=True)
-class Fp16(PEArray):
+class Fp16(SystolicArray):
     """R x C FP16 MAC array (FP32 accumulators), weight/output/input stationary."""
 
     fmt = "fp16"
@@ -58,29 +57,6 @@ class Fp16(PEArray):
     b_bits = 16
     acc_bits = 32
     absent_levels = {"rtl": "RTL is issue 7"}
-
-    # ---- mapping (identical to systolic_int8) ----------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim) for this dataflow."""
-        return MAPPING[self.dataflow]
-
-    def fold_cycles(self, streamed: int) -> int:
-        """Cycles of one fold that streams ``streamed`` elements (no memory stalls)."""
-        r, c = self.rows, self.cols
-        if self.dataflow is Dataflow.OS:
-            return r + c + streamed - 2
-        return 2 * r + c + streamed - 2
-
-    def check_tile(self, tile: Tile) -> None:
-        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
-        row_dim, col_dim, _ = self.mapping
-        dims = tile.dims
-        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
-                f"and {col_dim} <= {self.cols}")
 
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
@@ -108,11 +84,6 @@ class Fp16(PEArray):
         """Rounding point 4: FP32 accumulators -> FP16 outputs (RNE, overflow -> inf)."""
         with np.errstate(over="ignore"):
             return np.asarray(acc, dtype=np.float32).astype(np.float16)
-
-    def timing(self, tile: Tile) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.dims[self.mapping[2]])
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile: ``mac_fp16`` useful MACs, ``pe_cycles`` (R*C*fold

@@ -35,10 +35,10 @@ import numpy as np
 
 from qaccel.arch.components import Cost, int_add, int_mult
 from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
-from qaccel.arch.pe.systolic_int8 import MAPPING
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
+from qaccel.arch.spec import Dataflow
 from qaccel.models import olive as olive_fmt
 
 __all__ = ["OliVeArray", "OliveOperand", "sig_exp_tables", "MODES"]
@@ -156,7 +156,7 @@ class OliveOperand:
 
 @register_pe("olive")
 @dataclass(frozen=True)
-class OliVeArray(PEArray):
+class OliVeArray(SystolicArray):
     """R x C OliVe array: edge pair decoders, bits x bits INT MACs with exponent shift,
     32-bit wrapping accumulators."""
 
@@ -187,29 +187,6 @@ class OliVeArray(PEArray):
 
     acc_bits = ACC_BITS
 
-    # ---- mapping -------------------------------------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim), as ``systolic_int8``."""
-        return MAPPING[self.dataflow]
-
-    def fold_cycles(self, streamed: int) -> int:
-        """Cycles of one fold streaming ``streamed`` elements (SCALE-Sim v3 rules)."""
-        r, c = self.rows, self.cols
-        if self.dataflow is Dataflow.OS:
-            return r + c + streamed - 2
-        return 2 * r + c + streamed - 2
-
-    def check_tile(self, tile: Tile) -> None:
-        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
-        row_dim, col_dim, _ = self.mapping
-        dims = tile.dims
-        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
-                f"and {col_dim} <= {self.cols}")
-
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact INT32 result of one tile.
@@ -236,11 +213,6 @@ class OliVeArray(PEArray):
                      << (ea[:, ks, None] + eb[None, ks, :]))
             acc += terms.sum(axis=1)
         return acc.astype(np.int32)  # two's-complement wrap mod 2^32
-
-    def timing(self, tile: Tile) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.dims[self.mapping[2]])
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile.

@@ -29,23 +29,16 @@ from typing import Any
 import numpy as np
 
 from qaccel.arch.components import Cost, int_add, int_mult
+from qaccel.arch.pe._systolic import MAPPING, SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
 
 __all__ = ["SystolicInt8", "MAPPING"]
-
-#: dataflow -> (GEMM dim on array rows, on array cols, streamed dim)
-MAPPING: dict[Dataflow, tuple[str, str, str]] = {
-    Dataflow.WS: ("K", "N", "M"),
-    Dataflow.OS: ("M", "N", "K"),
-    Dataflow.IS: ("K", "M", "N"),
-}
 
 
 @register_pe("systolic_int8")
 @dataclass(frozen=True)
-class SystolicInt8(PEArray):
+class SystolicInt8(SystolicArray):
     """R x C INT8 MAC array (INT32 accumulators), weight/output/input stationary."""
 
     fmt = "int8"
@@ -53,29 +46,6 @@ class SystolicInt8(PEArray):
     a_bits = 8
     b_bits = 8
     acc_bits = 32
-
-    # ---- mapping -------------------------------------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim) for this dataflow."""
-        return MAPPING[self.dataflow]
-
-    def fold_cycles(self, streamed: int) -> int:
-        """Cycles of one fold that streams ``streamed`` elements (no memory stalls)."""
-        r, c = self.rows, self.cols
-        if self.dataflow is Dataflow.OS:
-            return r + c + streamed - 2
-        return 2 * r + c + streamed - 2
-
-    def check_tile(self, tile: Tile) -> None:
-        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
-        row_dim, col_dim, _ = self.mapping
-        dims = tile.dims
-        if dims[row_dim] > self.rows or dims[col_dim] > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
-                f"and {col_dim} <= {self.cols}")
 
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
@@ -90,11 +60,6 @@ class SystolicInt8(PEArray):
                 raise TypeError(f"tile.{name} must be an int8 array, not {op.dtype}")
         exact = tile.a.astype(np.int64) @ tile.b.astype(np.int64)
         return exact.astype(np.int32)  # two's-complement wrap (numpy casts modulo 2^32)
-
-    def timing(self, tile: Tile) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.dims[self.mapping[2]])
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile, priced by the energy model.

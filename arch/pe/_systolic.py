@@ -1,0 +1,50 @@
+"""What every SCALE-Sim-style systolic family shares: the dataflow mapping and fold timing.
+
+=========  ============  ============  ========  ======================
+dataflow   array rows    array cols    streamed  cycles of one fold
+=========  ============  ============  ========  ======================
+ws         K (weights)   N             M         2R + C + M - 2
+os         M (outputs)   N             K         R + C + K - 2
+is         K (inputs)    M             N         2R + C + N - 2
+=========  ============  ============  ========  ======================
+
+(SCALE-Sim v3 rules, DESIGN.md "PE families"). ``systolic_int8``, ``fp16``, ``olive`` and
+``ant`` subclass :class:`SystolicArray`; a family whose PE needs several passes per step
+multiplies :meth:`SystolicArray.fold_cycles` (``ant`` 8-bit mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qaccel.arch.spec import Dataflow, PEArray
+
+__all__ = ["MAPPING", "SystolicArray"]
+
+#: dataflow -> (GEMM dim on array rows, on array cols, streamed dim)
+MAPPING: dict[Dataflow, tuple[str, str, str]] = {
+    Dataflow.WS: ("K", "N", "M"),
+    Dataflow.OS: ("M", "N", "K"),
+    Dataflow.IS: ("K", "M", "N"),
+}
+
+
+@dataclass(frozen=True)
+class SystolicArray(PEArray):
+    """An R x C systolic array with SCALE-Sim fold timing (not registered: a base class)."""
+
+    @property
+    def mapping(self) -> tuple[str, str, str]:
+        """(dim on rows, dim on cols, streamed dim) for this dataflow."""
+        return MAPPING[self.dataflow]
+
+    def fold_cycles(self, streamed: int) -> int:
+        """Cycles of one fold that streams ``streamed`` elements (no memory stalls).
+
+        ``ws``/``is`` spend R cycles preloading the stationary operand, then the streamed
+        operand enters skewed: the last result leaves ``S + R + C - 2`` cycles later.
+        """
+        r, c = self.rows, self.cols
+        if self.dataflow is Dataflow.OS:
+            return r + c + streamed - 2
+        return 2 * r + c + streamed - 2
