@@ -10,7 +10,7 @@ lists what is available, never a zero-filled column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qaccel.arch.fields import Context
@@ -20,10 +20,14 @@ from qaccel.sweeps.axes import Axis
 from qaccel.sweeps.evaluate import ID_COLUMNS, result_columns
 from qaccel.sweeps.metrics import arch_metrics
 
-__all__ = ["check_columns", "label", "LABELS", "DEFAULT_COLOR"]
+__all__ = ["check_columns", "label", "LABELS", "DEFAULT_COLOR", "HIGHER_IS_BETTER"]
 
 #: what the Pareto scatter is coloured by unless a plot says otherwise
 DEFAULT_COLOR = "pe_array.family"
+
+#: columns whose higher values are better: plots use ``max`` for them unless an objective says
+#: otherwise (every other column: ``min``)
+HIGHER_IS_BETTER = frozenset({"accuracy_proxy_sqnr_db", "utilization", "macs_per_cycle"})
 
 #: column -> (description, unit); the unit is "" for names and counts without one
 LABELS: dict[str, tuple[str, str]] = {
@@ -44,6 +48,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "macs_per_cycle": ("peak throughput", "MACs/cycle"),
     "buffer_kib_total": ("on-chip buffers, total", "KiB"),
     "area_um2": ("PE-array logic area", "µm²"),
+    "accuracy_proxy_sqnr_db": ("weight SQNR (accuracy proxy)", "dB"),
+    "weight_format": ("weight format", ""),
+    "base_arch": ("base accelerator", ""),
     "energy_pj_total": ("energy", "pJ"),
     "energy_pj_pe": ("PE energy", "pJ"),
     "energy_pj_sram": ("SRAM energy", "pJ"),
@@ -86,18 +93,23 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def check_columns(base: Accelerator, axes: tuple[Axis, ...], arch_cols: Mapping[str, Any],
-                  engine: str, objectives: tuple[Any, ...], constraints: tuple[Any, ...],
-                  plots: tuple[Any, ...], ctx: Context) -> dict[str, str]:
-    """Every column a row will have (name -> "number" | "text"); problems for objectives,
-    constraints and plots that name missing or text columns, or constraints that contradict."""
+def check_columns(bases: Sequence[Accelerator], axes: tuple[Axis, ...],
+                  arch_cols: Mapping[str, Any], engine: str, objectives: tuple[Any, ...],
+                  constraints: tuple[Any, ...], plots: tuple[Any, ...], ctx: Context
+                  ) -> dict[str, str]:
+    """Every column a row will have (name -> "number" | "text"), over every base accelerator;
+    problems for objectives, constraints and plots that name missing or text columns, or
+    constraints that contradict."""
     examples: dict[str, Any] = dict.fromkeys(ID_COLUMNS, "")
-    examples.update(arch_columns(base))
+    examples.update(arch_columns(bases[0]))
     examples.update(arch_cols)
     for axis in axes:
         examples.setdefault(axis.name, axis.values[0])
-    examples.update(arch_metrics(base))
-    examples.update(dict.fromkeys(result_columns(base, engine), 0))
+    for base in bases:
+        for key, value in arch_metrics(base).items():
+            examples.setdefault(key, value)
+        for key in result_columns(base, engine):
+            examples.setdefault(key, 0)
     kinds = {k: "number" if _is_number(v) else "text" for k, v in examples.items()}
     numeric = ", ".join(k for k, v in kinds.items() if v == "number")
 

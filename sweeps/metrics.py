@@ -4,7 +4,8 @@ Two kinds, each a tuple of plain functions so that a new metric is one line here
 runner does not change:
 
 - :data:`ARCH_METRICS` ``(accel) -> {column: value}``: known before simulating, so constraints
-  on them prune points before any run (array shape, the analytic area model's ``area_um2``);
+  on them prune points before any run (array shape, the analytic area model's ``area_um2``,
+  the weight format's accuracy proxy ``accuracy_proxy_sqnr_db``);
 - :data:`RESULT_METRICS` ``(accel, totals) -> {column: value}``: derived from the simulation
   totals (latency; EDP only when the totals carry ``energy_pj_total``).
 
@@ -14,14 +15,19 @@ no metric or total provides is rejected with the list of available columns.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 from qaccel.arch.cost import area_um2
 from qaccel.arch.spec import Accelerator
 
 __all__ = ["ARCH_METRICS", "RESULT_METRICS", "arch_metrics", "result_metrics",
-           "array_shape", "area", "latency", "energy_delay"]
+           "array_shape", "area", "accuracy_proxy", "latency", "energy_delay",
+           "WEIGHT_FORMATS", "weight_format", "weight_sqnr_db", "proxy_weights",
+           "PROXY_TENSORS", "PROXY_ROWS"]
 
 
 def array_shape(accel: Accelerator) -> dict[str, Any]:
@@ -42,6 +48,75 @@ def area(accel: Accelerator) -> dict[str, Any]:
     return {"area_um2": area_um2(accel)}
 
 
+#: PE family -> the ``models.formats`` name of the weights its PEs compute on.
+#: TODO: this belongs on the families (a ``weight_format`` property of each class in
+#: ``arch/pe/``); it lives here until they have one. ``PEArray.fmt`` is not it: it names the
+#: operand pair (``w4a8``, ``bitmod_fp3/fp16``).
+WEIGHT_FORMATS: dict[str, Callable[[Any], str]] = {
+    "systolic_int8": lambda pe: "int8",
+    "fp16": lambda pe: "fp16",
+    "ant": lambda pe: "ant4" if pe.bits == 4 else "int8",  # bits 8: fused INT8 mode
+    "olive": lambda pe: f"olive{pe.bits}",
+    "bitmod": lambda pe: str(pe.weight_format.value),  # bitmod_fp4 | bitmod_fp3
+    "mixpe": lambda pe: "int4_g128",  # models.mixpe.WEIGHT_FORMAT (alias mixpe_w4)
+    "bitfusion": lambda pe: f"int{pe.b_bits}_pc_sym",
+}
+
+#: the proxy's sample: rows ``0 .. PROXY_ROWS-1`` of these weights of each of MiniLM's six
+#: encoder layers (every one has 384 inputs), stacked: 6 x 5 x 32 = 960 rows x 384
+PROXY_TENSORS = ("attention.self.query", "attention.self.key", "attention.self.value",
+                 "attention.output.dense", "intermediate.dense")
+PROXY_ROWS = 32
+
+
+def weight_format(accel: Accelerator) -> str | None:
+    """The ``models.formats`` name of ``accel``'s weights, None for a family not in
+    :data:`WEIGHT_FORMATS`."""
+    fn = WEIGHT_FORMATS.get(accel.pe_array.family)
+    return None if fn is None else fn(accel.pe_array)
+
+
+@functools.cache
+def proxy_weights() -> np.ndarray:
+    """The fixed weight sample of the accuracy proxy (float32, 960 x 384): real trained
+    weights of all-MiniLM-L6-v2 (:data:`PROXY_TENSORS`), read straight from the bundled
+    safetensors file (``load_minilm`` would import transformers, ~5 s)."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from qaccel.models.minilm import model_path
+
+    parts = []
+    with safe_open(str(Path(model_path()) / "model.safetensors"), "np") as f:
+        for layer in range(6):
+            for name in PROXY_TENSORS:
+                tensor = f.get_slice(f"encoder.layer.{layer}.{name}.weight")
+                parts.append(np.asarray(tensor[:PROXY_ROWS], dtype=np.float32))
+    return np.concatenate(parts)
+
+
+@functools.cache
+def weight_sqnr_db(fmt: str) -> float:
+    """SQNR (dB, :func:`qaccel.models.accuracy.sqnr_db`) of :func:`proxy_weights` encoded
+    and decoded in format ``fmt``; computed once per format and process (deterministic)."""
+    from qaccel.models.accuracy import sqnr_db
+    from qaccel.models.formats import decode, get_format
+
+    w = proxy_weights()
+    return round(float(sqnr_db(w, decode(get_format(fmt).encode(w)))), 3)
+
+
+def accuracy_proxy(accel: Accelerator) -> dict[str, Any]:
+    """``weight_format`` (a ``models.formats`` name) and ``accuracy_proxy_sqnr_db``: the weight
+    SQNR of that format on :func:`proxy_weights` (unit: dB; higher is better). Absent for a
+    family without a known weight format."""
+    fmt = weight_format(accel)
+    if fmt is None:
+        return {}
+    return {"weight_format": fmt, "accuracy_proxy_sqnr_db": weight_sqnr_db(fmt)}
+
+
 def latency(accel: Accelerator, totals: Mapping[str, Any]) -> dict[str, Any]:
     """``latency_us``: total_cycles / clock_mhz (unit: microseconds)."""
     return {"latency_us": totals["total_cycles"] / accel.clock_mhz}
@@ -54,7 +129,8 @@ def energy_delay(accel: Accelerator, totals: Mapping[str, Any]) -> dict[str, Any
     return {"edp_pj_us": totals["energy_pj_total"] * totals["total_cycles"] / accel.clock_mhz}
 
 
-ARCH_METRICS: tuple[Callable[[Accelerator], dict[str, Any]], ...] = (array_shape, area)
+ARCH_METRICS: tuple[Callable[[Accelerator], dict[str, Any]], ...] = (array_shape, area,
+                                                                    accuracy_proxy)
 RESULT_METRICS: tuple[Callable[[Accelerator, Mapping[str, Any]], dict[str, Any]], ...] = (
     latency, energy_delay)
 

@@ -107,13 +107,14 @@ def plan_sweep(spec: SweepSpec) -> Plan:
         values = {a.name: a.values[i] for a, i in zip(axes, combo, strict=True)}
         changes = {p: values[a.name] for a in axes for p in a.paths}
         try:
-            accel = load_accelerator(set_leaves(spec.base_arch, changes))
+            accel = load_accelerator(set_leaves(spec.base_for(values), changes))
         except ConfigError as exc:
             invalid.append(", ".join(f"{k}={v!r}" for k, v in values.items())
                            + f": {exc.problems[0]}")
             continue
         columns = arch_columns(accel)
-        columns.update({a.name: columns[a.paths[0]] for a in axes})
+        columns.update({a.name: columns[a.paths[0]] if a.paths else values[a.name]
+                        for a in axes})
         columns.update(arch_metrics(accel))
         if not all(c.holds(columns[c.column]) for c in spec.constraints
                    if c.column in columns):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qaccel.sweeps.columns import DEFAULT_COLOR, label
+from qaccel.sweeps.columns import DEFAULT_COLOR, HIGHER_IS_BETTER, label
 from qaccel.sweeps.pareto import pareto_front
 from qaccel.sweeps.spec import Goal, SweepSpec
 
@@ -30,6 +30,10 @@ HEAT_LOG_SPAN = 100.0
 MAX_CATEGORIES = 10
 #: front points are annotated with their axis values when the front is this small
 MAX_ANNOTATED = 10
+#: one marker per colour category, so that categories drawn on one spot stay visible
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+#: at most this many labelled ticks on a linear axis (long numbers must not collide)
+MAX_TICKS = 6
 
 
 def _pyplot() -> Any:
@@ -57,13 +61,14 @@ def _panels(plt: Any, n: int, width: float, height: float,
 def _log_if_wide(ax: Any, which: str, values: pd.Series) -> None:
     """Log scale for positive values spanning > LOG_SPAN; else plain tick numbers (no
     "1e11" offset text that is easy to miss)."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     v = values[values > 0]
     axis = ax.xaxis if which == "x" else ax.yaxis
     if len(v) and len(v) == len(values) and v.max() / v.min() > LOG_SPAN:
         (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     else:
+        axis.set_major_locator(MaxNLocator(nbins=MAX_TICKS, steps=[1, 2, 2.5, 5, 10]))
         axis.set_major_formatter(FuncFormatter(lambda t, _: _number(t)))
 
 
@@ -96,6 +101,15 @@ def _annotation(row: pd.Series, columns: Sequence[str]) -> str:
     return ", ".join(f"{c.split('.')[-1]}={_short(row[c])}" for c in columns)
 
 
+def _tells_color(df: pd.DataFrame, column: str, color: str) -> bool:
+    """Whether ``column``'s values and ``color``'s match one to one (``base_arch`` and
+    ``pe_array.family`` with one base per family): the colour already labels them."""
+    if column not in df.columns or color not in df.columns:
+        return False
+    pairs = df[[column, color]].drop_duplicates()
+    return bool(pairs[column].is_unique and pairs[color].is_unique)
+
+
 def plot_pareto(df: pd.DataFrame, x: str, y: str, path: str | Path, *,
                 goals: Sequence[Goal | str] = ("min", "min"), color: str = DEFAULT_COLOR,
                 annotate: Sequence[str] = (), title: str | None = None,
@@ -124,8 +138,9 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, path: str | Path, *,
         if categorical:
             for k, cat in enumerate(categories):
                 part = good[good[color] == cat]
-                ax.scatter(part[x], part[y], s=18, alpha=0.75, color=cmap(k % 10),
-                           label=f"{_short(cat)}", edgecolors="none")
+                ax.scatter(part[x], part[y], s=20, alpha=0.75, color=cmap(k % 10),
+                           marker=MARKERS[k % len(MARKERS)], label=f"{_short(cat)}",
+                           edgecolors="none")
         else:
             scatter = ax.scatter(good[x], good[y], s=18, alpha=0.8, c=good[color] if categories
                                  else "#4c72b0", cmap="viridis", edgecolors="none")
@@ -134,7 +149,8 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, path: str | Path, *,
                 linewidth=1.0, zorder=3)
         ax.scatter(front[x], front[y], s=44, facecolors="none", edgecolors="black",
                    linewidths=1.3, zorder=4, label="Pareto front")
-        varying = [c for c in annotate if c in front.columns and front[c].nunique() > 1]
+        shown = [c for c in annotate if c != color and not _tells_color(df, c, color)]
+        varying = [c for c in shown if c in front.columns and front[c].nunique() > 1]
         same = [c for c in annotate if c in front.columns and front[c].nunique() == 1]
         if varying and len(front) <= MAX_ANNOTATED:
             for _, same_spot in front.groupby([x, y], sort=False):
@@ -185,8 +201,8 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, path: str | Path,
         wide = len(finite) and finite.min() > 0 and finite.max() / finite.min() > HEAT_LOG_SPAN
         norm = LogNorm(finite.min(), finite.max()) if wide else (
             Normalize(finite.min(), finite.max()) if len(finite) else None)
-        cmap = plt.get_cmap("viridis_r" if goal is Goal.MIN else "viridis").copy()
-        cmap.set_bad("0.92")
+        cmap = plt.get_cmap("viridis_r" if goal is Goal.MIN else "viridis").with_extremes(
+            bad="0.92")
         image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto",
                           cmap=cmap, norm=norm)
         for (i, j), v in np.ndenumerate(grid):
@@ -218,8 +234,10 @@ def _save(fig: Any, plt: Any, path: str | Path) -> Path:
     return path
 
 
-def _goal(spec: SweepSpec, column: str) -> Goal:
-    return next((o.goal for o in spec.objectives if o.column == column), Goal.MIN)
+def goal_for(spec: SweepSpec, column: str) -> Goal:
+    """The objective's goal for ``column``, else its usual direction (:data:`HIGHER_IS_BETTER`)."""
+    default = Goal.MAX if column in HIGHER_IS_BETTER else Goal.MIN
+    return next((o.goal for o in spec.objectives if o.column == column), default)
 
 
 def _violations(spec: SweepSpec) -> str:
@@ -239,16 +257,16 @@ def write_spec_plots(store: Any) -> list[Path]:
     written: list[Path] = []
     if df.empty:
         return written
-    axes = [a.name for a in spec.arch_axes]
+    axes = [a.name for a in spec.arch_axes if len(a.values) > 1]  # one value: no news
     for plot in spec.plots:
         path = store.folder / plot.filename()
         if plot.kind == "pareto":
             written.append(plot_pareto(
-                df, plot.x, plot.y, path, goals=(_goal(spec, plot.x), _goal(spec, plot.y)),
+                df, plot.x, plot.y, path, goals=(goal_for(spec, plot.x), goal_for(spec, plot.y)),
                 color=plot.color or DEFAULT_COLOR, annotate=axes,
                 title=f"{spec.name}: Pareto front", infeasible=_violations(spec)))
         else:
             written.append(plot_heatmap(df, plot.x, plot.y, plot.value, path,
-                                        goal=plot.goal or _goal(spec, plot.value),
+                                        goal=plot.goal or goal_for(spec, plot.value),
                                         title=f"{spec.name}: {label(plot.value)}"))
     return written

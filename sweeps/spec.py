@@ -20,7 +20,7 @@ from typing import Any
 from qaccel.arch.fields import Context
 from qaccel.arch.yamlio import load_yaml
 from qaccel.sim.engine import ENGINES
-from qaccel.sweeps.archcheck import base_accelerator, check_axes
+from qaccel.sweeps.archcheck import BASE_AXIS, base_accelerators, check_axes
 from qaccel.sweeps.axes import Axis, parse_axis_values
 from qaccel.sweeps.columns import check_columns
 from qaccel.sweeps.workloads import Workload, parse_workloads
@@ -106,7 +106,9 @@ class PlotSpec:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A validated sweep. ``base_arch`` is plain accelerator data (``Accelerator.to_dict``)."""
+    """A validated sweep. ``base_arch`` is plain accelerator data (``Accelerator.to_dict``);
+    with several bases it is the first, ``bases`` maps every base's name to its data and the
+    first axis is :data:`~qaccel.sweeps.archcheck.BASE_AXIS` over those names."""
 
     name: str
     base_arch: Mapping[str, Any] = field(hash=False)
@@ -126,6 +128,11 @@ class SweepSpec:
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False,
                                      repr=False)
     source: str | None = field(default=None, compare=False)
+    bases: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+
+    def base_for(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The base accelerator data of one combination of axis values."""
+        return self.bases[values[BASE_AXIS]] if self.bases else self.base_arch
 
     @property
     def arch_axes(self) -> tuple[Axis, ...]:
@@ -143,8 +150,11 @@ class SweepSpec:
         """Plain data that :func:`load_spec` turns back into an equal spec (traces inlined)."""
         out: dict[str, Any] = {
             "version": self.version, "name": self.name, "description": self.description,
-            "base_arch": dict(self.base_arch), "engine": self.engine,
-            "axes": {a.name: list(a.values) for a in self.axes},
+            "base_arch": ([dict(b) for b in self.bases.values()] if self.bases
+                          else dict(self.base_arch)),
+            "engine": self.engine,
+            "axes": {a.name: list(a.values) for a in self.axes
+                     if not (self.bases and a.name == BASE_AXIS)},
             "sampling": {"method": str(self.sampling.method), "seed": self.sampling.seed},
             "workloads": [w.to_dict() for w in self.workloads],
             "constraints": [{k: v for k, v in (("column", c.column), ("min", c.min),
@@ -212,17 +222,19 @@ def _parse(data: Any, ctx: Context, folder: Path) -> SweepSpec | None:
     plots = _plots(data.get("plots", []), ctx)
     if ctx.problems:  # stage two needs a well-formed spec
         return None
-    base = base_accelerator(data["base_arch"], ctx, folder)
-    if base is None:
+    bases = base_accelerators(data["base_arch"], ctx, folder)
+    if bases is None:
         return None
-    axes, arch_cols = check_axes(raw_axes, base, {w.name for w in workloads}, ctx)
-    columns = check_columns(base, axes, arch_cols, engine, objectives, constraints, plots, ctx)
+    axes, arch_cols = check_axes(raw_axes, bases, {w.name for w in workloads}, ctx)
+    columns = check_columns(bases, axes, arch_cols, engine, objectives, constraints, plots,
+                            ctx)
     if ctx.problems:
         return None
-    return SweepSpec(name=name, base_arch=base.to_dict(), axes=axes, workloads=workloads,
+    many = {b.name: b.to_dict() for b in bases} if len(bases) > 1 else {}
+    return SweepSpec(name=name, base_arch=bases[0].to_dict(), axes=axes, workloads=workloads,
                      objectives=objectives, constraints=constraints, sampling=sampling,
                      engine=engine, on_invalid=on_invalid, plots=plots, description=description,
-                     columns=columns, lines=dict(ctx.lines), source=ctx.source)
+                     columns=columns, lines=dict(ctx.lines), source=ctx.source, bases=many)
 
 
 def _enum(enum: type[StrEnum], value: Any, path: str, ctx: Context) -> Any:

@@ -147,7 +147,7 @@ def _need(column: str | None, flag: str, columns: list[str], numeric: bool = Tru
 def main_plot(args: argparse.Namespace) -> int:
     from qaccel.sweeps import load_sweep
     from qaccel.sweeps.columns import DEFAULT_COLOR
-    from qaccel.sweeps.plots import plot_heatmap, plot_pareto
+    from qaccel.sweeps.plots import goal_for, plot_heatmap, plot_pareto
 
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise ConfigError.single("--png", f"must end in .png, not {str(args.png)!r}")
@@ -156,14 +156,13 @@ def main_plot(args: argparse.Namespace) -> int:
         raise ConfigError.single("DIR", f"must hold finished points to plot, not none in "
                                  f"{str(args.dir)!r} (run `qaccel sweep run` first)")
     numeric = [c for c, kind in spec.columns.items() if kind == "number"]
-    goal_of = {o.column: o.goal for o in spec.objectives}
     if args.kind == "pareto":
         objs = [o.column for o in spec.objectives]
         x = _need(args.x or (objs[0] if objs else None), "--x", numeric)
         y = _need(args.y or (objs[1] if len(objs) > 1 else None), "--y", numeric)
         color = _need(args.color or DEFAULT_COLOR, "--color", list(spec.columns), False)
         path = args.png or args.dir / f"pareto-{x}-{y}.png".replace("*", "all")
-        plot_pareto(df, x, y, path, goals=(goal_of.get(x, "min"), goal_of.get(y, "min")),
+        plot_pareto(df, x, y, path, goals=(goal_for(spec, x), goal_for(spec, y)),
                     color=color, annotate=[a.name for a in spec.arch_axes],
                     title=f"{spec.name}: Pareto front")
     else:
@@ -171,7 +170,7 @@ def main_plot(args: argparse.Namespace) -> int:
         x = _need(args.x, "--x", axes, numeric=False)
         y = _need(args.y, "--y", axes, numeric=False)
         value = _need(args.value, "--value", numeric)
-        goal = args.goal or goal_of.get(value, "min")
+        goal = args.goal or goal_for(spec, value)
         path = args.png or args.dir / f"heatmap-{value}-{x}-{y}.png".replace("*", "all")
         plot_heatmap(df, x, y, value, path, goal=goal, title=f"{spec.name}: {value}")
     print(f"wrote {path}")

@@ -17,7 +17,12 @@ WORKLOADS = {
     "resnet50-int8-systolic": (54, 4_089_184_256),
     "llama2-7b-decode-int8-systolic": (289, 32 * (4 * 4096**2 + 3 * 4096 * 11008)
                                        + 4096 * 32000 + 32 * 2 * 32 * 128 * 512),
+    "llama2-7b-decode-families": (289, 32 * (4 * 4096**2 + 3 * 4096 * 11008)
+                                  + 4096 * 32000 + 32 * 2 * 32 * 128 * 256),
 }
+# example -> PE families its rows must cover
+FAMILIES = {"llama2-7b-decode-families": {"systolic_int8", "fp16", "ant", "olive", "bitmod",
+                                          "mixpe"}}
 
 
 def test_every_example_is_listed():
@@ -36,4 +41,6 @@ def test_example_runs_and_plots(path, tmp_path):
     assert all(p.stat().st_size > 20_000 for p in summary.plots)
     _, df = load_sweep(tmp_path)
     assert df["feasible"].any()
-    assert {"area_um2", "energy_pj_total", "latency_us"} <= set(df.columns)
+    assert {"area_um2", "energy_pj_total", "latency_us", "accuracy_proxy_sqnr_db"} \
+        <= set(df.columns)
+    assert set(df["pe_array.family"]) == FAMILIES.get(path.stem, {"systolic_int8"})

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qaccel.sweeps import load_sweep, run_sweep
+from qaccel.sweeps import Goal, load_spec, load_sweep, run_sweep
 from qaccel.sweeps.columns import label
-from qaccel.sweeps.plots import plot_heatmap, plot_pareto
+from qaccel.sweeps.plots import _tells_color, goal_for, plot_heatmap, plot_pareto
 from tests.sweeps.conftest import spec_dict
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -75,3 +75,13 @@ def test_front_has_no_dominated_rows(swept):
                              | (rows["pe_count"] < f["pe_count"]))]
             assert better.empty
     assert isinstance(front, pd.DataFrame)
+
+
+def test_plot_directions_and_colour_labels():
+    spec = load_spec(spec_dict())  # objectives: total_cycles, pe_count (both min)
+    assert (goal_for(spec, "accuracy_proxy_sqnr_db"), goal_for(spec, "area_um2"),
+            goal_for(spec, "pe_count")) == (Goal.MAX, Goal.MIN, Goal.MIN)
+    df = pd.DataFrame({"base_arch": ["a", "a", "b"], "pe_array.family": ["x", "x", "y"],
+                       "pe_array.rows": [1, 2, 1]})
+    assert _tells_color(df, "base_arch", "pe_array.family")  # the colour labels it already
+    assert not _tells_color(df, "pe_array.rows", "pe_array.family")

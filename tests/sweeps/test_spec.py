@@ -211,3 +211,47 @@ def test_trace_workload_keeps_shapes(tmp_path):
                      base_dir=tmp_path / "spec")
     shapes = [(ly.name, ly.op, ly.gemm_shape()) for ly in spec.workloads[0].layers]
     assert shapes == [("fc1", "linear", (1, 16, 32, 64)), ("conv", "conv2d", (2, 49, 72, 8))]
+
+
+# several bases (one per PE family): the base_arch axis
+BASES = ["fp16-decode", "bitmod-decode"]
+
+BASES_BAD = [
+    (dict(base_arch=["fp16-decode"]),
+     "base_arch: must list at least two accelerators (or give one without a list), not "
+     "['fp16-decode']"),
+    (dict(base_arch=["fp16-decode", "fp16-decode"]),
+     "base_arch[1]: must differ in name from the other bases, not 'fp16-decode' twice"),
+    (dict(base_arch=BASES, axes={"base_arch": ["fp16-decode"], "pe_array.rows": [8]}),
+     "axes.base_arch: must not be an axis; list the accelerators under the top-level "
+     "base_arch instead"),
+    (dict(base_arch=BASES, axes={"pe_array.dataflow": ["ws", "xx"]}),
+     "axes.pe_array.dataflow: must be one of 'ws', 'os', 'is', not 'xx'"),
+]
+
+
+@pytest.mark.parametrize("changes,message", BASES_BAD,
+                         ids=["one-in-list", "same-name", "base-axis", "rejected-by-all"])
+def test_bad_bases(changes, message):
+    with pytest.raises(ConfigError) as info:
+        load_spec(spec_dict(**changes))
+    check_message(str(info.value), message)
+
+
+def test_bases_cross_the_axes_and_keep_their_own_fields():
+    # ws suits fp16 only (bitmod is output stationary): a combination problem, skipped
+    spec = load_spec(spec_dict(base_arch=BASES, on_invalid="skip",
+                               axes={"pe_array.rows": [16, 32], "pe_array.dataflow": ["ws"]}))
+    assert [(a.name, a.values) for a in spec.axes][0] == ("base_arch", tuple(BASES))
+    assert spec.base_arch == spec.bases["fp16-decode"]
+    assert {"base_arch", "pe_array.lanes", "pe_array.weight_format"} <= set(spec.columns)
+    assert load_spec(spec.to_dict()) == spec
+    plan = plan_sweep(spec)
+    assert (plan.combinations, plan.invalid) == (4, 2)
+    assert list(plan.frame().columns)[:3] == ["point_id", "workload", "base_arch"]
+    spec = load_spec(spec_dict(base_arch=BASES, axes={"pe_array.rows": [16, 32]}))
+    points = plan_sweep(spec).points
+    assert {(p.columns["base_arch"], p.columns["pe_array.family"], p.columns["pe_array.rows"],
+             p.columns.get("pe_array.lanes")) for p in points} == \
+        {("fp16-decode", "fp16", 16, None), ("fp16-decode", "fp16", 32, None),
+         ("bitmod-decode", "bitmod", 16, 4), ("bitmod-decode", "bitmod", 32, 4)}
