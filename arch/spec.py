@@ -87,6 +87,12 @@ class PEArray:
                                  f"not {self.dataflow!r}") from None
 
     @property
+    def weight_format_name(self) -> str:
+        """The ``qaccel.models.formats`` name of the weights these PEs compute on (the
+        sweeps' accuracy proxy encodes real weights with it)."""
+        raise NotImplementedError(f"PE family {self.family!r} must define weight_format_name")
+
+    @property
     def lanes(self) -> int:
         """Multipliers per PE (1 unless the family has dot-product PEs)."""
         return 1

@@ -26,7 +26,7 @@ from qaccel.arch.spec import Accelerator
 
 __all__ = ["ARCH_METRICS", "RESULT_METRICS", "arch_metrics", "result_metrics",
            "array_shape", "area", "accuracy_proxy", "latency", "energy_delay",
-           "WEIGHT_FORMATS", "weight_format", "weight_sqnr_db", "proxy_weights",
+           "weight_format", "weight_sqnr_db", "proxy_weights",
            "PROXY_TENSORS", "PROXY_ROWS"]
 
 
@@ -48,20 +48,6 @@ def area(accel: Accelerator) -> dict[str, Any]:
     return {"area_um2": area_um2(accel)}
 
 
-#: PE family -> the ``models.formats`` name of the weights its PEs compute on.
-#: TODO: this belongs on the families (a ``weight_format`` property of each class in
-#: ``arch/pe/``); it lives here until they have one. ``PEArray.fmt`` is not it: it names the
-#: operand pair (``w4a8``, ``bitmod_fp3/fp16``).
-WEIGHT_FORMATS: dict[str, Callable[[Any], str]] = {
-    "systolic_int8": lambda pe: "int8",
-    "fp16": lambda pe: "fp16",
-    "ant": lambda pe: "ant4" if pe.bits == 4 else "int8",  # bits 8: fused INT8 mode
-    "olive": lambda pe: f"olive{pe.bits}",
-    "bitmod": lambda pe: str(pe.weight_format.value),  # bitmod_fp4 | bitmod_fp3
-    "mixpe": lambda pe: "int4_g128",  # models.mixpe.WEIGHT_FORMAT (alias mixpe_w4)
-    "bitfusion": lambda pe: f"int{pe.b_bits}_pc_sym",
-}
-
 #: the proxy's sample: rows ``0 .. PROXY_ROWS-1`` of these weights of each of MiniLM's six
 #: encoder layers (every one has 384 inputs), stacked: 6 x 5 x 32 = 960 rows x 384
 PROXY_TENSORS = ("attention.self.query", "attention.self.key", "attention.self.value",
@@ -69,11 +55,10 @@ PROXY_TENSORS = ("attention.self.query", "attention.self.key", "attention.self.v
 PROXY_ROWS = 32
 
 
-def weight_format(accel: Accelerator) -> str | None:
-    """The ``models.formats`` name of ``accel``'s weights, None for a family not in
-    :data:`WEIGHT_FORMATS`."""
-    fn = WEIGHT_FORMATS.get(accel.pe_array.family)
-    return None if fn is None else fn(accel.pe_array)
+def weight_format(accel: Accelerator) -> str:
+    """The ``models.formats`` name of ``accel``'s weights (the family's
+    ``weight_format_name``)."""
+    return accel.pe_array.weight_format_name
 
 
 @functools.cache
@@ -109,11 +94,8 @@ def weight_sqnr_db(fmt: str) -> float:
 
 def accuracy_proxy(accel: Accelerator) -> dict[str, Any]:
     """``weight_format`` (a ``models.formats`` name) and ``accuracy_proxy_sqnr_db``: the weight
-    SQNR of that format on :func:`proxy_weights` (unit: dB; higher is better). Absent for a
-    family without a known weight format."""
+    SQNR of that format on :func:`proxy_weights` (unit: dB; higher is better)."""
     fmt = weight_format(accel)
-    if fmt is None:
-        return {}
     return {"weight_format": fmt, "accuracy_proxy_sqnr_db": weight_sqnr_db(fmt)}
 
 

@@ -160,6 +160,11 @@ class AntArray(SystolicArray):
         """Cycles of one fold streaming ``streamed`` elements: passes x the systolic steps."""
         return self.passes * super().fold_cycles(streamed)
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return "ant4" if self.bits == 4 else "int8"  # bits 8: the fused INT8 mode
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact INT32 result of one tile (integer path, no rounding).

@@ -127,6 +127,11 @@ class BitFusionArray(PEArray):
                 f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
                 f"{self.cols} os array because M must be <= {self.rows} and N <= {self.cols}")
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return f"int{self.b_bits}_pc_sym"
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact INT32 result of one tile (integer path, no rounding): every product is

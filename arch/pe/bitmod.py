@@ -237,6 +237,11 @@ class BitmodArray(PEArray):
                 f"{self.cols} bitmod array because N must be <= {self.rows} and M <= "
                 f"{self.cols}")
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return str(self.weight_format.value)  # bitmod_fp4 | bitmod_fp3
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact FP16 outputs [M x N] of one tile (the module docstring's stages).

@@ -58,6 +58,11 @@ class Fp16(SystolicArray):
     acc_bits = 32
     absent_levels = {"rtl": "RTL is issue 7"}
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return "fp16"
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """FP32 partial sums [M x N] of one tile (rounding points 2-3 of the module docstring).

@@ -174,6 +174,11 @@ class MixPE(PEArray):
                 f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
                 f"{self.cols} os array because M must be <= {self.rows} and N <= {self.cols}")
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return "int4_g128"  # models.mixpe.WEIGHT_FORMAT (alias mixpe_w4)
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """FP32 outputs [M x N] of one tile, group by group (module docstring)."""

@@ -187,6 +187,11 @@ class OliVeArray(SystolicArray):
 
     acc_bits = ACC_BITS
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return f"olive{self.bits}"
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact INT32 result of one tile.

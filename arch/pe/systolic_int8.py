@@ -47,6 +47,11 @@ class SystolicInt8(SystolicArray):
     b_bits = 8
     acc_bits = 32
 
+    @property
+    def weight_format_name(self) -> str:
+        """The ``models.formats`` name of this array's weights."""
+        return "int8"
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact INT32 result of one tile: sum of int8 x int8 products, wrapping mod 2^32.

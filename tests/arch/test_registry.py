@@ -36,7 +36,8 @@ def test_every_family_has_each_level_or_says_why_not(family, level):
 @pytest.mark.parametrize("family", sorted(PE_FAMILIES))
 def test_every_family_links_four_levels(family):
     cls = PE_FAMILIES[family]
-    for method in ("golden", "timing", "events", "create", "event_costs", "pe_cost"):
+    for method in ("golden", "timing", "events", "create", "event_costs", "pe_cost",
+                   "weight_format_name"):
         assert callable(getattr(cls, method)), f"{family} lacks {method}()"
 
 
