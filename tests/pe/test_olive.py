@@ -5,7 +5,6 @@ the two engines exact against each other, PE energy per cycle, presets and the C
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +20,7 @@ from qaccel.models.trace import Layer
 from qaccel.models.workloads import build_workload
 from qaccel.sim.gemm import gemm_layer
 from tests.conftest import accel_dict
+from tests.pe.support import assert_engines_agree
 
 
 def olive_accel(rows=4, cols=4, dataflow="ws", bits=4, kib=64.0, bits_per_cycle=32):
@@ -197,14 +197,7 @@ def test_slicing_keeps_pairs_whole():
 def test_engines_agree_with_values(M, K, N, half_rows, cols, flow, bits, kib, count, seed):
     accel = olive_accel(2 * half_rows, cols, flow, bits, kib=kib)
     layer = gemm_layer(M, K, N, count=count, seed=seed)
-    ref = sim.run([layer], accel, engine="reference", values=True)
-    fast = sim.run([layer], accel, engine="fast", values=True)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
-    assert ref.events == fast.events
-    expected = np.stack([reference_product(a, b)
-                         for a, b in accel.pe_array.layer_operands(layer)])
-    np.testing.assert_array_equal(ref.outputs[layer.name], expected)
-    np.testing.assert_array_equal(fast.outputs[layer.name], expected)
+    assert_engines_agree(layer, accel, reference_product)
 
 
 @settings(max_examples=15, deadline=None)
@@ -214,10 +207,7 @@ def test_engines_agree_with_values(M, K, N, half_rows, cols, flow, bits, kib, co
 def test_engines_agree_on_big_shapes_timing_only(M, K, N, rows, cols, flow, kib):
     accel = olive_accel(rows, cols, flow, kib=kib, bits_per_cycle=64)
     layer = gemm_layer(M, K, N)
-    ref = sim.run([layer], accel, engine="reference", values=False)
-    fast = sim.run([layer], accel, engine="fast", values=False)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
-    assert ref.events == fast.events
+    assert_engines_agree(layer, accel)
 
 
 def test_captured_olive_tensors_are_used_as_coded():
