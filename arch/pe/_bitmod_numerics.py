@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from qaccel.arch.pe.tile import CodedOperand
 from qaccel.models.bitmod import FAMILY as FORMAT_FAMILY
 from qaccel.models.bitmod import lut
 
@@ -29,13 +30,12 @@ _EXP_OFFSET = 50
 
 
 @dataclass(frozen=True, eq=False)
-class BitmodWeights:
+class BitmodWeights(CodedOperand):
     """BitMoD weights as the array sees them, K-major: ``codes`` uint8 [K x N], and per group
     of ``group_size`` rows of K a ``type_ids`` uint8 [G x N] and ``scales`` float32 [G x N]
     (FP16 values). Slicing ``w[k0:k1, n0:n1]`` keeps whole groups (``k0`` a multiple of the
     group size)."""
 
-    codes: np.ndarray
     type_ids: np.ndarray
     scales: np.ndarray
     bits: int
@@ -49,14 +49,6 @@ class BitmodWeights:
             if got != want:
                 raise ValueError(f"BitmodWeights {name} must have shape {want} for codes "
                                  f"{self.codes.shape}, not {got}")
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.codes.shape
-
-    @property
-    def ndim(self) -> int:
-        return 2
 
     @property
     def groups(self) -> int:

@@ -41,7 +41,7 @@ from qaccel.arch.components import Cost, int_add, int_mult
 from qaccel.arch.fields import IntIn, spec_field
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
-from qaccel.arch.pe.tile import Tile
+from qaccel.arch.pe.tile import CodedOperand, Tile
 from qaccel.models import ant as ant_fmt
 from qaccel.models import int8 as int8_fmt
 
@@ -77,13 +77,12 @@ def decoder_tables(type_name: str) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 @dataclass(frozen=True)
-class AntOperand:
+class AntOperand(CodedOperand):
     """Codes of one GEMM operand (A: M x K, B: K x N) as the array sees them.
 
     ``bits`` 4: ANT codes of type ``type_name`` (int / flint / pot); ``bits`` 8: INT8 two's
     complement codes (``type_name`` "int")."""
 
-    codes: np.ndarray
     bits: int
     type_name: str
 
@@ -95,14 +94,6 @@ class AntOperand:
         if self.bits not in PASSES or self.type_name not in allowed:
             raise ValueError(f"ANT operand type must be one of {allowed} with 4 bits or 'int' "
                              f"with 8 bits, not {self.type_name!r} with {self.bits!r} bits")
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.codes.shape
-
-    @property
-    def ndim(self) -> int:
-        return 2
 
     def __getitem__(self, key: tuple[slice, slice]) -> AntOperand:
         return AntOperand(self.codes[key], self.bits, self.type_name)

@@ -37,7 +37,7 @@ from qaccel.arch.components import Cost, int_add, int_mult
 from qaccel.arch.fields import IntIn, spec_field
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
-from qaccel.arch.pe.tile import Tile
+from qaccel.arch.pe.tile import CodedOperand, Tile
 from qaccel.arch.spec import Dataflow
 from qaccel.models import olive as olive_fmt
 
@@ -102,7 +102,7 @@ def decode_sig_exp(codes: np.ndarray, bits: int, normal: str) -> tuple[np.ndarra
 
 
 @dataclass(frozen=True)
-class OliveOperand:
+class OliveOperand(CodedOperand):
     """OliVe codes of one GEMM operand as the array sees them, with the tensor's normal type.
 
     ``codes``: uint8, 2-D (A: M x K, B: K x N); pairs run along K, i.e. along axis
@@ -110,7 +110,6 @@ class OliveOperand:
     K slice must start on an even index and end on an even index or at the end.
     """
 
-    codes: np.ndarray
     bits: int
     normal: str
     pair_axis: int
@@ -123,14 +122,6 @@ class OliveOperand:
             allowed = MODES.get(self.bits, ())
             raise ValueError(f"OliVe operand normal type must be one of {allowed} for "
                              f"{self.bits} bits, not {self.normal!r}")
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.codes.shape
-
-    @property
-    def ndim(self) -> int:
-        return 2
 
     def __getitem__(self, key: tuple[slice, slice]) -> OliveOperand:
         ks = key[self.pair_axis]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Tile"]
+__all__ = ["Tile", "CodedOperand"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,20 @@ class Tile:
     @property
     def dims(self) -> dict[str, int]:
         return {"M": self.M, "K": self.K, "N": self.N}
+
+
+@dataclass(frozen=True, eq=False)
+class CodedOperand:
+    """Base of a family's operand wrapper: a 2-D ``codes`` array plus whatever metadata the
+    family's PEs see. The reference fold loop cuts tiles with ``op[m0:m1, k0:k1]`` (each
+    subclass defines ``__getitem__``) and reads ``.shape`` and ``.ndim``, given here."""
+
+    codes: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    @property
+    def ndim(self) -> int:
+        return 2
