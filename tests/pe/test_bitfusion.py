@@ -10,22 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaccel import sim
-from qaccel.arch import load_accelerator
 from qaccel.arch.components import int_add, int_mult, scale_to
 from qaccel.arch.pe.bitfusion import BitFusionArray, brick_pieces
 from qaccel.arch.pe.tile import Tile
 from qaccel.models.intk import IntK, signed_codes
 from qaccel.models.trace import Layer
 from qaccel.sim.gemm import gemm_layer
-from tests.conftest import accel_dict
+from tests.conftest import make_accel
 from tests.pe.support import assert_engines_agree
 
 
 def bf_accel(rows=4, cols=4, a_bits=8, b_bits=8, bricks=16, kib=64.0, bits_per_cycle=32):
-    d = accel_dict(rows=rows, cols=cols, dataflow="os", kib=kib, bits_per_cycle=bits_per_cycle,
-                   family="bitfusion")
-    d["pe_array"].update(a_bits=a_bits, b_bits=b_bits, bricks_per_pe=bricks)
-    return load_accelerator(d)
+    return make_accel(rows=rows, cols=cols, dataflow="os", kib=kib,
+                      bits_per_cycle=bits_per_cycle, family="bitfusion", a_bits=a_bits,
+                      b_bits=b_bits, bricks_per_pe=bricks)
 
 
 def reference_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.models.workloads import build_workload
 from qaccel.sim.gemm import gemm_layer
 from tests.conftest import make_accel
+from tests.pe.support import assert_engines_agree
 
 
 # ---- an independent reference: exact rationals, explicit RNE rounding ---------------------
@@ -132,13 +133,7 @@ def test_compute_cycles_by_hand(engine, rows, cols, flow, M, K, N, folds, cycles
 def test_engines_agree(M, K, N, rows, cols, flow, kib, count, seed):
     accel = make_accel(rows=rows, cols=cols, dataflow=flow, kib=kib, family="fp16")
     layer = gemm_layer(M, K, N, count=count, seed=seed)
-    ref = sim.run([layer], accel, engine="reference", values=True)
-    fast = sim.run([layer], accel, engine="fast", values=True)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
-    assert ref.events == fast.events
-    out_ref, out_fast = ref.outputs[layer.name], fast.outputs[layer.name]
-    assert out_ref.dtype == out_fast.dtype == np.float16
-    np.testing.assert_array_equal(out_ref.view(np.uint16), out_fast.view(np.uint16))
+    assert_engines_agree(layer, accel, out_dtype=np.float16)
 
 
 def test_fast_matches_rational_reference_on_a_layer():

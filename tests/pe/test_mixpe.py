@@ -20,13 +20,13 @@ from qaccel.arch.pe.mixpe import GroupWeights, MixPE
 from qaccel.arch.pe.tile import Tile
 from qaccel.models.workloads import build_workload
 from qaccel.sim.gemm import gemm_layer
-from tests.conftest import accel_dict
+from tests.conftest import make_accel
+from tests.pe.support import assert_engines_agree
 
 
 def _accel(rows, cols, a_bits, kib=64.0):
-    d = accel_dict(rows=rows, cols=cols, dataflow="os", kib=kib, family="mixpe")
-    d["pe_array"]["a_bits"] = a_bits
-    return load_accelerator(d)
+    return make_accel(rows=rows, cols=cols, dataflow="os", kib=kib, family="mixpe",
+                      a_bits=a_bits)
 
 
 def _round_f32(x: Fraction) -> Fraction:
@@ -159,13 +159,7 @@ def test_compute_cycles_by_hand(engine, rows, cols, a_bits, M, K, N, folds, cycl
 def test_engines_agree(M, K, N, rows, cols, a_bits, kib, count, seed):
     accel = _accel(rows, cols, a_bits, kib)
     layer = gemm_layer(M, K, N, count=count, seed=seed)
-    ref = sim.run([layer], accel, engine="reference", values=True)
-    fast = sim.run([layer], accel, engine="fast", values=True)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
-    assert ref.events == fast.events
-    o_ref, o_fast = ref.outputs[layer.name], fast.outputs[layer.name]
-    assert o_ref.dtype == o_fast.dtype == np.float32
-    np.testing.assert_array_equal(o_ref.view(np.uint32), o_fast.view(np.uint32))
+    assert_engines_agree(layer, accel, out_dtype=np.float32)
 
 
 # ---- energy ---------------------------------------------------------------------------------

@@ -19,15 +19,13 @@ from qaccel.models import olive as olive_fmt
 from qaccel.models.trace import Layer
 from qaccel.models.workloads import build_workload
 from qaccel.sim.gemm import gemm_layer
-from tests.conftest import accel_dict
+from tests.conftest import make_accel
 from tests.pe.support import assert_engines_agree
 
 
 def olive_accel(rows=4, cols=4, dataflow="ws", bits=4, kib=64.0, bits_per_cycle=32):
-    d = accel_dict(rows=rows, cols=cols, dataflow=dataflow, kib=kib,
-                   bits_per_cycle=bits_per_cycle, family="olive")
-    d["pe_array"]["bits"] = bits
-    return load_accelerator(d)
+    return make_accel(rows=rows, cols=cols, dataflow=dataflow, kib=kib,
+                      bits_per_cycle=bits_per_cycle, family="olive", bits=bits)
 
 
 # ---- an independent reference: the format's scalar pair decoder, Python integers --------
