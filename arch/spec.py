@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
+import numpy as np
+
 from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
 
 __all__ = ["Dataflow", "Buffer", "Dram", "Tech", "PEArray", "Accelerator", "SPEC_VERSION"]
@@ -113,6 +115,21 @@ class PEArray:
         ``fold_cycles`` of the tile's streamed extent."""
         self.check_tile(tile)
         return self.fold_cycles(tile.dims[self.mapping[2]])
+
+    # ---- how the reference fold loop assembles a GEMM's output from its folds ----------
+    def output_accumulator(self, m: int, n: int) -> np.ndarray:
+        """The output buffer of one GEMM before its first fold: integer partial sums."""
+        return np.zeros((m, n), dtype=np.int64)
+
+    def fold_merge(self, block: np.ndarray, tile: Any) -> np.ndarray:
+        """The output block after one more fold: by default ``block + golden(tile)`` (integer
+        partial sums over K folds; addition mod 2^32 is associative, so the order of folds
+        does not matter). Families whose folds carry FP state or own whole outputs override."""
+        return block + self.golden(tile)
+
+    def finish_output(self, acc: np.ndarray) -> np.ndarray:
+        """The GEMM's output from the accumulator: 32-bit accumulators wrap mod 2^32."""
+        return acc.astype(np.int32)
 
     def layer_operands(self, layer: Any) -> list[tuple[Any, Any]]:
         """One (A, B) pair per GEMM of ``layer``, in the form this family's ``golden()`` and

@@ -242,6 +242,17 @@ class BitmodArray(PEArray):
         """The ``models.formats`` name of this array's weights."""
         return str(self.weight_format.value)  # bitmod_fp4 | bitmod_fp3
 
+    # ---- output assembly in the reference fold loop ---------------------------------------
+    def output_accumulator(self, m: int, n: int) -> np.ndarray:
+        return np.zeros((m, n), dtype=np.float16)
+
+    def fold_merge(self, block: np.ndarray, tile: Tile) -> np.ndarray:
+        """Output stationary: each fold owns its whole output block (all of K)."""
+        return self.golden(tile)
+
+    def finish_output(self, acc: np.ndarray) -> np.ndarray:
+        return acc
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """Bit-exact FP16 outputs [M x N] of one tile (the module docstring's stages).

@@ -63,6 +63,18 @@ class Fp16(SystolicArray):
         """The ``models.formats`` name of this array's weights."""
         return "fp16"
 
+    # ---- output assembly in the reference fold loop ---------------------------------------
+    def output_accumulator(self, m: int, n: int) -> np.ndarray:
+        """FP32 partial sums, +0.0 before the first K fold."""
+        return np.zeros((m, n), dtype=np.float32)
+
+    def fold_merge(self, block: np.ndarray, tile: Tile) -> np.ndarray:
+        """The next K fold continues the sequential FP32 accumulation from ``block``."""
+        return self.golden(Tile(tile.a, tile.b, meta={"acc_in": block}))
+
+    def finish_output(self, acc: np.ndarray) -> np.ndarray:
+        return self.round_output(acc)
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """FP32 partial sums [M x N] of one tile (rounding points 2-3 of the module docstring).

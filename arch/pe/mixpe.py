@@ -179,6 +179,17 @@ class MixPE(PEArray):
         """The ``models.formats`` name of this array's weights."""
         return "int4_g128"  # models.mixpe.WEIGHT_FORMAT (alias mixpe_w4)
 
+    # ---- output assembly in the reference fold loop ---------------------------------------
+    def output_accumulator(self, m: int, n: int) -> np.ndarray:
+        return np.zeros((m, n), dtype=np.float32)
+
+    def fold_merge(self, block: np.ndarray, tile: Tile) -> np.ndarray:
+        """Output stationary: each fold owns its whole output block (all of K)."""
+        return self.golden(tile)
+
+    def finish_output(self, acc: np.ndarray) -> np.ndarray:
+        return acc
+
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """FP32 outputs [M x N] of one tile, group by group (module docstring)."""

@@ -1,10 +1,8 @@
-"""Reference level of ``bitmod``: the generic fold loop for timing, traffic and events, a
-fold-by-fold values loop with this family's golden tile, and a cycle-by-cycle model of one PE.
+"""Reference level of ``bitmod``: the generic fold loop with this family's golden tile, and a
+cycle-by-cycle model of one PE.
 
-The generic loop adds fold outputs into an integer array, which cannot hold FP16 outputs, so
-values are computed here over the same folds in the same order (column blocks of M outer, row
-blocks of N inner). Each fold is one R x C block of outputs over the whole K, so the blocks are
-disjoint and carry nothing from fold to fold.
+Each fold is one R x C block of FP16 outputs over the whole K (column blocks of M outer, row
+blocks of N inner), so the blocks are disjoint and ``BitmodArray.fold_merge`` just stores it.
 
 :func:`run_pe` steps one PE through one dot product cycle by cycle (lanes, adder tree, group
 accumulator, the bit-serial dequantizer with its hold register, the output add); it is checked
@@ -27,34 +25,19 @@ from qaccel.arch.pe.bitmod import (
     to_fp16,
     weight_ints,
 )
-from qaccel.arch.pe.tile import Tile
 from qaccel.sim.plan import FoldPlan
 from qaccel.sim.reference.folds import run_folds
 
-__all__ = ["simulate_gemm", "fold_values", "run_pe", "PERun"]
-
-
-def fold_values(pe: BitmodArray, plan: FoldPlan, a: np.ndarray,
-                b: BitmodWeights) -> np.ndarray:
-    """FP16 output [M x N] of ``a`` [M x K] (float16) and ``b`` [K x N], one golden tile per
-    fold."""
-    out = np.zeros((plan.M, plan.N), dtype=np.float16)
-    for cb in range(plan.col_blocks):
-        ms = slice(*plan.block_extent("M", cb))
-        for rb in range(plan.row_blocks):
-            ns = slice(*plan.block_extent("N", rb))
-            out[ms, ns] = pe.golden(Tile(a[ms, :], b[:, ns]))
-    return out
+__all__ = ["simulate_gemm", "run_pe", "PERun"]
 
 
 def simulate_gemm(pe: BitmodArray, plan: FoldPlan, a: np.ndarray | None = None,
                   b: BitmodWeights | None = None) -> tuple[dict[str, int], np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given operands, its FP16 output."""
-    stats, _ = run_folds(plan, pe)
+    stats, out = run_folds(plan, pe, a, b)
     counts = stats.counts()
     counts.update({f"ev_{k}": v for k, v in stats.events.items()})
     pe.metadata_traffic(counts, plan)
-    out = fold_values(pe, plan, a, b) if a is not None else None
     return counts, out
 
 

@@ -59,8 +59,10 @@ def _slices(plan: FoldPlan, rb: int, cb: int) -> dict[str, slice]:
 
 def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
               b: np.ndarray | None = None) -> tuple[FoldStats, np.ndarray | None]:
-    """Simulate one GEMM fold by fold. With operands ``a`` [M x K] and ``b`` [K x N] (int8),
-    also return the output [M x N] computed tile by tile with ``family.golden``."""
+    """Simulate one GEMM fold by fold. With operands ``a`` [M x K] and ``b`` [K x N] (in the
+    family's operand form), also return the output [M x N] assembled tile by tile: the
+    family's ``output_accumulator``, one ``fold_merge`` (which calls ``golden``) per fold,
+    then ``finish_output``."""
     stats = FoldStats()
     roles = plan.roles
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
@@ -68,7 +70,7 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
     bufs = {op: LruBuffer(plan.reuse_bits[op]) for op in "ABO"}
     stats.buffers = bufs
     rd, wr = stats.sram_rd_bits, stats.sram_wr_bits
-    out = np.zeros((plan.M, plan.N), dtype=np.int64) if a is not None else None
+    out = family.output_accumulator(plan.M, plan.N) if a is not None else None
     S = plan.streamed
     last = (plan.row_blocks - 1, plan.col_blocks - 1)
 
@@ -122,6 +124,6 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
             for name, count in family.events(tile).items():
                 stats.events[name] = stats.events.get(name, 0) + count
             if out is not None:
-                out[sl["M"], sl["N"]] += family.golden(tile)
+                out[sl["M"], sl["N"]] = family.fold_merge(out[sl["M"], sl["N"]], tile)
 
-    return stats, (out.astype(np.int32) if out is not None else None)
+    return stats, (family.finish_output(out) if out is not None else None)
