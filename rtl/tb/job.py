@@ -1,19 +1,21 @@
 """A testbench job on disk: how pytest / the CLI hand tiles to a cocotb simulation.
 
 The cocotb test runs in the simulator's process, so its inputs travel as files: a job folder
-holds ``job.json`` (the design, the bench options) and ``tiles.npz`` (the operand codes); the
-simulation writes ``report.json`` next to them. The folder is passed to the simulator as the
-plusarg ``+qaccel_job=<folder>`` -- no environment variables, no ``sys.path`` edits.
+holds ``job.json`` (the design, the bench options) and ``tiles.pkl`` (the tiles, pickled: a
+family's operands may be code arrays with metadata, e.g. OliVe codes with their normal type or
+group weights with scales); the simulation writes ``report.json`` next to them. The folder is
+written and read by the same qaccel install on the same machine. The folder is passed to the
+simulator as the plusarg ``+qaccel_job=<folder>`` -- no environment variables, no
+``sys.path`` edits.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from qaccel.arch.pe.tile import Tile
 from qaccel.rtl.controller import Design
@@ -23,6 +25,8 @@ __all__ = ["Job", "PLUSARG"]
 
 #: the plusarg that names the job folder
 PLUSARG = "qaccel_job"
+#: the tiles of a job
+TILES_FILE = "tiles.pkl"
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,14 @@ class Job:
                                 "gap": self.gap, "stall": self.stall,
                                 "corrupt": asdict(self.corrupt) if self.corrupt else None}
         (folder / "job.json").write_text(json.dumps(meta, indent=1))
-        arrays = {}
-        for i, tile in enumerate(self.tiles):
-            arrays[f"a{i}"], arrays[f"b{i}"] = tile.a, tile.b
-        np.savez(folder / "tiles.npz", **arrays)
+        with (folder / TILES_FILE).open("wb") as f:
+            pickle.dump(tuple(self.tiles), f, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def load(cls, folder: Path) -> Job:
         meta = json.loads((folder / "job.json").read_text())
-        with np.load(folder / "tiles.npz") as data:
-            count = len(data.files) // 2
-            tiles = tuple(Tile(data[f"a{i}"], data[f"b{i}"]) for i in range(count))
+        with (folder / TILES_FILE).open("rb") as f:
+            tiles = pickle.load(f)  # noqa: S301 - a job folder this process tree wrote
         corrupt = Corruption(**meta["corrupt"]) if meta["corrupt"] else None
         return cls(Design.from_dict(meta["design"]), tiles, seed=meta["seed"], gap=meta["gap"],
                    stall=meta["stall"], corrupt=corrupt)
