@@ -116,6 +116,17 @@ class PEArray:
         self.check_tile(tile)
         return self.fold_cycles(tile.dims[self.mapping[2]])
 
+    def create(self, **kw: Any) -> Any:
+        """The Amaranth array top of this array (``rtl/pe/<family>.py`` ``create(self, **kw)``;
+        ``kw``: ``buffer_rows``, ``max_tiles``). Raises ``NotImplementedError`` with the reason
+        when the family's RTL level is listed in ``absent_levels``."""
+        if "rtl" in self.absent_levels:
+            raise NotImplementedError(f"The {self.family} array has no RTL: "
+                                      f"{self.absent_levels['rtl']}")
+        from qaccel.arch.pe.registry import level_module
+
+        return level_module(self.family, "rtl").create(self, **kw)
+
     # ---- how the reference fold loop assembles a GEMM's output from its folds ----------
     def output_accumulator(self, m: int, n: int) -> np.ndarray:
         """The output buffer of one GEMM before its first fold: integer partial sums."""

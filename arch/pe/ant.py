@@ -220,10 +220,6 @@ class AntArray(SystolicArray):
         and muxes of ANT's decoder have no anchor)."""
         return int_add(4)
 
-    def create(self) -> Any:
-        """The Amaranth component; RTL for this family is issue 7."""
-        raise NotImplementedError("RTL of the ant family is issue 7")
-
     # ---- operands ------------------------------------------------------------------------
     def layer_operands(self, layer: Any) -> list[tuple[AntOperand, AntOperand]]:
         """One (A, B) pair of :class:`AntOperand` s per GEMM of ``layer``.

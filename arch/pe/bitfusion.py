@@ -181,10 +181,6 @@ class BitFusionArray(PEArray):
         """One Fusion Unit at 45 nm: bricks x (2x2 multiplier + tree adder) + accumulator."""
         return self._brick_cost() * self.bricks_per_pe + int_add(ACC_BITS)
 
-    def create(self) -> Any:
-        """The Amaranth component; RTL for this family is issue 7."""
-        raise NotImplementedError("RTL of the bitfusion family is issue 7")
-
     # ---- operands ------------------------------------------------------------------------
     def layer_operands(self, layer: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         """One (A, B) pair of int8 value arrays per GEMM of ``layer``.

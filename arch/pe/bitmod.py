@@ -323,9 +323,6 @@ class BitmodArray(PEArray):
         cycle (``arch/pe/_bitmod_cost.py``; compared with the paper's PE there)."""
         return bitmod_cost.pe_cost(self)
 
-    def create(self) -> Any:
-        raise NotImplementedError("The bitmod array has no RTL yet: RTL is issue 7")
-
     # ---- operands --------------------------------------------------------------------------
     def layer_operands(self, layer: Any) -> list[tuple[np.ndarray, BitmodWeights]]:
         """(A float16 [M x K], B :class:`BitmodWeights` [K x N]) per GEMM of ``layer``.

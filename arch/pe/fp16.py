@@ -117,9 +117,6 @@ class Fp16(SystolicArray):
         """One PE's arithmetic at 45 nm: FP16 multiplier + FP32 accumulator adder (Horowitz)."""
         return fp_mult(16) + fp_add(32)
 
-    def create(self) -> Any:
-        raise NotImplementedError("The fp16 array has no RTL yet: RTL is issue 7")
-
     def layer_operands(self, layer: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         """One (A float16 [M x K], B float16 [K x N]) pair per GEMM of ``layer``."""
         a, b = float_operands(layer)

@@ -252,9 +252,6 @@ class MixPE(PEArray):
         psum_bits = self._int_a_bits + 4 + 7
         return int_mult(4, self._int_a_bits) + int_add(psum_bits)
 
-    def create(self) -> Any:
-        raise NotImplementedError("The mixpe array has no RTL yet: RTL is issue 7")
-
     def layer_operands(self, layer: Any) -> list[tuple[np.ndarray, GroupWeights]]:
         """(A, GroupWeights B) per GEMM. B: a captured ``int4_g128`` weight as stored; any
         other B (int8 captures, seeded shape-only layers, the KV operand of attention matmuls)

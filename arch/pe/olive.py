@@ -242,10 +242,6 @@ class OliVeArray(SystolicArray):
         victim-code comparisons; table lookups and muxes have no anchor)."""
         return int_add(self.bits) * 2
 
-    def create(self) -> Any:
-        """The Amaranth component; RTL for this family is issue 7."""
-        raise NotImplementedError("RTL of the olive family is issue 7")
-
     # ---- operands ------------------------------------------------------------------------
     def layer_operands(self, layer: Any) -> list[tuple[OliveOperand, OliveOperand]]:
         """One (A, B) pair of :class:`OliveOperand` s per GEMM of ``layer``.

@@ -24,7 +24,6 @@ the last cycle of a layer, i.e. our layer total minus 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -87,9 +86,3 @@ class SystolicInt8(SystolicArray):
     def pe_cost(self) -> Cost:
         """One PE's arithmetic at 45 nm: int8 x int8 multiplier + int32 adder."""
         return int_mult(self.a_bits, self.b_bits) + int_add(self.acc_bits)
-
-    def create(self) -> Any:
-        """The Amaranth component of this array (see ``rtl/pe/systolic_int8.py``)."""
-        from qaccel.arch.pe.registry import level_module
-
-        return level_module(self.family, "rtl").create(self)
