@@ -33,7 +33,7 @@ from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.errors import ConfigError, Problem
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
-__all__ = ["register", "MAX_SIDE", "SYNTH_COLUMNS", "PE_COLUMNS", "rtl_families",
+__all__ = ["register", "MAX_SIDE", "SYNTH_COLUMNS", "PE_COLUMNS", "rtl_families", "rtl_params",
            "family_preset_fields"]
 
 #: largest array side the RTL commands accept (Verilator builds grow with R x C)
@@ -136,7 +136,7 @@ def _field_overrides(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
-def _params(family: str, rows: int, cols: int, dataflow: str | None,
+def rtl_params(family: str, rows: int, cols: int, dataflow: str | None,
             fields: dict[str, object] | None = None, *, rows_path: str = "--rows",
             cols_path: str = "--cols") -> PEArray:
     """Validated parameters of an array with RTL; all problems raised as one ConfigError."""
@@ -174,7 +174,7 @@ def _params(family: str, rows: int, cols: int, dataflow: str | None,
 
 
 def _design_params(args: argparse.Namespace) -> PEArray:
-    return _params(args.family, args.rows, args.cols, args.dataflow, _field_overrides(args))
+    return rtl_params(args.family, args.rows, args.cols, args.dataflow, _field_overrides(args))
 
 
 def _verilog(args: argparse.Namespace) -> int:
@@ -210,7 +210,7 @@ def _parse_arrays(specs: list[str], family: str, args: argparse.Namespace,
         found = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", spec)
         if not found:
             raise ConfigError.single("--array", f"must look like RxC (e.g. 8x8), not {spec!r}")
-        out.append(_params(family, int(found[1]), int(found[2]), args.dataflow, fields,
+        out.append(rtl_params(family, int(found[1]), int(found[2]), args.dataflow, fields,
                            rows_path=f"--array {spec} rows", cols_path=f"--array {spec} cols"))
     return out
 
@@ -227,10 +227,10 @@ def _synth(args: argparse.Namespace) -> int:
     fields = _field_overrides(args)
     if args.all:
         families = rtl_families()
-        pes = [_params(f, 2, 2, None) for f in families]
+        pes = [rtl_params(f, 2, 2, None) for f in families]
         arrays = [p for f in families for p in _parse_arrays(["4x4", "8x8"], f, args, {})]
     else:
-        pes = [_params(f, 2, 2, args.dataflow, fields) for f in args.pe or []]
+        pes = [rtl_params(f, 2, 2, args.dataflow, fields) for f in args.pe or []]
         specs = args.array or ([] if args.pe else ["4x4"])
         arrays = _parse_arrays(specs, args.family, args, fields)
     xilinx = not args.no_xilinx
