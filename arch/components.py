@@ -9,6 +9,12 @@ Anchors (DESIGN.md "Energy/area model"):
 - SRAM, 64-bit read at 45 nm (same source): 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ.
   Fitted as E = 10 pJ * (size / 8 KB)^0.4746 (the 8 KB and 1 MB anchors exactly; 32 KB
   gives 19.3 pJ, 3.5% under its anchor), linear in word width.
+- Registers (flip-flops), one bit clocked for one cycle at 1 GHz: 0.009 pJ, 5.98 µm² (Aladdin,
+  Shao et al., ISCA 2014: its TSMC 40 nm characterization, ``REG_1ns_dynamic_energy`` 8.9995e-3
+  pJ and ``REG_1ns_area`` 5.977 µm² in Aladdin's ``power_func.h``; the same row is the Accelergy
+  Aladdin plug-in's register table). Internal (clock) power is 88 % of it, so it is charged per
+  clocked bit per cycle, busy or not. A 40 nm figure, used here as the 45 nm anchor: no 40 -> 45
+  nm step is applied (it would raise it by roughly 10-20 %).
 - Technology scaling 45 -> 28 nm (Stillmaker & Baas, Integration 2017): energy x0.513,
   area x0.377. Other nodes have no anchor here and are refused.
 
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 
 from qaccel.errors import ConfigError
 
-__all__ = ["Cost", "int_add", "int_mult", "fp_add", "fp_mult", "sram_access_pj",
+__all__ = ["Cost", "int_add", "int_mult", "fp_add", "fp_mult", "register", "sram_access_pj",
            "TECH_SCALE", "scale_to"]
 
 
@@ -46,6 +52,7 @@ _ADD_45 = {8: Cost(0.03, 36.0), 16: Cost(0.05, 67.0), 32: Cost(0.1, 137.0)}
 _MULT8_45, _MULT32_45 = Cost(0.2, 282.0), Cost(3.1, 3495.0)
 _FP_45 = {("add", 16): Cost(0.4, 1360.0), ("mult", 16): Cost(1.1, 1640.0),
           ("add", 32): Cost(0.9, 4184.0), ("mult", 32): Cost(3.7, 7700.0)}
+_REG_BIT_45 = Cost(0.009, 5.98)
 _SRAM64_8KB_PJ, _SRAM_EXPONENT = 10.0, math.log(10.0) / math.log(128.0)
 
 #: node (nm) -> (energy factor, area factor) relative to 45 nm (Stillmaker & Baas 2017)
@@ -93,6 +100,13 @@ def _fp(kind: str, bits: int) -> Cost:
     if (kind, bits) not in _FP_45:
         raise ValueError(f"floating-point {kind} bits must be 16 or 32, not {bits!r}")
     return _FP_45[(kind, bits)]
+
+
+def register(bits: int) -> Cost:
+    """``bits`` flip-flops at 45 nm: energy of one clock cycle (pJ), area (µm²)."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 0:
+        raise ValueError(f"bits must be an int >= 0, not {bits!r}")
+    return _REG_BIT_45 * bits
 
 
 def sram_access_pj(size_bytes: int, word_bits: int) -> float:

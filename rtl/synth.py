@@ -43,10 +43,12 @@ from typing import Any
 import pandas as pd
 from amaranth.back import verilog
 
+from qaccel.arch.components import register, scale_to
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import PEArray
 
-__all__ = ["synth_report", "synth_pe_report", "PAPER_PE_AREA", "PaperArea", "area_markdown",
+__all__ = ["synth_report", "synth_pe_report", "PAPER_PE_AREA", "PAPER_PE_PJ", "PaperArea",
+           "area_markdown",
            "yosys_version", "NAND2_AREA_UM2_45NM", "AREA_SCALE_45_TO_28NM",
            "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
 
@@ -106,6 +108,11 @@ PAPER_PE_AREA: dict[str, tuple[PaperArea, ...]] = {
                         "BitMoD simulator test_olive.py"),
               PaperArea(13.5, 22, "pair decoder", "OliVe paper (issue 7)")),
 }
+
+
+#: Published PE energies at 28 nm, 1 GHz (unit: pJ per cycle; DESIGN.md "Energy/area model",
+#: the ``pe_energy`` of the BitMoD authors' simulator, same files as :data:`PAPER_PE_AREA`).
+PAPER_PE_PJ: dict[str, float] = {"fp16": 0.77, "ant": 0.56, "olive": 0.613, "bitmod": 0.56}
 
 
 class SynthError(RuntimeError):
@@ -184,6 +191,10 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
 
     Keys: ``family config transistors gate_equivalents flip_flops area_um2_28nm`` and, with
     ``xilinx``, ``lut ff carry dsp``. ``config`` names the PE's parameters (lanes, bits...).
+    Energy at 28 nm per fully busy cycle (unit: pJ): ``pj_arith`` -- the analytic model's
+    priced arithmetic (``params.pe_cost()``); ``pj_regs`` -- the synthesized flip-flops, each
+    clocked every cycle (:func:`qaccel.arch.components.register`); ``pj_published`` -- the
+    paper's figure (:data:`PAPER_PE_PJ`) or NaN.
     """
     rtl = level_module(params.family, "rtl")
     if not hasattr(rtl, "create_pe"):
@@ -201,6 +212,9 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
         row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
         if xilinx:
             row.update(_xilinx(src, name, folder))
+    row["pj_arith"] = scale_to(params.pe_cost(), 28).energy_pj
+    row["pj_regs"] = scale_to(register(row["flip_flops"]), 28).energy_pj
+    row["pj_published"] = PAPER_PE_PJ.get(params.family, float("nan"))
     return row
 
 
@@ -223,6 +237,14 @@ def _pe_lines(pes: pd.DataFrame) -> list[str]:
         "| xc7 LUT | xc7 FF | DSP48E1 | published | published / FP16 PE |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|",
     ]
+    energy = [
+        "",
+        "### Energy per busy PE cycle at 28 nm (pJ)",
+        "",
+        "| family | arithmetic (analytic model) | + flip-flops clocked every cycle "
+        "| = total | published | total / published |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
     for r in rows:
         ratio = f"{r['area_um2_28nm'] / ours['fp16']:.2f}" if "fp16" in ours else "-"
         fpga = [f"{int(r[k]):,}" if k in r and pd.notna(r[k]) else "-"
@@ -235,12 +257,26 @@ def _pe_lines(pes: pd.DataFrame) -> list[str]:
         lines.append(f"| {r['family']} | {r['config']} | {r['gate_equivalents']:,.0f} "
                      f"| {r['flip_flops']:,} | {r['area_um2_28nm']:,.0f} | {ratio} | "
                      + " | ".join(fpga) + f" | {published} | {paper_ratio} |")
+        total = r["pj_arith"] + r["pj_regs"]
+        pub = r["pj_published"]
+        has_pub = pd.notna(pub)
+        energy.append(f"| {r['family']} | {r['pj_arith']:.3f} | {r['pj_regs']:.3f} "
+                      f"| {total:.3f} | {f'{pub:.3f}' if has_pub else '-'} "
+                      f"| {f'{total / pub:.2f}' if has_pub else '-'} |")
     lines += [
         "",
         "Published areas are logic areas from synthesis in a commercial 28 nm library (the",
         "BitMoD authors' baselines all take FP16 activations; ours follow each family's own",
         "paper, see the family modules). Ours are generic-gate estimates before placement; the",
         "ratio columns compare like with like within each source.",
+    ]
+    lines += energy
+    lines += [
+        "",
+        "Flip-flop energy: the synthesized PE's flip-flops x 0.009 pJ per bit per cycle",
+        "(Aladdin's TSMC 40 nm register, `qaccel.arch.components.register`) x 0.513 (45 -> 28",
+        "nm). Arithmetic: the adders and multipliers the family's `pe_cost()` prices (Horowitz",
+        "45 nm x 0.513). docs/energy.md discusses the difference to the published figures.",
         "",
     ]
     return lines

