@@ -1,10 +1,18 @@
-"""``qaccel compare``: the same workload on several accelerators, normalized to a baseline.
+"""``qaccel compare``: the same workloads on several accelerators, normalized to a baseline.
 
     qaccel compare --arch fp16,ant,olive,bitmod --workload llama-2-7b --phase prefill
+    qaccel compare --arch ant,olive,bitmod --workload opt-1.3b,phi-2,yi-6b,llama-2-7b,\
+        llama-2-13b,llama-3-8b --phase prefill,generative --steps 20
 
 Each ``--arch`` item is a preset, a YAML file or a PE family name (which picks the family's
-``<family>-<phase>`` paper preset). Prints total cycles, latency, energy, speedup and energy
-ratio against the baseline (the first item unless ``--baseline``), and writes a bar plot.
+``<family>-<phase>`` paper preset). ``--workload`` and ``--phase`` take comma-separated lists;
+every (workload, phase) pair is one case. Phase ``generative`` is the BitMoD paper's task: the
+``--tokens`` prefill on the ``<family>-prefill`` preset plus ``--steps`` decode steps (one token
+each, ``--kv-len`` context) on ``<family>-decode``, cycles and energy summed. Prints total
+cycles, latency, energy, speedup and energy ratio against the baseline (the first item unless
+``--baseline``) per case; with several cases, the mean speedup of every item over every other
+(arithmetic mean over the cases, as the BitMoD paper averages; geometric beside it). Writes a
+bar plot.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from qaccel.cli.common import accelerator_from_args
@@ -19,7 +28,10 @@ from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
-__all__ = ["register", "compare_frame", "plot_compare"]
+__all__ = ["register", "compare_frame", "mean_speedups", "plot_compare", "PHASES"]
+
+#: phases a case can run; ``generative`` = prefill + ``--steps`` decode steps
+PHASES = ("prefill", "decode", "generative")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,9 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", metavar="ARCH", help="the item results are normalized to "
                    "(default: the first)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--workload", metavar="ID", help="a workload preset (qaccel workloads)")
+    src.add_argument("--workload", metavar="ID,...",
+                     help="workload presets, comma-separated (qaccel workloads)")
     src.add_argument("--gemm", metavar="MxKxN", help="one GEMM")
-    p.add_argument("--phase", default="prefill", help="prefill or decode (default prefill)")
+    p.add_argument("--phase", default="prefill", metavar="PHASE,...",
+                   help=f"comma-separated, each one of {', '.join(PHASES)} (default prefill)")
     p.add_argument("--tokens", type=int, default=256, help="prompt tokens (default 256)")
     p.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
     p.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
@@ -46,21 +60,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _layers(args: argparse.Namespace):
-    if args.gemm is not None:
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _layers(args: argparse.Namespace, workload: str | None, phase: str):
+    if workload is None:
         from qaccel.sim.gemm import parse_gemm
 
         return [parse_gemm(args.gemm)]
     from qaccel.cli.workloads import build_from_flags
 
-    return build_from_flags("--workload", id=args.workload, phase=args.phase,
-                            tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
+    return build_from_flags("--workload", id=workload, phase=phase, tokens=args.tokens,
+                            kv_len=args.kv_len, steps=args.steps if phase == "decode" else 1,
                             batch=args.batch)
 
 
+def _cases(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    phases = _split(args.phase)
+    bad = [ph for ph in phases if ph not in PHASES]
+    if not phases or bad:
+        raise ConfigError.single("--phase", f"must be a comma-separated list of "
+                                 f"{', '.join(PHASES)}, not {args.phase!r}")
+    if args.gemm is not None:
+        return [(None, phases[0])]
+    workloads = _split(args.workload)
+    if not workloads or len(set(workloads)) != len(workloads):
+        raise ConfigError.single("--workload", f"must list different workload ids, "
+                                 f"not {args.workload!r}")
+    return [(w, ph) for w in workloads for ph in phases]
+
+
+def _accelerators(items: list[str], phases: set[str]) -> dict[tuple[str, str], object]:
+    """(item, run phase) -> accelerator, for every run phase the cases need; all validated
+    before the first simulation."""
+    runs = {"prefill"} if "generative" in phases else set()
+    runs |= {"decode"} if phases & {"decode", "generative"} else set()
+    runs |= {"prefill"} if "prefill" in phases else set()
+    out = {}
+    for item in items:
+        for phase in sorted(runs):
+            ns = argparse.Namespace(arch=item, dataflow=None, phase=phase)
+            out[(item, phase)] = accelerator_from_args(ns)
+    return out
+
+
 def compare_frame(args: argparse.Namespace) -> pd.DataFrame:
-    """One row per ``--arch`` item: totals plus speedup / energy ratio vs the baseline."""
-    items = [a.strip() for a in args.arch.split(",") if a.strip()]
+    """One row per (case, ``--arch`` item): totals plus speedup / energy ratio vs the
+    baseline of that case."""
+    items = _split(args.arch)
     if len(items) < 2 or len(set(items)) != len(items):
         raise ConfigError.single("--arch", f"must list at least two different accelerators, "
                                  f"not {args.arch!r}")
@@ -68,25 +116,57 @@ def compare_frame(args: argparse.Namespace) -> pd.DataFrame:
     if baseline not in items:
         raise ConfigError.single("--baseline", f"must be one of {', '.join(items)}, "
                                  f"not {baseline!r}")
-    accels = {}
-    for item in items:  # validate every item before the first simulation
-        ns = argparse.Namespace(arch=item, dataflow=None, phase=args.phase)
-        accels[item] = accelerator_from_args(ns)
-    layers = _layers(args)
+    cases = _cases(args)
+    accels = _accelerators(items, {ph for _, ph in cases})
+    traces: dict[tuple[str | None, str], object] = {}
     rows = []
-    for item, accel in accels.items():
-        tot = run(layers, accel, engine=args.engine, values=False).totals()
-        rows.append({"arch": item, "preset": accel.name, "family": accel.family,
-                     "rows": accel.pe_array.rows, "cols": accel.pe_array.cols,
-                     "total_cycles": tot["total_cycles"],
-                     "latency_us": tot["total_cycles"] / accel.clock_mhz,
-                     "utilization": tot["utilization"],
-                     "energy_uj": tot["energy_pj_total"] / 1e6})
-    df = pd.DataFrame(rows)
-    base = df.set_index("arch").loc[baseline]
-    df["speedup"] = base["latency_us"] / df["latency_us"]
-    df["energy_ratio"] = df["energy_uj"] / base["energy_uj"]
-    return df
+    for workload, phase in cases:
+        parts = [("prefill", "prefill"), ("decode", "decode")] if phase == "generative" \
+            else [(phase, phase)]
+        case_rows = []
+        for item in items:
+            cycles = latency = energy = macs_time = 0.0
+            for run_phase, trace_phase in parts:
+                key = (workload, trace_phase)
+                if key not in traces:
+                    traces[key] = _layers(args, workload, trace_phase)
+                accel = accels[(item, run_phase)]
+                tot = run(traces[key], accel, engine=args.engine, values=False).totals()
+                cycles += tot["total_cycles"]
+                latency += tot["total_cycles"] / accel.clock_mhz
+                energy += tot["energy_pj_total"] / 1e6
+                macs_time += tot["utilization"] * tot["total_cycles"]
+            accel = accels[(item, parts[0][0])]
+            case_rows.append({"workload": workload or args.gemm, "phase": phase, "arch": item,
+                              "preset": accel.name, "family": accel.family,
+                              "rows": accel.pe_array.rows, "cols": accel.pe_array.cols,
+                              "total_cycles": int(cycles), "latency_us": latency,
+                              "utilization": macs_time / cycles if cycles else 0.0,
+                              "energy_uj": energy})
+        base = next(r for r in case_rows if r["arch"] == baseline)
+        for r in case_rows:
+            r["speedup"] = base["latency_us"] / r["latency_us"]
+            r["energy_ratio"] = r["energy_uj"] / base["energy_uj"]
+        rows += case_rows
+    return pd.DataFrame(rows)
+
+
+def mean_speedups(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean over the cases of ``latency(column) / latency(row)``: how much faster each row
+    item is than each column item; arithmetic means (the BitMoD paper's) and geometric."""
+    lat = df.pivot_table(index=["workload", "phase"], columns="arch", values="latency_us",
+                         sort=False)
+    items = list(dict.fromkeys(df["arch"]))
+    out = []
+    for row in items:
+        for col in items:
+            if row == col:
+                continue
+            ratio = (lat[col] / lat[row]).to_numpy(dtype=float)
+            out.append({"arch": row, "over": col, "cases": len(ratio),
+                        "mean_speedup": float(np.mean(ratio)),
+                        "geomean_speedup": float(np.exp(np.mean(np.log(ratio))))})
+    return pd.DataFrame(out)
 
 
 def plot_compare(df: pd.DataFrame, path: Path, title: str) -> Path:
@@ -116,8 +196,19 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError.single("--plot", f"must end in .png, not {str(args.plot)!r}")
     df = compare_frame(args)
     print(format_table(df))
-    what = args.workload or args.gemm
-    plot_compare(df, args.plot, f"{what}: normalized to {args.baseline or df['arch'][0]}")
+    baseline = args.baseline or df["arch"][0]
+    if len(df.groupby(["workload", "phase"], sort=False)) > 1:
+        means = mean_speedups(df)
+        print(f"\nmean speedup over {means['cases'][0]} cases (row item over column item; "
+              f"arithmetic mean, geometric beside it):")
+        print(format_table(means))
+        shown = df.groupby("arch", sort=False)[["speedup", "energy_ratio"]].mean() \
+            .reset_index()
+        what = f"mean of {means['cases'][0]} cases"
+    else:
+        shown = df
+        what = f"{df['workload'][0]} {df['phase'][0]}"
+    plot_compare(shown, args.plot, f"{what}: normalized to {baseline}")
     print(f"wrote {args.plot}")
     if args.out is not None:
         write_table(df, args.out)
