@@ -2,30 +2,37 @@
 
 Every family's array top is an :class:`ArrayTop` around the family's array core
 (:mod:`qaccel.rtl.core`), so the port names, widths and protocol below are the same for all
-families and one cocotb driver / monitor serves them all (DESIGN.md "RTL contract").
+families and one cocotb driver / monitor serves them all (DESIGN.md "RTL contract"). The
+core's schedule (``CoreSpec.schedule``, ``"ws"`` or ``"os"``) decides how the buffered
+streams are played to the core (:mod:`qaccel.rtl.core`).
 
 Protocol
 --------
-1. **LOAD** (state IDLE). Fill the buffers through two valid/ready streams; a beat moves at a
+1. **LOAD** (state IDLE). Fill the buffers through valid/ready streams; a beat moves at a
    rising edge where ``*_valid`` and ``*_ready`` are both high. ``*_ready`` depends only on
    state (never combinationally on an input).
 
-   * ``w_*``: the stationary operand of each tile, one array row per beat (row ``k`` of the
-     tile first to last, ``k < rows``), ``w_last`` on the tile's last row. A tile with
+   * ``w_*``: ws: the stationary operand of each tile, one array row per beat (row ``k`` of
+     the tile first to last, ``k < rows``), ``w_last`` on the tile's last row. A tile with
      ``K < rows`` rows sends ``K`` beats; the missing rows are preloaded as zeros. The
-     ``rows``-th beat of a tile ends it even without ``w_last``.
-   * ``a_*``: the streamed operand, one row per beat, ``a_last`` on the tile's last row.
-     The number of beats is the tile's streamed length ``S`` (``M`` for ws).
+     ``rows``-th beat of a tile ends it even without ``w_last``. os: the column operand, one
+     beat per stream step (``cols`` words), exactly as many beats per tile as ``a_*``,
+     ``w_last`` on the last.
+   * ``a_*``: the streamed (os: row) operand, one beat per row, ``a_last`` on the tile's
+     last. The number of beats is the tile's streamed length ``S`` (``M`` for ws, the K
+     steps for os).
+   * ``m_*`` (only when ``meta_bits > 0``): the tile's metadata, one beat per group (at least
+     one per tile), ``m_last`` on the last; the core reads them by index (``rtl/core.py``).
 
    Words a tile does not use (columns ``>= N``, lanes ``>= K``) must be sent as zeros. A batch
-   holds up to ``max_tiles`` tiles and ``buffer_rows`` streamed rows in all; a stream whose
-   buffer is full holds ``*_ready`` low.
+   holds up to ``max_tiles`` tiles, ``buffer_rows`` streamed rows and ``meta_rows`` metadata
+   beats in all; a stream whose buffer is full holds ``*_ready`` low.
 2. **RUN**: a one-cycle ``start`` pulse (while IDLE, with at least one tile loaded) runs every
    loaded tile back to back with no external stall. ``busy`` is high from the edge that
    samples ``start`` until the batch is drained.
 3. **DRAIN**: after the last tile, results leave through ``o_*`` (valid/ready), one result row
-   per beat in load order, ``o_last`` on each tile's last row; then the buffers are empty and
-   the controller is back in IDLE.
+   per beat in load order, ``o_last`` on each tile's last row (ws: ``S`` rows per tile, os:
+   ``rows`` rows per tile); then the buffers are empty and the controller is back in IDLE.
 
 Cycle counting (per tile)
 -------------------------
@@ -39,7 +46,10 @@ batch of tiles takes exactly the sum of their ``cycles``. For the ws/is systolic
 ``T = R + (S + R + C - 2) = 2R + C + S - 2``: the stationary row for preload step 0 is read
 from the buffer ahead of time (the read address idles at that row), so edges ``E0 ..
 E(R-1)`` shift the R stationary rows in, streamed row ``m`` is on the core input in cycle
-``R + m``, and column ``C-1`` writes row ``S-1`` in cycle ``2R + C + S - 2``.
+``R + m``, and column ``C-1`` writes row ``S-1`` in cycle ``2R + C + S - 2``. For an os core
+both buffers are read in cycle ``k*beat_cycles + j`` and beat ``k`` is on the core inputs
+one cycle later (cycle ``1 + k*beat_cycles + j``); ``T`` is whatever the core's result
+timing makes it (the family's ``timing()``).
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -65,7 +75,9 @@ class Design:
     """What a testbench needs to know about a built top, taken from the top itself.
 
     ``params`` is the family parameter object's ``to_dict()`` (with ``family``); widths in
-    bits; ``buffer_rows`` streamed rows and ``max_tiles`` tiles fit one batch.
+    bits; ``buffer_rows`` streamed rows, ``max_tiles`` tiles and ``meta_rows`` metadata
+    beats fit one batch; ``schedule`` is the core's (``"ws"``/``"os"``), ``meta_bits`` the
+    ``m_data`` width (0: no ``m_*`` stream).
     """
 
     name: str
@@ -77,6 +89,13 @@ class Design:
     acc_bits: int
     buffer_rows: int
     max_tiles: int
+    schedule: str = "ws"
+    meta_bits: int = 0
+    meta_rows: int = 0
+
+    def result_rows(self, streamed: int) -> int:
+        """Result rows one tile drains: ``streamed`` (ws) or ``rows`` (os)."""
+        return streamed if self.schedule == "ws" else self.rows
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,7 +117,7 @@ class ArrayTop(wiring.Component):
     Parameters
     ----------
     spec : CoreSpec
-        The core's sides and widths (R = ``spec.rows``, C = ``spec.cols``).
+        The core's sides, widths and schedule (R = ``spec.rows``, C = ``spec.cols``).
     core : Component
         The family's array core, with :func:`qaccel.rtl.core.core_signature` ``(spec)``.
     params : dict
@@ -106,10 +125,13 @@ class ArrayTop(wiring.Component):
     name : str
         Verilog module name.
     buffer_rows : int
-        Streamed rows (and result rows) the batch buffers hold; a tile's streamed length
+        Streamed rows the batch buffers hold (ws: also result rows); a tile's streamed length
         must be ``<= buffer_rows``.
     max_tiles : int
-        Tiles per batch (stationary buffer depth is ``max_tiles * R`` rows).
+        Tiles per batch (ws: stationary buffer depth is ``max_tiles * R`` rows; os: the
+        result buffer holds ``max_tiles * R`` rows).
+    meta_rows : int
+        Metadata beats per batch (only used when ``spec.meta_bits > 0``).
 
     Attributes
     ----------
@@ -117,48 +139,85 @@ class ArrayTop(wiring.Component):
 
         w_valid In(1)   w_ready Out(1)  w_data In(C*w_word_bits)  w_last In(1)
         a_valid In(1)   a_ready Out(1)  a_data In(R*a_word_bits)  a_last In(1)
+        m_valid In(1)   m_ready Out(1)  m_data In(meta_bits)      m_last In(1)  (meta only)
         start   In(1)   one-cycle pulse: run the loaded batch
         busy    Out(1)  a batch is running or draining
         done    Out(1)  one-cycle pulse per tile, raised by the edge that writes its last result
         cycles  Out(32) start->done cycles of the last finished tile (see module docstring)
         o_valid Out(1)  o_ready In(1)   o_data Out(C*acc_bits)    o_last Out(1)
 
-    Word ``i`` of a row occupies bits ``[i*w, (i+1)*w)`` (two's complement codes). No
-    ``m_*`` metadata stream exists until a family with ``meta_bits > 0`` needs one.
-    Latency/throughput: LOAD and DRAIN move one row per stream per cycle; RUN takes the sum
-    of the tiles' ``cycles``.
+    Word ``i`` of a row occupies bits ``[i*w, (i+1)*w)`` (two's complement codes); a
+    metadata beat's layout is the family's. The ``m_*`` ports exist only when
+    ``spec.meta_bits > 0``. Latency/throughput: LOAD and DRAIN move one beat per stream per
+    cycle; RUN takes the sum of the tiles' ``cycles``.
     """
 
     def __init__(self, spec: CoreSpec, core: wiring.Component, *, params: dict[str, Any],
-                 name: str, buffer_rows: int = 256, max_tiles: int = 16) -> None:
+                 name: str, buffer_rows: int = 256, max_tiles: int = 16,
+                 meta_rows: int = 64) -> None:
         if core.signature != core_signature(spec):
             raise TypeError(f"core must have signature {core_signature(spec)!r}, "
                             f"not {core.signature!r}")
-        for what, value in (("buffer_rows", buffer_rows), ("max_tiles", max_tiles)):
+        for what, value in (("buffer_rows", buffer_rows), ("max_tiles", max_tiles),
+                            ("meta_rows", meta_rows)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65536:
                 raise ValueError(f"{what} must be an int in 1..65536, not {value!r}")
         self.spec, self.core = spec, core
         self.design = Design(name=name, params=dict(params), rows=spec.rows, cols=spec.cols,
                              w_word_bits=spec.w_word_bits, a_word_bits=spec.a_word_bits,
                              acc_bits=spec.acc_bits, buffer_rows=buffer_rows,
-                             max_tiles=max_tiles)
-        super().__init__({
+                             max_tiles=max_tiles, schedule=spec.schedule,
+                             meta_bits=spec.meta_bits,
+                             meta_rows=meta_rows if spec.meta_bits else 0)
+        ports = {
             "w_valid": In(1), "w_ready": Out(1), "w_data": In(spec.w_row_bits), "w_last": In(1),
             "a_valid": In(1), "a_ready": Out(1), "a_data": In(spec.a_row_bits), "a_last": In(1),
+        }
+        if spec.meta_bits:
+            ports.update({"m_valid": In(1), "m_ready": Out(1), "m_data": In(spec.meta_bits),
+                          "m_last": In(1)})
+        ports.update({
             "start": In(1), "busy": Out(1), "done": Out(1), "cycles": Out(CYCLES_BITS),
             "o_valid": Out(1), "o_ready": In(1), "o_data": Out(spec.o_row_bits),
             "o_last": Out(1),
         })
+        super().__init__(ports)
+
+    def _metadata(self, m: Module, idle: Value, sel: Value, drained: Value) -> None:
+        """The ``m_*`` stream into a metadata buffer, and the core's read port on it
+        (``sel``: the tile whose beats the core reads; ``drained``: empty the buffer)."""
+        spec, core = self.spec, self.core
+        MR, T = self.design.meta_rows, self.design.max_tiles  # noqa: N806
+        m.submodules.metamem = meta = Memory(shape=spec.meta_bits, depth=MR, init=[])
+        m.submodules.mbasemem = mbase = Memory(shape=range(MR), depth=T, init=[])
+        wr, rd = meta.write_port(), meta.read_port()
+        b_wr, b_rd = mbase.write_port(), mbase.read_port(domain="comb")
+        ptr, start, slot = Signal(range(MR + 1)), Signal(range(MR + 1)), Signal(range(T + 1))
+        m.d.comb += self.m_ready.eq(idle & (ptr < MR) & (slot < T))
+        fire = self.m_valid & self.m_ready
+        m.d.comb += [wr.addr.eq(ptr), wr.data.eq(self.m_data), wr.en.eq(fire),
+                     b_wr.addr.eq(slot), b_wr.data.eq(start), b_wr.en.eq(fire & self.m_last)]
+        with m.If(fire):
+            m.d.sync += ptr.eq(ptr + 1)
+            with m.If(self.m_last):
+                m.d.sync += [slot.eq(slot + 1), start.eq(ptr + 1)]
+        # the buffers empty when the batch has drained (the controller returns to IDLE)
+        with m.If(drained):
+            m.d.sync += [ptr.eq(0), start.eq(0), slot.eq(0)]
+        m.d.comb += [b_rd.addr.eq(sel), rd.addr.eq(b_rd.data + core.m_addr),
+                     core.m_row.eq(rd.data)]
 
     def elaborate(self, platform: object) -> Module:
         spec, core = self.spec, self.core
         R, C = spec.rows, spec.cols  # noqa: N806 - array sides, as in the docs
         D, T = self.design.buffer_rows, self.design.max_tiles  # noqa: N806
+        os = spec.schedule == "os"
         m = Module()
         m.submodules.core = core
 
         # ---- buffers ----------------------------------------------------------------------
-        m.submodules.wmem = wmem = Memory(shape=spec.w_row_bits, depth=T * R, init=[])
+        w_depth, o_depth = (D, T * R) if os else (T * R, D)
+        m.submodules.wmem = wmem = Memory(shape=spec.w_row_bits, depth=w_depth, init=[])
         m.submodules.amem = amem = Memory(shape=spec.a_row_bits, depth=D, init=[])
         m.submodules.kmem = kmem = Memory(shape=range(R + 1), depth=T, init=[])
         m.submodules.mmem = mmem = Memory(shape=range(D + 1), depth=T, init=[])
@@ -171,7 +230,7 @@ class ArrayTop(wiring.Component):
                                   mmem.read_port(domain="comb"))
         banks = []
         for n in range(C):
-            bank = Memory(shape=spec.acc_bits, depth=D, init=[])
+            bank = Memory(shape=spec.acc_bits, depth=o_depth, init=[])
             m.submodules[f"obank{n}"] = bank
             banks.append((bank.write_port(), bank.read_port()))
 
@@ -181,23 +240,30 @@ class ArrayTop(wiring.Component):
         m.d.comb += self.busy.eq(~idle)
 
         # ---- LOAD: append tiles to the buffers ------------------------------------------------
-        w_slot, w_k = Signal(range(T + 1)), Signal(range(R + 1))
+        w_slot, w_k = Signal(range(T + 1)), Signal(range(max(R, D) + 1 if os else R + 1))
         w_wbase = Signal(range(T * R + 1))
         a_slot, a_ptr, a_m = Signal(range(T + 1)), Signal(range(D + 1)), Signal(range(D + 1))
-        m.d.comb += [self.w_ready.eq(idle & (w_slot < T)),
+        w_room = (w_k < D) if os else Const(1)
+        m.d.comb += [self.w_ready.eq(idle & (w_slot < T) & w_room),
                      self.a_ready.eq(idle & (a_ptr < D) & (a_slot < T))]
         w_fire = self.w_valid & self.w_ready
         a_fire = self.a_valid & self.a_ready
-        m.d.comb += [w_wr.addr.eq(w_wbase + w_k), w_wr.data.eq(self.w_data), w_wr.en.eq(w_fire),
-                     k_wr.addr.eq(w_slot), k_wr.data.eq(w_k + 1),
+        m.d.comb += [w_wr.addr.eq(w_k if os else w_wbase + w_k), w_wr.data.eq(self.w_data),
+                     w_wr.en.eq(w_fire), k_wr.addr.eq(w_slot), k_wr.data.eq(w_k + 1),
                      a_wr.addr.eq(a_ptr), a_wr.data.eq(self.a_data), a_wr.en.eq(a_fire),
                      m_wr.addr.eq(a_slot), m_wr.data.eq(a_m + 1)]
-        with m.If(w_fire):
-            with m.If(self.w_last | (w_k == R - 1)):
-                m.d.comb += k_wr.en.eq(1)
-                m.d.sync += [w_slot.eq(w_slot + 1), w_k.eq(0), w_wbase.eq(w_wbase + R)]
-            with m.Else():
+        if os:  # the column operand is one linear stream, in lockstep with a_* (w_k = pointer)
+            with m.If(w_fire):
                 m.d.sync += w_k.eq(w_k + 1)
+                with m.If(self.w_last):
+                    m.d.sync += w_slot.eq(w_slot + 1)
+        else:
+            with m.If(w_fire):
+                with m.If(self.w_last | (w_k == R - 1)):
+                    m.d.comb += k_wr.en.eq(1)
+                    m.d.sync += [w_slot.eq(w_slot + 1), w_k.eq(0), w_wbase.eq(w_wbase + R)]
+                with m.Else():
+                    m.d.sync += w_k.eq(w_k + 1)
         with m.If(a_fire):
             m.d.sync += a_ptr.eq(a_ptr + 1)
             with m.If(self.a_last):
@@ -208,26 +274,100 @@ class ArrayTop(wiring.Component):
 
         # ---- RUN: tile sequencing ----------------------------------------------------------
         cur = Signal(range(T))                 # tile running
-        t = Signal(range(2 * R + C + D))       # cycles since the tile's start edge
-        w_base = Signal(range(T * R + 1))      # its stationary rows
+        t = Signal(CYCLES_BITS) if os else Signal(range(2 * R + C + D))  # cycles since start
+        w_base = Signal(range(T * R + 1))      # its stationary rows (ws)
         a_base, a_end = Signal(range(D)), Signal(range(D))  # its first / last streamed row
+        o_base, o_end = Signal(range(o_depth)), Signal(range(o_depth))  # its result rows
         tile_done = Signal()
         first_go = idle & self.start & (a_slot != 0)
         next_go = running & tile_done & (cur + 1 < a_slot)
         go = first_go | next_go
         sel, wb, ab = Signal.like(cur), Signal.like(w_base), Signal.like(a_base)
+        ob = Signal.like(o_base)
         with m.If(first_go):
-            m.d.comb += [sel.eq(0), wb.eq(0), ab.eq(0)]
+            m.d.comb += [sel.eq(0), wb.eq(0), ab.eq(0), ob.eq(0)]
         with m.Elif(next_go):
-            m.d.comb += [sel.eq(cur + 1), wb.eq(w_base + R), ab.eq(a_end + 1)]
+            m.d.comb += [sel.eq(cur + 1), wb.eq(w_base + R), ab.eq(a_end + 1),
+                         ob.eq(o_base + R if os else a_end + 1)]
         with m.Else():
-            m.d.comb += [sel.eq(cur), wb.eq(w_base), ab.eq(a_base)]
+            m.d.comb += [sel.eq(cur), wb.eq(w_base), ab.eq(a_base), ob.eq(o_base)]
         tt = Mux(go, 0, t)                     # cycle index within the tile, 0 at its start
         m.d.comb += [k_rd.addr.eq(sel), m_rd.addr.eq(sel)]
         k_sel, s_sel = k_rd.data, m_rd.data
+        if os:
+            self._stream_os(m, go, running, ab, s_sel, w_rd, a_rd)
+        else:
+            self._stream_ws(m, go, running, idle, tt, wb, ab, k_sel, s_sel, w_rd, a_rd)
 
+        # Results: column n writes its next row at optr[n]; the tile ends when every
+        # column has written row o_end.
+        finished = Signal(C)
+        last_write = Signal(C)
+        for n, (wr, _) in enumerate(banks):
+            optr = Signal(range(o_depth), name=f"optr{n}")
+            valid = running & core.o_valid[n]
+            m.d.comb += [wr.addr.eq(optr), wr.en.eq(valid),
+                         wr.data.eq(core.o_data.word_select(n, spec.acc_bits)),
+                         last_write[n].eq(valid & (optr == o_end))]
+            with m.If(go):
+                m.d.sync += optr.eq(ob)
+            with m.Elif(valid):
+                m.d.sync += optr.eq(optr + 1)
+        m.d.comb += tile_done.eq(last_write.any() & (finished | last_write).all())
+        with m.If(go):
+            m.d.sync += finished.eq(0)
+        with m.Else():
+            m.d.sync += finished.eq(finished | last_write)
+
+        m.d.sync += self.done.eq(tile_done)
+        with m.If(tile_done):
+            m.d.sync += self.cycles.eq(t)
+
+        # ---- DRAIN: result rows out in load order -------------------------------------------
+        d_idx, d_row = Signal(range(o_depth + 1)), Signal(range(o_depth))
+        d_tile = Signal(range(T))
+        o_valid, o_last = Signal(), Signal()
+        advance = ~o_valid | self.o_ready
+        m.d.comb += [self.o_valid.eq(o_valid), self.o_last.eq(o_last),
+                     self.o_data.eq(Cat(rd.data for _, rd in banks)),
+                     m_rd_drain.addr.eq(d_tile)]
+        o_total = a_slot * R if os else a_ptr       # result rows of the batch
+        for _, rd in banks:
+            m.d.comb += [rd.addr.eq(d_idx), rd.en.eq(draining & advance & (d_idx < o_total))]
+        tile_end = d_row + 1 == (R if os else m_rd_drain.data)
+        if spec.meta_bits:
+            self._metadata(m, idle, sel, draining & advance & (d_idx >= o_total))
+
+        # ---- state ---------------------------------------------------------------------------
+        with m.If(go):
+            m.d.sync += [state.eq(_State.RUN), cur.eq(sel), t.eq(1), w_base.eq(wb),
+                         a_base.eq(ab), a_end.eq(ab + s_sel - 1), o_base.eq(ob),
+                         o_end.eq(ob + (R - 1) if os else ab + s_sel - 1)]
+        with m.Elif(running & tile_done):
+            m.d.sync += [state.eq(_State.DRAIN), d_idx.eq(0), d_row.eq(0), d_tile.eq(0),
+                         o_valid.eq(0)]
+        with m.Elif(running):
+            m.d.sync += t.eq(t + 1)
+        with m.Elif(draining & advance):
+            with m.If(d_idx < o_total):
+                m.d.sync += [o_valid.eq(1), o_last.eq(tile_end), d_idx.eq(d_idx + 1)]
+                with m.If(tile_end):
+                    m.d.sync += [d_row.eq(0), d_tile.eq(d_tile + 1)]
+                with m.Else():
+                    m.d.sync += d_row.eq(d_row + 1)
+            with m.Else():  # the last row has been accepted: empty the buffers
+                m.d.sync += [o_valid.eq(0), state.eq(_State.IDLE),
+                             w_slot.eq(0), w_k.eq(0), w_wbase.eq(0),
+                             a_slot.eq(0), a_ptr.eq(0), a_m.eq(0)]
+        return m
+
+    def _stream_ws(self, m: Module, go: Value, running: Value, idle: Value, tt: Value,
+                   wb: Value, ab: Value, k_sel: Value, s_sel: Value, w_rd: Any,
+                   a_rd: Any) -> None:
+        """ws: preload R stationary rows (cycles 0..R-1), then stream row m in cycle R+m."""
+        core, R = self.core, self.spec.rows  # noqa: N806
         # Preload: step tt (0..R-1) shifts in stationary row R-1-tt, zero if >= K.
-        pre = go | (running & (t < R))
+        pre = go | (running & (tt < R))
         m.d.comb += [core.w_load.eq(pre),
                      core.w_row.eq(Mux(pre & (tt + k_sel >= R), w_rd.data, 0))]
         more_rows = (tt < R - 1) if R > 1 else Const(0)  # a step tt + 1 follows
@@ -248,60 +388,27 @@ class ArrayTop(wiring.Component):
         m.d.comb += [core.a_valid.eq(a_valid_q),
                      core.a_row.eq(Mux(a_valid_q, a_rd.data, 0))]
 
-        # Results: column n writes its next row at optr[n]; the tile ends when every
-        # column has written row a_end.
-        finished = Signal(C)
-        last_write = Signal(C)
-        for n, (wr, _) in enumerate(banks):
-            optr = Signal(range(D), name=f"optr{n}")
-            valid = running & core.o_valid[n]
-            m.d.comb += [wr.addr.eq(optr), wr.en.eq(valid),
-                         wr.data.eq(core.o_data.word_select(n, spec.acc_bits)),
-                         last_write[n].eq(valid & (optr == a_end))]
-            with m.If(go):
-                m.d.sync += optr.eq(ab)
-            with m.Elif(valid):
-                m.d.sync += optr.eq(optr + 1)
-        m.d.comb += tile_done.eq(last_write.any() & (finished | last_write).all())
-        with m.If(go):
-            m.d.sync += finished.eq(0)
-        with m.Else():
-            m.d.sync += finished.eq(finished | last_write)
-
-        m.d.sync += self.done.eq(tile_done)
-        with m.If(tile_done):
-            m.d.sync += self.cycles.eq(t)
-
-        # ---- DRAIN: result rows out in load order -------------------------------------------
-        d_idx, d_row = Signal(range(D + 1)), Signal(range(D))
-        d_tile = Signal(range(T))
-        o_valid, o_last = Signal(), Signal()
-        advance = ~o_valid | self.o_ready
-        m.d.comb += [self.o_valid.eq(o_valid), self.o_last.eq(o_last),
-                     self.o_data.eq(Cat(rd.data for _, rd in banks)),
-                     m_rd_drain.addr.eq(d_tile)]
-        for _, rd in banks:
-            m.d.comb += [rd.addr.eq(d_idx), rd.en.eq(draining & advance & (d_idx < a_ptr))]
-        tile_end = d_row + 1 == m_rd_drain.data
-
-        # ---- state ---------------------------------------------------------------------------
-        with m.If(go):
-            m.d.sync += [state.eq(_State.RUN), cur.eq(sel), t.eq(1), w_base.eq(wb),
-                         a_base.eq(ab), a_end.eq(ab + s_sel - 1)]
-        with m.Elif(running & tile_done):
-            m.d.sync += [state.eq(_State.DRAIN), d_idx.eq(0), d_row.eq(0), d_tile.eq(0),
-                         o_valid.eq(0)]
-        with m.Elif(running):
-            m.d.sync += t.eq(t + 1)
-        with m.Elif(draining & advance):
-            with m.If(d_idx < a_ptr):
-                m.d.sync += [o_valid.eq(1), o_last.eq(tile_end), d_idx.eq(d_idx + 1)]
-                with m.If(tile_end):
-                    m.d.sync += [d_row.eq(0), d_tile.eq(d_tile + 1)]
-                with m.Else():
-                    m.d.sync += d_row.eq(d_row + 1)
-            with m.Else():  # the last row has been accepted: empty the buffers
-                m.d.sync += [o_valid.eq(0), state.eq(_State.IDLE),
-                             w_slot.eq(0), w_k.eq(0), w_wbase.eq(0),
-                             a_slot.eq(0), a_ptr.eq(0), a_m.eq(0)]
-        return m
+    def _stream_os(self, m: Module, go: Value, running: Value, ab: Value, s_sel: Value,
+                   w_rd: Any, a_rd: Any) -> None:
+        """os: read beat k in cycles k*B + j, present it (both rows) in cycles 1 + k*B + j."""
+        core, B = self.core, self.spec.beat_cycles  # noqa: N806
+        beat = Signal(range(self.design.buffer_rows + 1), name="os_beat")
+        beat_now = Mux(go, 0, beat)
+        issue = (go | running) & (beat_now < s_sel)
+        last = beat_now + 1 == s_sel
+        if B > 1:
+            rep = Signal(range(B), name="os_rep")
+            rep_now = Mux(go, 0, rep)
+            step = rep_now == B - 1
+            with m.If(issue):
+                m.d.sync += rep.eq(Mux(step, 0, rep_now + 1))
+        else:
+            step = Const(1)
+        with m.If(issue):
+            m.d.sync += beat.eq(Mux(step, beat_now + 1, beat_now))
+        m.d.comb += [a_rd.addr.eq(ab + beat_now), w_rd.addr.eq(ab + beat_now)]
+        valid_q, last_q = Signal(name="os_valid"), Signal(name="os_last")
+        m.d.sync += [valid_q.eq(issue), last_q.eq(issue & last)]
+        m.d.comb += [core.a_valid.eq(valid_q), core.a_last.eq(last_q),
+                     core.a_row.eq(Mux(valid_q, a_rd.data, 0)),
+                     core.w_row.eq(Mux(valid_q, w_rd.data, 0))]

@@ -6,22 +6,52 @@ A family's RTL (``rtl/pe/<family>.py``) builds an *array core*: a
 buffers, the LOAD / RUN / DRAIN streams and the cycle counter, so one cocotb driver and
 monitor serve every family (DESIGN.md "RTL contract").
 
-Core schedule (what the controller guarantees, what the core must do)
-----------------------------------------------------------------------
-* **Preload**: for ``rows`` consecutive cycles ``w_load`` is high; in the ``t``-th of them
-  (``t = 0 .. rows-1``) ``w_row`` holds stationary row ``rows-1-t`` (C words, word ``n`` in
-  bits ``[n*w_word_bits, (n+1)*w_word_bits)``). Rows the tile does not use arrive as zeros.
-  A core that shifts rows down its columns therefore ends with row ``k`` in PE row ``k``.
-* **Stream**: right after the last preload cycle, one streamed row per cycle with
-  ``a_valid`` high (``rows`` words of ``a_word_bits``, word ``k`` for array row ``k``,
+Cycle numbering (both schedules): a tile's cycle 0 is the cycle in which the controller
+starts it (the ``start`` cycle, or the previous tile's last cycle); it ends with the tile's
+edge E0, and cycle ``t`` ends with edge ``Et``. The tile's last result is delivered in its
+cycle ``T`` (``cycles`` = T); that cycle is also the next tile's cycle 0.
+
+Core schedule ``"ws"`` (stationary operand preloaded, the other streamed)
+-------------------------------------------------------------------------
+* **Preload**: in cycles ``t = 0 .. rows-1`` ``w_load`` is high and ``w_row`` holds
+  stationary row ``rows-1-t`` (C words, word ``n`` in bits ``[n*w_word_bits,
+  (n+1)*w_word_bits)``). Rows the tile does not use arrive as zeros. A core that shifts rows
+  down its columns therefore ends with row ``k`` in PE row ``k``.
+* **Stream**: streamed row ``m`` (``m = 0 .. S-1``) is on ``a_row`` in cycle ``rows + m``
+  with ``a_valid`` high (``rows`` words of ``a_word_bits``, word ``k`` for array row ``k``,
   *not* skewed: the core skews). ``a_row`` is zero while ``a_valid`` is low.
 * **Results**: the core raises ``o_valid[n]`` in each cycle in which ``o_data`` word ``n``
   (``acc_bits`` wide) is the next result of column ``n``; results of one column arrive in
-  streamed-row order. The controller writes them to the output buffer and ends the tile in
-  the cycle in which every column has delivered one result per streamed row.
+  streamed-row order. The tile ends in the cycle in which every column has delivered ``S``
+  results (one per streamed row). The core must accept the next tile's preload in the cycle
+  after.
 
-The core must be able to start the next tile's preload in the cycle after its last result
-(``ArrayTop`` runs the tiles of a batch back to back).
+Core schedule ``"os"`` (output stationary: both operands streamed, results after)
+---------------------------------------------------------------------------------
+* **Stream**: the tile's ``S`` beats (``S`` = the streamed length, e.g. K or
+  ``ceil(K/lanes)``) of both operands are presented in lockstep: beat ``k`` is on ``a_row``
+  (the *row operand*: ``rows`` words of ``a_word_bits``, word ``r`` for array row ``r``) and
+  on ``w_row`` (the *column operand*: ``cols`` words of ``w_word_bits``, word ``n`` for array
+  column ``n``) in the ``beat_cycles`` cycles ``1 + k*beat_cycles + j`` (``j = 0 ..
+  beat_cycles-1``), with ``a_valid`` high, and ``a_last`` high as well during the beat
+  ``S-1``. Beats follow each other without gaps; words are not skewed (the core skews).
+  Outside those cycles ``a_valid``/``a_last`` are low and ``a_row``/``w_row`` zero.
+  There is no preload (no ``w_load`` port).
+* **Results**: as for ``ws``, except that every column delivers exactly ``rows`` results per
+  tile (its output-stationary outputs; result ``j`` of column ``n`` becomes word ``n`` of the
+  tile's drained result row ``j``; the family's ``tile_result`` says which output that is).
+  The tile ends in the cycle in which every column has delivered its ``rows`` results. The
+  next tile's beat 0 arrives in its cycle 1, i.e. two cycles after the last result.
+
+Metadata read port (``meta_bits > 0``, either schedule)
+-------------------------------------------------------
+The ``m_*`` stream loads a tile's metadata beats (``meta_bits`` wide each, e.g. one group's
+scales/zero points/type ids for the whole array, packed by the family: beat ``g`` for group
+``g``). The core reads them through a synchronous read port: the core drives ``m_addr``
+(beat index within the tile, ``META_ADDR_BITS`` wide) in cycle ``t`` and ``m_row`` holds
+that beat in cycle ``t + 1``. In a tile's cycle 0 ``m_addr`` already addresses the new tile
+(so ``m_row`` is the new tile's beat ``m_addr`` in its cycle 1). Addresses past the tile's
+beats read unspecified data.
 """
 
 from __future__ import annotations
@@ -31,17 +61,25 @@ from dataclasses import dataclass
 
 from amaranth.lib.wiring import In, Out, Signature
 
-__all__ = ["CoreSpec", "core_signature"]
+__all__ = ["CoreSpec", "core_signature", "SCHEDULES", "META_ADDR_BITS"]
+
+#: core schedules (module docstring): stationary preload + stream, or output stationary
+SCHEDULES = ("ws", "os")
+#: width of the core's ``m_addr`` metadata read address (unit: bits)
+META_ADDR_BITS = 16
 
 
 @dataclass(frozen=True)
 class CoreSpec:
     """Shape of a family's array core, as the controller sees it.
 
-    ``rows`` / ``cols`` (unit: PEs) are the array sides. ``w_word_bits`` is one PE's
-    stationary word (``lanes * bits``), ``a_word_bits`` one array row's streamed word,
-    ``acc_bits`` one column's result word, ``meta_bits`` one group's metadata word (scales,
-    type ids, zero points; 0 when the family has none). All widths are in bits.
+    ``rows`` / ``cols`` (unit: PEs) are the array sides. ``w_word_bits`` is one PE column's
+    word on ``w_row`` (ws: one PE's stationary word, ``lanes * bits``; os: the column
+    operand's word), ``a_word_bits`` one array row's streamed word, ``acc_bits`` one column's
+    result word, ``meta_bits`` one metadata beat (one group's scales, type ids, zero points
+    for the whole array; 0 when the family has none). All widths are in bits.
+    ``schedule`` is ``"ws"`` or ``"os"`` (module docstring); ``beat_cycles`` (os only) is the
+    number of consecutive cycles each stream beat is presented (unit: cycles).
     """
 
     rows: int
@@ -50,19 +88,26 @@ class CoreSpec:
     a_word_bits: int
     acc_bits: int
     meta_bits: int = 0
+    schedule: str = "ws"
+    beat_cycles: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("rows", "cols", "w_word_bits", "a_word_bits", "acc_bits"):
+        for name in ("rows", "cols", "w_word_bits", "a_word_bits", "acc_bits", "beat_cycles"):
             value = getattr(self, name)
             if isinstance(value, bool) or operator.index(value) < 1:
                 raise ValueError(f"CoreSpec.{name} must be a positive integer, not {value!r}")
-        if self.meta_bits != 0:
-            raise ValueError(f"CoreSpec.meta_bits must be 0 until a family with metadata adds "
-                             f"the m_* buffer to ArrayTop, not {self.meta_bits!r}")
+        if isinstance(self.meta_bits, bool) or operator.index(self.meta_bits) < 0:
+            raise ValueError(f"CoreSpec.meta_bits must be an integer >= 0, not "
+                             f"{self.meta_bits!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"CoreSpec.schedule must be 'ws' or 'os', not {self.schedule!r}")
+        if self.schedule == "ws" and self.beat_cycles != 1:
+            raise ValueError(f"CoreSpec.beat_cycles must be 1 for the ws schedule, not "
+                             f"{self.beat_cycles!r}")
 
     @property
     def w_row_bits(self) -> int:
-        """Width of one stationary row: ``cols * w_word_bits`` (unit: bits)."""
+        """Width of one ``w_row``: ``cols * w_word_bits`` (unit: bits)."""
         return self.cols * self.w_word_bits
 
     @property
@@ -79,18 +124,25 @@ class CoreSpec:
 def core_signature(spec: CoreSpec) -> Signature:
     """The ports every array core has (directions as seen from the core)::
 
-        w_row   In(cols*w_word_bits)  stationary row being preloaded
-        w_load  In(1)                 shift ``w_row`` in at this clock edge
-        a_row   In(rows*a_word_bits)  streamed row, unskewed (zero when not valid)
-        a_valid In(1)                 ``a_row`` carries a streamed row this cycle
+        w_row   In(cols*w_word_bits)  ws: stationary row being preloaded; os: column operand
+        w_load  In(1)                 ws only: shift ``w_row`` in at this clock edge
+        a_row   In(rows*a_word_bits)  streamed row (os: row operand), unskewed, zero when idle
+        a_valid In(1)                 ``a_row`` (os: and ``w_row``) carries a beat this cycle
+        a_last  In(1)                 os only: the beat is the tile's last
+        m_row   In(meta_bits)         meta_bits > 0 only: the metadata beat read last cycle
+        m_addr  Out(META_ADDR_BITS)   meta_bits > 0 only: metadata beat to read (in the tile)
         o_data  Out(cols*acc_bits)    column results (word n from column n)
         o_valid Out(cols)             bit n: word n of ``o_data`` is a result this cycle
+
+    The ws signature without metadata is exactly the original one (systolic_int8).
     """
-    return Signature({
-        "w_row": In(spec.w_row_bits),
-        "w_load": In(1),
-        "a_row": In(spec.a_row_bits),
-        "a_valid": In(1),
-        "o_data": Out(spec.o_row_bits),
-        "o_valid": Out(spec.cols),
-    })
+    members = {"w_row": In(spec.w_row_bits)}
+    if spec.schedule == "ws":
+        members["w_load"] = In(1)
+    members.update({"a_row": In(spec.a_row_bits), "a_valid": In(1)})
+    if spec.schedule == "os":
+        members["a_last"] = In(1)
+    if spec.meta_bits:
+        members.update({"m_row": In(spec.meta_bits), "m_addr": Out(META_ADDR_BITS)})
+    members.update({"o_data": Out(spec.o_row_bits), "o_valid": Out(spec.cols)})
+    return Signature(members)

@@ -48,14 +48,16 @@ def unpack_row(word: int, lanes: int, bits: int) -> np.ndarray:
 class StreamTile:
     """One tile with the beats the driver sends for it.
 
-    ``w_words``: stationary rows as port words (``K`` of them, ``K <= rows``);
-    ``a_words``: streamed rows as port words (``S`` of them).
+    ``w_words``: stationary rows as port words (ws: ``K`` of them, ``K <= rows``; os: the
+    column operand, ``S`` of them); ``a_words``: streamed rows as port words (``S`` of
+    them); ``m_words``: metadata beats (``meta_bits`` wide each; empty without metadata).
     """
 
     index: int
     tile: Tile
     w_words: tuple[int, ...]
     a_words: tuple[int, ...]
+    m_words: tuple[int, ...] = ()
 
     @property
     def streamed(self) -> int:
@@ -64,31 +66,49 @@ class StreamTile:
 
 def to_stream_tiles(params: PEArray, family_rtl: ModuleType, design: Design,
                     tiles: Sequence[Tile]) -> list[StreamTile]:
-    """Map tiles onto the two input streams with the family's ``tile_streams``."""
+    """Map tiles onto the input streams with the family's ``tile_streams`` (and, for a
+    design with metadata, ``tile_meta(params, tile) -> sequence of int``: the ``m_*`` beats,
+    already packed)."""
     out = []
     for index, tile in enumerate(tiles):
         stationary, streamed = family_rtl.tile_streams(params, tile)
-        if stationary.shape[0] > design.rows or stationary.shape[1] > design.cols:
+        high = design.buffer_rows if design.schedule == "os" else design.rows
+        if stationary.shape[0] > high or stationary.shape[1] > design.cols:
             raise ValueError(f"tile {index}: stationary block {stationary.shape} must fit "
-                             f"{design.rows}x{design.cols}")
+                             f"{high}x{design.cols}")
         if not 1 <= streamed.shape[0] <= design.buffer_rows:
             raise ValueError(f"tile {index}: streamed rows must be in 1..{design.buffer_rows} "
                              f"(the buffer), not {streamed.shape[0]}")
+        if design.schedule == "os" and stationary.shape[0] != streamed.shape[0]:
+            raise ValueError(f"tile {index}: an os tile streams as many column-operand beats "
+                             f"as row-operand beats, not {stationary.shape[0]} and "
+                             f"{streamed.shape[0]}")
         w = tuple(pack_row(r, design.cols, design.w_word_bits) for r in stationary)
         a = tuple(pack_row(r, design.rows, design.a_word_bits) for r in streamed)
-        out.append(StreamTile(index, tile, w, a))
+        meta: tuple[int, ...] = ()
+        if design.meta_bits:
+            meta = tuple(int(x) for x in family_rtl.tile_meta(params, tile))
+            if not 1 <= len(meta) <= design.meta_rows:
+                raise ValueError(f"tile {index}: metadata beats must be in "
+                                 f"1..{design.meta_rows} (the buffer), not {len(meta)}")
+            if any(not 0 <= x < 1 << design.meta_bits for x in meta):
+                raise ValueError(f"tile {index}: metadata beats must fit {design.meta_bits} "
+                                 f"bits unsigned")
+        out.append(StreamTile(index, tile, w, a, meta))
     return out
 
 
 def plan_batches(tiles: Sequence[StreamTile], design: Design) -> list[list[StreamTile]]:
     """Greedy, in order: as many tiles per batch as the buffers hold."""
     batches: list[list[StreamTile]] = []
-    rows = 0
+    rows = meta = 0
     for st in tiles:
         if not batches or len(batches[-1]) == design.max_tiles \
-                or rows + st.streamed > design.buffer_rows:
+                or rows + st.streamed > design.buffer_rows \
+                or meta + len(st.m_words) > design.meta_rows:
             batches.append([])
-            rows = 0
+            rows = meta = 0
         batches[-1].append(st)
         rows += st.streamed
+        meta += len(st.m_words)
     return batches

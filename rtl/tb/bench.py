@@ -133,7 +133,8 @@ class TileBench:
         total = 1000
         for tile in tiles:
             stationary, streamed = self.family_rtl.tile_streams(self.params, tile)
-            moved = len(stationary) + 2 * len(streamed)
+            moved = (len(stationary) + len(streamed)
+                     + self.design.result_rows(len(streamed)) + self.design.rows)
             total += 2 * self.params.timing(tile) + int(4 * slow * moved) + 64
         return total
 
@@ -152,7 +153,7 @@ class TileBench:
                                                        limit=2 * predicted + 64)
                 report.run_seconds += time.perf_counter() - t0
                 report.run_cycles += last - start_edge
-                rows = sum(st.streamed for st in batch)
+                rows = sum(self.design.result_rows(st.streamed) for st in batch)
                 limit = int(4 * rows / (1.0 - min(self.stall, 0.9))) + 64
                 await self.result_monitor.drain(rows, limit)
         except (WaitTimeout, TimeoutError, AssertionError) as exc:

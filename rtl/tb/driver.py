@@ -1,9 +1,10 @@
-"""Driver: LOAD a batch of tiles through ``w_*`` / ``a_*`` and pulse ``start``.
+"""Driver: LOAD a batch of tiles through ``w_*`` / ``a_*`` (/ ``m_*``) and pulse ``start``.
 
-Both input streams are driven in parallel, one beat per stream per cycle when ``*_ready`` is
-high; ``gap`` (probability per cycle and stream) inserts idle cycles to exercise the
-handshake. When both streams of a tile have been accepted the driver reports the tile to its
-``on_tile`` callback (the model): the transaction as the testbench meant to send it.
+The input streams (``m_*`` only for a design with metadata) are driven in parallel, one beat
+per stream per cycle when ``*_ready`` is high; ``gap`` (probability per cycle and stream)
+inserts idle cycles to exercise the handshake. When every stream of a tile has been
+accepted the driver reports the tile to its ``on_tile`` callback (the model): the
+transaction as the testbench meant to send it.
 
 ``corrupt`` models a fault on the wires *after* that report: it rewrites one code of one beat
 just before it reaches the pins. The model still predicts from the intended tile, so the
@@ -26,7 +27,8 @@ __all__ = ["Corruption", "TileDriver"]
 
 @dataclass(frozen=True)
 class Corruption:
-    """XOR ``xor`` into code ``lane`` of row ``row`` of tile ``tile`` on stream ``stream``."""
+    """XOR ``xor`` into code ``lane`` of row ``row`` of tile ``tile`` on stream ``stream``
+    (``m``: the metadata beat ``row``, bits from ``lane`` up, i.e. ``xor << lane``)."""
 
     tile: int
     row: int
@@ -35,8 +37,8 @@ class Corruption:
     stream: str = "w"
 
     def __post_init__(self) -> None:
-        if self.stream not in ("w", "a"):
-            raise ValueError(f"Corruption.stream must be 'w' or 'a', not {self.stream!r}")
+        if self.stream not in ("w", "a", "m"):
+            raise ValueError(f"Corruption.stream must be 'w', 'a' or 'm', not {self.stream!r}")
         if self.xor == 0:
             raise ValueError("Corruption.xor must be non-zero, not 0")
 
@@ -55,33 +57,40 @@ class TileDriver:
             if pins.width(name) != want:
                 raise ValueError(f"{name} must be {want} bits wide for {design.name}, "
                                  f"not {pins.width(name)}")
-        pins.set("w_valid", 0)
-        pins.set("a_valid", 0)
+        self.streams = ("w", "a", "m") if design.meta_bits else ("w", "a")
+        if design.meta_bits and pins.width("m_data") != design.meta_bits:
+            raise ValueError(f"m_data must be {design.meta_bits} bits wide for {design.name}, "
+                             f"not {pins.width('m_data')}")
+        for s in self.streams:
+            pins.set(f"{s}_valid", 0)
         pins.set("start", 0)
 
     def _beats(self, batch: Sequence[StreamTile], stream: str) -> list[tuple[int, int, int]]:
         """(tile index, word, last) per beat, with the corruption applied."""
-        bits = self.design.w_word_bits if stream == "w" else self.design.a_word_bits
+        d = self.design
+        bits = {"w": d.w_word_bits, "a": d.a_word_bits, "m": 1}[stream]
+        width = {"w": d.cols * d.w_word_bits, "a": d.rows * d.a_word_bits, "m": d.meta_bits}
         out = []
         for st in batch:
-            words = st.w_words if stream == "w" else st.a_words
+            words = {"w": st.w_words, "a": st.a_words, "m": st.m_words}[stream]
             for r, word in enumerate(words):
                 c = self.corrupt
                 if c and c.stream == stream and c.tile == st.index and c.row == r:
-                    word ^= (c.xor & ((1 << bits) - 1)) << (c.lane * bits)
+                    xor = c.xor if stream == "m" else c.xor & ((1 << bits) - 1)
+                    word ^= (xor << (c.lane * bits)) & ((1 << width[stream]) - 1)
                 out.append((st.index, word, int(r == len(words) - 1)))
         return out
 
     async def load(self, batch: Sequence[StreamTile]) -> None:
-        """Send every tile of ``batch``; returns at a settled point with both streams idle."""
+        """Send every tile of ``batch``; returns at a settled point with all streams idle."""
         pins = self.pins
-        streams = {s: self._beats(batch, s) for s in ("w", "a")}
-        pos = {"w": 0, "a": 0}
-        accepted_last = {"w": set(), "a": set()}
+        streams = {s: self._beats(batch, s) for s in self.streams}
+        pos = {s: 0 for s in self.streams}
+        accepted_last: dict[str, set[int]] = {s: set() for s in self.streams}
         reported = 0
-        while pos["w"] < len(streams["w"]) or pos["a"] < len(streams["a"]):
+        while any(pos[s] < len(streams[s]) for s in self.streams):
             moving = []
-            for s in ("w", "a"):
+            for s in self.streams:
                 beats = streams[s]
                 on = pos[s] < len(beats) and not (self.gap and self.rng.random() < self.gap)
                 pins.set(f"{s}_valid", int(on))
@@ -97,13 +106,13 @@ class TileDriver:
                 pos[s] += 1
                 if last:
                     accepted_last[s].add(index)
-            while reported < len(batch) and batch[reported].index in accepted_last["w"] \
-                    and batch[reported].index in accepted_last["a"]:
+            while reported < len(batch) and all(batch[reported].index in accepted_last[s]
+                                                for s in self.streams):
                 st = batch[reported]
                 self.on_tile(st.index, st.tile)
                 reported += 1
-        pins.set("w_valid", 0)
-        pins.set("a_valid", 0)
+        for s in self.streams:
+            pins.set(f"{s}_valid", 0)
 
     async def start(self) -> int:
         """Pulse ``start``; returns the number of the edge that samples it."""

@@ -31,6 +31,15 @@ def _word(value: int) -> str:
     return f"{int(value)} ({int(value) & 0xFFFFFFFF:#010x})"
 
 
+def _comparable(out: np.ndarray) -> np.ndarray:
+    """Results as int64 for an exact comparison: integers as they are, binary32 outputs as
+    their bit patterns (so ``-0.0 != +0.0`` and nothing is rounded by a cast)."""
+    out = np.asarray(out)
+    if out.dtype.kind == "f":
+        return out.astype(np.float32).view(np.int32).astype(np.int64)
+    return out.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Mismatch:
     """One difference: which tile, which check (``values``, ``cycles``, ``measured``)."""
@@ -101,13 +110,13 @@ class InOrderScoreboard:
         tile = exp.tile
         shape = f"(M={tile.M} K={tile.K} N={tile.N})"
         try:
-            got = self.decode(tile, rows).astype(np.int64)
+            got = _comparable(self.decode(tile, rows))
         except (ValueError, IndexError) as exc:
             self.mismatches.append(Mismatch(exp.index, "values", f"cannot decode {rows.shape} "
                                             f"result rows {shape}: {exc}"))
             self._retire()
             return
-        want = exp.out.astype(np.int64)
+        want = _comparable(exp.out)
         if got.shape != want.shape:
             self.mismatches.append(Mismatch(exp.index, "values", f"result shape {got.shape} "
                                             f"!= golden() {want.shape} {shape}"))
@@ -118,8 +127,9 @@ class InOrderScoreboard:
                 shown = ", ".join(f"out[{m},{n}] {_word(got[m, n])} != {_word(want[m, n])}"
                                   for m, n in bad[:SHOW_ELEMENTS].tolist())
                 more = f" (+{len(bad) - SHOW_ELEMENTS} more)" if len(bad) > SHOW_ELEMENTS else ""
+                arrays = all(isinstance(x, np.ndarray) for x in (tile.a, tile.b))
                 operands = (f"; a={tile.a.tolist()} b={tile.b.tolist()}"
-                            if tile.a.size + tile.b.size <= SHOW_OPERANDS else "")
+                            if arrays and tile.a.size + tile.b.size <= SHOW_OPERANDS else "")
                 self.mismatches.append(Mismatch(exp.index, "values",
                                                 f"{len(bad)} of {want.size} differ {shape}: "
                                                 f"{shown}{more}{operands}"))

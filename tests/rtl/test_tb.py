@@ -124,3 +124,34 @@ def test_gemm_tiles_sum_to_the_gemm() -> None:
                 total[m0:m0 + t.M, n0:n0 + t.N] += t.a.astype(np.int64) @ t.b
                 i += 1
     assert (total == a.astype(np.int64) @ b).all()
+
+
+def test_plan_batches_respects_the_metadata_buffer() -> None:
+    design = Design(name="t", params={}, rows=2, cols=2, w_word_bits=8, a_word_bits=8,
+                    acc_bits=32, buffer_rows=64, max_tiles=16, schedule="os", meta_bits=8,
+                    meta_rows=5)
+    tiles = [StreamTile(i, _stream_tile(i, 2).tile, (0, 0), (0, 0), (0,) * g)
+             for i, g in enumerate([2, 3, 1, 4, 1])]
+    batches = plan_batches(tiles, design)
+    assert [[t.index for t in b] for b in batches] == [[0, 1], [2, 3], [4]]
+    # os tiles drain R result rows each, ws tiles one per streamed row
+    assert (design.result_rows(7), _design(8, 2).result_rows(7)) == (2, 7)
+
+
+def test_corruption_names_a_stream() -> None:
+    assert Corruption(tile=0, row=0, lane=5, stream="m").stream == "m"
+    with pytest.raises(ValueError, match=r"^Corruption.stream must be 'w', 'a' or 'm', not 'o'$"):
+        Corruption(tile=0, row=0, lane=0, stream="o")
+
+
+def test_scoreboard_compares_float_outputs_bit_for_bit() -> None:
+    """FP32 results are compared as bit patterns: -0.0 != +0.0, and a difference in the last
+    place is not hidden by a cast to integers."""
+    tile = Tile(np.zeros((1, 1), np.int8), np.zeros((1, 2), np.int8))
+    want = np.array([[0.0, 1.5]], np.float32)
+    sb = InOrderScoreboard(lambda tile, rows: rows.astype(np.int32).view(np.float32))
+    for got in ([[0.0, 1.5]], [[-0.0, 1.5]], [[0.0, np.nextafter(np.float32(1.5), 2)]]):
+        sb.add_expected(Expected(0, tile, want, cycles=1))
+        sb.add_rows(np.array(got, np.float32).view(np.int32).astype(np.int64))
+    assert [m.message.split(":")[0] for m in sb.mismatches] == ["1 of 2 differ (M=1 K=1 N=2)"] * 2
+    assert "out[0,0] -2147483648 (0x80000000) != 0 (0x00000000)" in sb.mismatches[0].message
