@@ -1,8 +1,8 @@
 """``fp16``: an R x C systolic array of FP16 x FP16 MAC PEs with FP32 accumulators (baseline).
 
 Levels (same file stem in each layer package): golden and timing here,
-``sim/reference/fp16.py`` (fold loop), ``sim/fast/fp16.py`` (closed form + numba kernel);
-RTL is a later issue (``absent_levels``).
+``sim/reference/fp16.py`` (fold loop), ``sim/fast/fp16.py`` (closed form + numba kernel),
+``rtl/pe/fp16.py`` (ws and is array tops; the PE adds its exact product with one FP32 RNE).
 
 Mapping and fold timing are those of ``systolic_int8`` (SCALE-Sim v3 rules, DESIGN.md
 "PE families"): ws maps K -> rows, N -> cols, streams M, fold = 2R + C + M - 2; os maps
@@ -56,7 +56,6 @@ class Fp16(SystolicArray):
     a_bits = 16
     b_bits = 16
     acc_bits = 32
-    absent_levels = {"rtl": "RTL is issue 7"}
 
     @property
     def weight_format_name(self) -> str:

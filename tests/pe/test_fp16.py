@@ -196,6 +196,12 @@ def test_cli_arch_family_phase(tmp_path):
     assert (frame.family[0], frame.compute_cycles[0]) == ("fp16", 900)
 
 
-def test_no_rtl_yet():
-    with pytest.raises(NotImplementedError, match="issue 7"):
-        Fp16(rows=2, cols=2, dataflow="ws").create()
+def test_create_returns_the_array_top():
+    from amaranth.hdl import Fragment
+
+    from qaccel.rtl.controller import ArrayTop
+
+    top = Fp16(rows=2, cols=3, dataflow="ws").create(buffer_rows=64, max_tiles=4)
+    assert isinstance(top, ArrayTop)
+    assert top.design.name == "fp16_2x3_d64_t4"
+    Fragment.get(top, None)  # it elaborates (and is not reported as unused)
