@@ -6,6 +6,12 @@ row and move right, partial sums move down, and each column's bottom PE delivers
 per streamed row. A family plugs in by giving a PE factory whose component has
 :func:`pe_signature`; the grid, skew and valid pipeline are shared.
 
+Edge hooks (optional): a family whose stream words are not what its PEs consume (OliVe's
+pair codes -> exponent-integer pairs) passes ``a_edge`` / ``w_edge``, combinational logic at
+the array edge that turns a raw streamed / stationary row into the row of PE words. It runs in
+the edge register stage (before the row skew, and on the preload path into the top PE row),
+so it adds no cycle: the timing below is unchanged.
+
 Timing (cycle ``s + m`` is the one in which streamed row ``m`` is on ``a_row``):
 PE ``(k, n)`` multiplies row ``m``'s word ``k`` in cycle ``s + m + k + n`` and the result of
 row ``m`` in column ``n`` is on ``o_data`` (with ``o_valid[n]``) in cycle ``s + m + R + n``.
@@ -17,13 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, Signature
 
 from qaccel.rtl.core import CoreSpec, core_signature
 
-__all__ = ["pe_signature", "SystolicCore"]
+__all__ = ["pe_signature", "SystolicCore", "EdgeHook"]
+
+#: ``hook(m, row) -> row``: adds combinational logic to the core's module ``m`` that turns
+#: a raw row (``a_row`` or ``w_row``) into the row of PE words (word i in bits
+#: ``[i*pe_bits, (i+1)*pe_bits)``)
+EdgeHook = Callable[[Module, Value], Value]
 
 
 def pe_signature(a_bits: int, w_bits: int, acc_bits: int) -> Signature:
@@ -55,8 +66,15 @@ class SystolicCore(wiring.Component):
     spec : CoreSpec
         Array sides and word widths.
     make_pe : callable
-        ``make_pe() -> Component`` with :func:`pe_signature` ``(spec.a_word_bits,
-        spec.w_word_bits, spec.acc_bits)``; called once per PE.
+        ``make_pe() -> Component`` with :func:`pe_signature` ``(pe_a_bits, pe_w_bits,
+        spec.acc_bits)``; called once per PE.
+    pe_a_bits, pe_w_bits : int, optional
+        Width of one PE's streamed / stationary word (unit: bits); default the stream word
+        widths ``spec.a_word_bits`` / ``spec.w_word_bits``. Differ only with an edge hook.
+    a_edge, w_edge : EdgeHook, optional
+        Combinational edge logic from ``a_row`` (``rows * spec.a_word_bits`` bits) to
+        ``rows * pe_a_bits`` bits, and from ``w_row`` to ``cols * pe_w_bits`` bits. None:
+        the row words go to the PEs as they are.
 
     Attributes
     ----------
@@ -65,15 +83,35 @@ class SystolicCore(wiring.Component):
     row per cycle. Preload: R cycles.
     """
 
-    def __init__(self, spec: CoreSpec, make_pe: Callable[[], wiring.Component]) -> None:
+    def __init__(self, spec: CoreSpec, make_pe: Callable[[], wiring.Component], *,
+                 pe_a_bits: int | None = None, pe_w_bits: int | None = None,
+                 a_edge: EdgeHook | None = None, w_edge: EdgeHook | None = None) -> None:
         self.spec = spec
         self._make_pe = make_pe
+        self.pe_a_bits = spec.a_word_bits if pe_a_bits is None else pe_a_bits
+        self.pe_w_bits = spec.w_word_bits if pe_w_bits is None else pe_w_bits
+        for what, edge, pe_bits, word_bits in (
+                ("a", a_edge, self.pe_a_bits, spec.a_word_bits),
+                ("w", w_edge, self.pe_w_bits, spec.w_word_bits)):
+            if edge is None and pe_bits != word_bits:
+                raise ValueError(f"pe_{what}_bits must be {word_bits} (the stream word) "
+                                 f"without an {what}_edge hook, not {pe_bits!r}")
+        self._a_edge, self._w_edge = a_edge, w_edge
         super().__init__(core_signature(spec))
+
+    @staticmethod
+    def _edge(m: Module, hook: EdgeHook | None, row: Value, want: int, what: str) -> Value:
+        if hook is None:
+            return row
+        out = hook(m, row)
+        if len(out) != want:
+            raise ValueError(f"{what}_edge must return a row of {want} bits, not {len(out)}")
+        return out
 
     def elaborate(self, platform: object) -> Module:
         spec = self.spec
         rows, cols = spec.rows, spec.cols
-        aw, ww, pw = spec.a_word_bits, spec.w_word_bits, spec.acc_bits
+        aw, ww, pw = self.pe_a_bits, self.pe_w_bits, spec.acc_bits
         want = pe_signature(aw, ww, pw)
         m = Module()
 
@@ -88,9 +126,11 @@ class SystolicCore(wiring.Component):
                 row.append(pe)
             grid.append(row)
 
+        a_row = self._edge(m, self._a_edge, self.a_row, rows * aw, "a")
+        w_row = self._edge(m, self._w_edge, self.w_row, cols * ww, "w")
         for k in range(rows):
             # Row k's streamed word enters k cycles late (the skew), then hops right.
-            word = self.a_row.word_select(k, aw)
+            word = a_row.word_select(k, aw)
             for d in range(k):
                 reg = Signal(aw, name=f"skew_{k}_{d}", reset_less=True)
                 m.d.sync += reg.eq(word)
@@ -100,7 +140,7 @@ class SystolicCore(wiring.Component):
                 m.d.comb += grid[k][n].a_in.eq(grid[k][n - 1].a_out)
 
         for n in range(cols):
-            m.d.comb += grid[0][n].w_in.eq(self.w_row.word_select(n, ww))
+            m.d.comb += grid[0][n].w_in.eq(w_row.word_select(n, ww))
             m.d.comb += grid[0][n].p_in.eq(0)
             for k in range(rows):
                 m.d.comb += grid[k][n].w_load.eq(self.w_load)

@@ -151,7 +151,6 @@ class OliVeArray(SystolicArray):
     """R x C OliVe array: edge pair decoders, bits x bits INT MACs with exponent shift,
     32-bit wrapping accumulators."""
 
-    absent_levels = {"rtl": "RTL is issue 7"}
     bits: int = spec_field(IntIn(4, 8), "bits",
                            "operand and multiplier width, 4 or 8 (unit: bits)", default=4)
 
