@@ -117,7 +117,6 @@ class AntArray(SystolicArray):
     """R x C ANT array: edge decoders, 4x4 INT MACs with exponent shift fused over four
     cycles for INT8, 32-bit wrapping accumulators."""
 
-    absent_levels = {"rtl": "RTL is issue 7"}
     bits: int = spec_field(IntIn(4, 8), "bits",
                            "operand width the array runs at, 4 (ANT types) or 8 (INT8, four "
                            "fused 4-bit passes) (unit: bits)", default=4)
