@@ -2,8 +2,8 @@
 times INT8 (W4A8) or FP16 (W4A16) activations, dequantized once per group (Zhang et al.,
 "MixPE: Quantization and Hardware Co-design for Efficient LLM Inference", arXiv 2411.16158).
 
-Levels: golden and timing here, ``sim/reference/mixpe.py``, ``sim/fast/mixpe.py``; RTL is a
-later issue (``absent_levels``).
+Levels: golden and timing here, ``sim/reference/mixpe.py``, ``sim/fast/mixpe.py``,
+``rtl/pe/mixpe.py`` (W4A8 only: the W4A16 group aligner has no RTL yet).
 
 Operands: A [M x K] is int8 (W4A8; the per-token activation scale is left to the consumer,
 as ``systolic_int8`` leaves its scales) or float16 (W4A16); B is a :class:`GroupWeights`
@@ -136,7 +136,6 @@ class MixPE(PEArray):
     #: weight and accumulator/output widths (unit: bits)
     b_bits = 4
     acc_bits = 32
-    absent_levels = {"rtl": "RTL is issue 7"}
 
     def __post_init__(self) -> None:
         super().__post_init__()
