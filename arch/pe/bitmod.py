@@ -4,7 +4,7 @@ weight formats in ``models/bitmod.py``).
 
 Levels: golden, timing, events and costs here; ``sim/reference/bitmod.py`` (fold loop plus a
 cycle-by-cycle model of one PE with ``line_trace``), ``sim/fast/bitmod.py`` (closed form +
-BLAS); RTL is issue 7 (``absent_levels``). The arithmetic stages live in
+BLAS), ``rtl/pe/bitmod.py`` (the array in Amaranth). The arithmetic stages live in
 ``arch/pe/_bitmod_numerics.py`` and the component inventory in ``arch/pe/_bitmod_cost.py``
 (private helpers of this module, re-exported here).
 
@@ -34,8 +34,25 @@ Full groups never hit either bound; a short last group can. With 4 lanes, 2 cycl
 at most 32 columns (both presets) a fold equals the formula for every K > 60 (all LLM
 layers); tiles with K <= 60 take up to 11 or c_t cycles per group. Steady state: between folds
 the PEs' input registers are double buffered and the last group's dequantization and output
-add overlap the next fold, so a fold's fill and drain (the last group's 11 + ceil(c_t/u) + 1
-cycles) are counted for no fold; a single-tile RTL run (issue 7) will see them at its end.
+add overlap the next fold, so a fold's fill and drain are counted for no fold: both engines
+charge ``fold_cycles`` per fold (the reference engine through ``events()["array_cycles"]``),
+as the authors' simulator does (no fill/drain).
+
+**Single tile** (``timing(tile)``, what the RTL's ``cycles`` counts from ``start`` to the last
+result; ``rtl/pe/_bitmod_core.py``). ``S = ceil(K/lanes)`` beats arrive one per ``cpw``
+cycles from cycle 1; the column aligners need a group's ``Emax`` before its first lane cycle,
+so the lanes start once group 0 (``n0 = min(S, 128/lanes)`` beats) is in, at cycle
+``c1 = 3 + (n0 - 1) * cpw`` (one cycle to write the beat, one to read it back), and then
+run ``L = S * cpw`` cycles without a gap. The last group's sum is dequantized in the next 11
+cycles, unless the previous group's results still occupy the row output units: those visit
+all C columns (the array does not know M) one per cycle, so a group's results may arrive
+only C cycles after the previous group's (``t0`` = lane cycles before the last group). The
+units then visit the C columns (C cycles) and each column shifts out its R results (R
+cycles); the last result leaves in cycle ``c1 + 11 + z + C + R - 1``. So, with
+``TILE_DRAIN_CYCLES`` = 13 (= 3 + 11 - 1)::
+
+    timing = (n0 - 1) * cpw + z + C + R + 13,
+    z = L (one group) or max(L, t0 + max(11, C)) (G >= 2)
 
 **Arithmetic** (one output; rounding points numbered, everything else exact):
 
@@ -99,10 +116,14 @@ from qaccel.models.formats import get_format
 
 __all__ = ["BitmodArray", "WeightFormat", "BitmodWeights", "cycles_per_weight", "DEQUANT_CYCLES",
            "MAPPING", "align_activations", "dequantize", "round_fp32", "term_tables", "to_fp16",
-           "weight_ints", "compute_cycles_formula"]
+           "weight_ints", "compute_cycles_formula", "TILE_DRAIN_CYCLES"]
 
 #: (dim on array rows, dim on array cols, streamed dim)
 MAPPING = ("N", "M", "K")
+#: fixed part of a single tile's cycles (module docstring "Single tile"): lane cycle 1 is
+#: cycle 3 + (n0-1)*cpw (beat 0 arrives in cycle 1, is written, read back), the 11 dequantizer
+#: steps, the last result in cycle c1 + 11 + z + C + R - 1 (unit: cycles)
+TILE_DRAIN_CYCLES = 3 + DEQUANT_CYCLES - 1
 
 
 class WeightFormat(StrEnum):
@@ -139,7 +160,6 @@ class BitmodArray(PEArray):
     #: accumulators stay in the array
     a_bits = 16
     acc_bits = 16
-    absent_levels = {"rtl": "RTL is issue 7"}
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -229,6 +249,19 @@ class BitmodArray(PEArray):
         per_unit = -(-cols_used // self.out_units_per_row)
         return max(self.stream_cycles(k), groups * DEQUANT_CYCLES, groups * per_unit)
 
+    def tile_cycles(self, k: int) -> int:
+        """Start->done cycles of one tile of K = ``k`` run alone (module docstring "Single
+        tile"); the RTL's ``cycles``. Independent of the tile's M and N (unit: cycles)."""
+        steps = -(-k // self.lanes)
+        n0 = min(steps, self.group_size // self.lanes)
+        lane_cycles = steps * self.cpw
+        groups = -(-k // self.group_size)
+        z = lane_cycles
+        if groups > 1:
+            t0 = (groups - 1) * self.group_cycles
+            z = max(lane_cycles, t0 + max(DEQUANT_CYCLES, self.cols))
+        return (n0 - 1) * self.cpw + z + self.cols + self.rows + TILE_DRAIN_CYCLES
+
     def check_tile(self, tile: Tile) -> None:
         """Raise ``ValueError`` when the tile does not fit one fold (M <= cols, N <= rows)."""
         if tile.N > self.rows or tile.M > self.cols:
@@ -290,9 +323,10 @@ class BitmodArray(PEArray):
         return to_fp16(acc)                                            # stage 6
 
     def timing(self, tile: Tile) -> int:
-        """Cycles of one tile (one fold) in steady state, no memory stalls."""
+        """Cycles of one tile run alone, start to last result (``tile_cycles``; the RTL's
+        ``cycles``). Inside a layer a fold costs ``fold_cycles`` (steady state)."""
         self.check_tile(tile)
-        return self.fold_cycles(tile.K, tile.M)
+        return self.tile_cycles(tile.K)
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile (names as in :meth:`event_costs`).
@@ -302,9 +336,11 @@ class BitmodArray(PEArray):
         bit-serial shift-adds (M*N*G*11); ``out_adds``: FP32 round + add (M*N*G);
         ``out_rounds``: FP32 -> FP16 (M*N); ``align``: activations aligned at the column
         edge (M*K per fold); ``decoder_terms``: weights decoded at the row edge (N*K per
-        fold); ``pe_cycles``/``array_cycles``: clocked PE-cycles and fold cycles (unpriced).
+        fold); ``pe_cycles``/``array_cycles``: clocked PE-cycles and steady-state fold cycles
+        (``fold_cycles``, unpriced; the reference engine's compute cycles).
         """
-        cycles = self.timing(tile)
+        self.check_tile(tile)
+        cycles = self.fold_cycles(tile.K, tile.M)
         m, k, n = tile.M, tile.K, tile.N
         groups = -(-k // self.group_size)
         return {"lane_terms": m * n * k * self.cpw,

@@ -304,6 +304,43 @@ def test_hand_computed_cycles(engine, arch, m, k, n, cycles):
     assert frame["compute_cycles"][0] == cycles
 
 
+SINGLE_TILE_CASES = [
+    # timing(tile) = (n0 - 1) * cpw + z + C + R + 13 (arch/pe/bitmod.py "Single tile"),
+    # independent of the tile's M and N:
+    # 4x4, K = 8: S = 2 beats, n0 = 2, L = 4, one group: z = 4; 2 + 4 + 4 + 4 + 13 = 27
+    (4, 4, 8, 27),
+    # 4x4, K = 200: S = 50, n0 = 32, L = 100, t0 = 64: z = max(100, 64 + 11) = 100;
+    # 62 + 100 + 8 + 13 = 183
+    (4, 4, 200, 183),
+    # 8x32, K = 132: S = 33, n0 = 32, L = 66, t0 = 64: z = max(66, 64 + max(11, 32)) = 96
+    # (the row units still visit group 0's 32 columns); 62 + 96 + 32 + 8 + 13 = 211
+    (8, 32, 132, 211),
+    # 1x1, K = 300: S = 75, n0 = 32, L = 150, t0 = 128: z = max(150, 139) = 150;
+    # 62 + 150 + 1 + 1 + 13 = 227
+    (1, 1, 300, 227),
+]
+
+
+@pytest.mark.parametrize(("rows", "cols", "k", "cycles"), SINGLE_TILE_CASES)
+def test_single_tile_timing_by_hand(rows, cols, k, cycles):
+    pe = make_pe(rows=rows, cols=cols)
+    for m, n in ((1, 1), (cols, rows)):
+        tile = Tile(np.ones((m, k), np.float16),
+                    BitmodWeights.from_float(np.ones((k, n)), pe.weight_fmt))
+        assert pe.timing(tile) == cycles
+    assert pe.tile_cycles(k) >= pe.fold_cycles(k, cols)   # fill and drain on top
+
+
+def test_layers_charge_steady_state_folds_not_single_tiles():
+    # 4x3 array, 7x300x9 (CYCLE_CASES[0]): 9 folds of fold_cycles 150 = 1350, although one
+    # tile run alone takes timing() = 62 + 150 + 3 + 4 + 13 = 232 cycles
+    accel = load_accelerator(accel_dict(4, 3))
+    for engine in ("reference", "fast"):
+        frame = sim.run([gemm_layer(7, 300, 9)], accel, engine=engine).frame
+        assert frame["compute_cycles"][0] == 9 * 150
+    assert accel.pe_array.tile_cycles(300) == 232
+
+
 def test_weight_traffic_counts_metadata():
     # 2x2 array, 3x200x4, FP4: B = 4 rows (N) of 200 codes * 4 bits, plus ceil(200/128) = 2
     # groups * 18 bits per row. 4 KiB buffers: B (3200 + 144 bits) fits its 16 Kib reuse half,
