@@ -10,7 +10,8 @@
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator amaranth]
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
-family's paper preset (``<family>-prefill`` or the first preset of the family), overridden by
+family's paper preset (``<family>-prefill``, else the first preset of the family its RTL can
+build), overridden by
 ``--pe-field KEY=VALUE`` (repeatable; ``--lanes N`` is ``--pe-field lanes=N``), and
 ``--dataflow`` defaults to the preset's. Bad values raise :class:`qaccel.ConfigError` (exit
 status 2).
@@ -107,21 +108,22 @@ def _add_design_arguments(p: argparse.ArgumentParser) -> None:
     _add_family_arguments(p)
 
 
-def family_preset_fields(family: str) -> dict[str, object]:
-    """The ``pe_array`` fields of ``family``'s paper preset (``<family>-prefill``, else the
-    first preset of the family), without ``family``; empty when it has none."""
+def family_preset_fields(family: str) -> list[dict[str, object]]:
+    """The ``pe_array`` fields (without ``family``) of each preset of ``family``, the paper
+    preset ``<family>-prefill`` first; ``[{}]`` (the class defaults) when it has none."""
     from qaccel.arch import load_accelerator
     from qaccel.arch.loader import preset_names
 
-    names = preset_names()
-    ours = [n for n in names if load_accelerator(n).pe_array.family == family] \
-        if f"{family.replace('_', '-')}-prefill" not in names \
-        else [f"{family.replace('_', '-')}-prefill"]
-    if not ours:
-        return {}
-    fields = load_accelerator(ours[0]).pe_array.to_dict()
-    fields.pop("family")
-    return fields
+    first = f"{family.replace('_', '-')}-prefill"
+    names = sorted(preset_names(), key=lambda n: n != first)
+    out = []
+    for name in names:
+        pe = load_accelerator(name).pe_array
+        if pe.family == family:
+            fields = pe.to_dict()
+            fields.pop("family")
+            out.append(fields)
+    return out or [{}]
 
 
 def _field_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -137,9 +139,12 @@ def _field_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def rtl_params(family: str, rows: int, cols: int, dataflow: str | None,
-            fields: dict[str, object] | None = None, *, rows_path: str = "--rows",
-            cols_path: str = "--cols") -> PEArray:
-    """Validated parameters of an array with RTL; all problems raised as one ConfigError."""
+               fields: dict[str, object] | None = None, *, rows_path: str = "--rows",
+               cols_path: str = "--cols") -> PEArray:
+    """Validated parameters of an array with RTL; all problems raised as one ConfigError.
+
+    The family's other fields come from the first of its presets (``<family>-prefill``
+    first) that its RTL can build, with ``fields`` on top."""
     if family not in PE_FAMILIES:
         raise ConfigError.single("--family", f"must be one of {', '.join(sorted(PE_FAMILIES))}"
                                  f", not {family!r}")
@@ -150,15 +155,28 @@ def rtl_params(family: str, rows: int, cols: int, dataflow: str | None,
     problems = [Problem(path, f"must be an int in 1..{MAX_SIDE} for RTL, not {value!r}")
                 for path, value in ((rows_path, rows), (cols_path, cols))
                 if not 1 <= value <= MAX_SIDE]
-    data = {**family_preset_fields(family), **(fields or {}), "rows": rows, "cols": cols}
-    data.setdefault("dataflow", "ws")
+    flow = None
     if dataflow is not None:
         try:
-            data["dataflow"] = OneOf(Dataflow)(dataflow).value
+            flow = OneOf(Dataflow)(dataflow).value
         except ValueError as exc:
             problems.append(Problem("--dataflow", f"must be {exc}, not {dataflow!r}"))
     if problems:
         raise ConfigError(problems)
+    first_error: ConfigError | None = None
+    for preset in family_preset_fields(family):  # the first preset the RTL can build
+        data = {"dataflow": "ws", **preset, **(fields or {}), "rows": rows, "cols": cols}
+        if flow is not None:
+            data["dataflow"] = flow
+        try:
+            return _checked_params(family, data)
+        except ConfigError as exc:
+            first_error = first_error or exc
+    assert first_error is not None
+    raise first_error
+
+
+def _checked_params(family: str, data: dict[str, object]) -> PEArray:
     ctx = Context()
     try:
         params = build(family_class(family), data, "pe_array", ctx)
@@ -168,8 +186,9 @@ def rtl_params(family: str, rows: int, cols: int, dataflow: str | None,
     assert params is not None
     try:
         level_module(family, "rtl").core_spec(params)
-    except ValueError as exc:  # e.g. a dataflow without RTL
-        raise ConfigError.single("--dataflow", str(exc)) from None
+    except ValueError as exc:  # e.g. a dataflow or a mode without RTL
+        path = "--dataflow" if " dataflow " in f" {exc} " else "pe_array"
+        raise ConfigError.single(path, str(exc)) from None
     return params
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from qaccel.arch.pe.systolic_int8 import SystolicInt8
 from qaccel.arch.spec import Dataflow
+from qaccel.cli.rtl import rtl_families, rtl_params
 from qaccel.rtl.export import create_top
 from qaccel.rtl.lint import WAIVERS, lint, waivers_vlt
 from tests.rtl.support import require_tool
@@ -20,6 +21,15 @@ LINT_SIZES = [(1, 1), (2, 2), (3, 5), (8, 8)]
 def test_lint_is_clean_with_the_waivers(rows: int, cols: int) -> None:
     require_tool("verilator")
     result = lint(create_top(SystolicInt8(rows=rows, cols=cols, dataflow=Dataflow.WS)))
+    assert result.clean, "\n".join(result.warnings[:20])
+
+
+@pytest.mark.parametrize("family", [f for f in rtl_families() if f != "systolic_int8"])
+def test_every_family_lints_clean_non_square(family: str) -> None:
+    """Each family with RTL at a non-square size with its preset's fields (the family test
+    files lint further sizes and modes)."""
+    require_tool("verilator")
+    result = lint(create_top(rtl_params(family, 4, 3, None)))
     assert result.clean, "\n".join(result.warnings[:20])
 
 
