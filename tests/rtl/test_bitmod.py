@@ -84,6 +84,7 @@ class Case:
     max_k: int = 300       # random tiles: K in 1..max_k (up to 3 groups)
     gap: float = 0.0       # LOAD idle probability per cycle
     stall: float = 0.0     # DRAIN back-pressure probability per cycle
+    tokens: int = 64       # "layers": tokens through the captured MLP
 
     @property
     def params(self) -> BitmodArray:
@@ -94,20 +95,20 @@ class Case:
 #: activations with zeros, subnormals and per-token exponent ranges; partial tiles M < C,
 #: N < R; K from 1 to 300, so one to three groups and short last groups; every random case
 #: starts with the hand vectors) and the fold tiles of a captured three-layer torch MLP
-#: (224 on 4x4); LOAD gaps and DRAIN back-pressure.
+#: (224 on 4x4 with 64 tokens, 200 on 8x8 with 200 tokens); LOAD gaps and DRAIN back-pressure.
 RTL_CASES = [
     Case("4x4-fp4-random", 4, 4, "bitmod_fp4", "random", tiles=200),
     Case("4x4-fp4-handshakes", 4, 4, "bitmod_fp4", "random", tiles=40, gap=0.3, stall=0.3),
     Case("4x4-fp4-layers", 4, 4, "bitmod_fp4", "layers"),
     Case("8x8-fp3-random", 8, 8, "bitmod_fp3", "random", tiles=200),
-    Case("8x8-fp3-layers", 8, 8, "bitmod_fp3", "layers"),
+    Case("8x8-fp3-layers", 8, 8, "bitmod_fp3", "layers", tokens=200),
 ]
 #: Amaranth's simulator runs a few k cycles/s: the first tiles of each case only (the 4x4
 #: random case: the three hand vectors and two random tiles).
 AMARANTH_TILES = 5
 
 
-def layer_tiles(params: BitmodArray) -> list[Tile]:
+def layer_tiles(params: BitmodArray, tokens: int = 64) -> list[Tile]:
     """Fold tiles of the three layers of a seeded torch MLP captured with qaccel.models
     (K = 200 spans two groups), operands from ``BitmodArray.layer_operands``."""
     import torch
@@ -117,7 +118,7 @@ def layer_tiles(params: BitmodArray) -> list[Tile]:
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Linear(200, 24), torch.nn.GELU(),
                               torch.nn.Linear(24, 12), torch.nn.ReLU(), torch.nn.Linear(12, 20))
-    trace = capture(mlp, (torch.randn(64, 200),))
+    trace = capture(mlp, (torch.randn(tokens, 200),))
     tiles = []
     for layer in trace.layers:
         for a, w in params.layer_operands(layer):
@@ -127,7 +128,7 @@ def layer_tiles(params: BitmodArray) -> list[Tile]:
 
 def case_tiles(case: Case) -> list[Tile]:
     if case.source == "layers":
-        return layer_tiles(case.params)
+        return layer_tiles(case.params, case.tokens)
     hand = [literal_tile(row) for row in LITERAL_TILES] if case.params.bits == 4 else []
     return hand + random_tiles(case.params, case.tiles, seed=7, max_streamed=case.max_k)
 
@@ -296,6 +297,9 @@ def test_case_table_meets_acceptance() -> None:
     # 200->24: 16 M blocks x 6 N blocks; 24->12: 16 x 3; 12->20: 16 x 5
     assert len(layers) == 16 * (6 + 3 + 5) == 224
     assert {t.K for t in layers} == {200, 24, 12}
+    # 8x8, 200 tokens: 25 M blocks x (3 + 2 + 3) N blocks
+    big = next(c for c in RTL_CASES if c.name == "8x8-fp3-layers")
+    assert len(case_tiles(big)) == 25 * (3 + 2 + 3) == 200
 
 
 @pytest.mark.parametrize("index", range(len(LITERAL_TILES)))

@@ -78,6 +78,7 @@ RTL_CASES = [
     Case("4x4-ws-literal-random", 4, 4, "ws", "random", tiles=150, literal=True),
     Case("4x4-is-random-handshakes", 4, 4, "is", "random", tiles=40, gap=0.3, stall=0.3),
     Case("8x8-ws-random", 8, 8, "ws", "random", tiles=120, max_streamed=32),
+    Case("4x4-ws-mlp", 4, 4, "ws", "mlp"),
     Case("8x8-ws-mlp", 8, 8, "ws", "mlp"),
 ]
 #: Amaranth's simulator runs ~1-2k cycles/s on these arrays: the first tiles of each case.
@@ -142,10 +143,13 @@ def test_case_table_meets_acceptance() -> None:
         count = sum(c.tiles for c in RTL_CASES
                     if (c.rows, c.cols) == (side, side) and c.source == "random")
         assert count >= 100, f"{side}x{side}: {count} tiles"
-    mlp = next(c for c in RTL_CASES if c.source == "mlp")
+    mlp = next(c for c in RTL_CASES if c.source == "mlp" and c.rows == 8)
     tiles = case_tiles(mlp)
     # 64->48: K 64 in 8 row folds, N 48 in 6 col folds, M 40 in 3 chunks; 48->40: 6 x 5 x 3
     assert len(tiles) == 8 * 6 * 3 + 6 * 5 * 3
+    small = next(c for c in RTL_CASES if c.source == "mlp" and c.rows == 4)
+    # 4x4: 64->48: 16 x 12 x 3; 48->40: 12 x 10 x 3
+    assert len(case_tiles(small)) == 16 * 12 * 3 + 12 * 10 * 3
     assert any(t.M < 16 for t in tiles)
     rand = case_tiles(RTL_CASES[0])[len(LITERAL_TILES):]
     ops = [x for t in rand for x in (t.a, t.b)]
