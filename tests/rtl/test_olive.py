@@ -125,13 +125,14 @@ ALL_SOURCES = (("random", 120), ("uniform", 60), ("mlp", 0), ("sweep_a", 0), ("s
 #: What the Verilator suite covers. Two sizes (4x4, 8x8) at 4 bits (int and flint normals,
 #: drawn per tensor) and 8 bits; random encoded tiles (partial tiles, odd K included);
 #: uniform raw codes (double victims, victims in lone positions); the fold tiles of a
-#: captured three-layer MLP (>= 200 tiles per width at 8x8); input-stationary; LOAD gaps and
+#: captured three-layer MLP (>= 200 tiles per width at 4x4 and 8x8); input-stationary; LOAD gaps and
 #: DRAIN back-pressure; and the sweeps, every code pair of every mode through the Verilog's
 #: left-edge and top-edge decoders. Four Verilator builds: olive4 and olive8 at 4x4 and 8x8.
 RTL_CASES = [
-    Case("4x4-b4-random-handshakes", 4, 4, 4, (("random", 120),), gap=0.3, stall=0.3),
+    Case("4x4-b4-random-handshakes", 4, 4, 4, (("random", 120), ("mlp", 0)), gap=0.3,
+         stall=0.3),
     Case("4x4-b4-is-random", 4, 4, 4, (("random", 40),), dataflow="is"),
-    Case("4x4-b8-random", 4, 4, 8, (("random", 100),)),
+    Case("4x4-b8-random", 4, 4, 8, (("random", 100), ("mlp", 0))),
     Case("8x8-b4-all", 8, 8, 4, ALL_SOURCES, max_streamed=32),
     Case("8x8-b8-all", 8, 8, 8, ALL_SOURCES, max_streamed=32),
 ]
@@ -272,10 +273,13 @@ def test_case_table_meets_acceptance() -> None:
         assert sum(int((op.codes == victim).sum()) for op in ops) > 0
         assert any(t.K % 2 for t in tiles)
     for bits in sorted(MODES):
-        case = next(c for c in RTL_CASES if c.bits == bits and ("mlp", 0) in c.sources)
-        tiles = mlp_tiles(case.params)
-        assert len(tiles) >= 200, f"{case.name}: {len(tiles)} tiles"
-        assert any(t.K % 2 for t in tiles)  # the K = 45 layer
+        cases = [c for c in RTL_CASES if c.bits == bits and ("mlp", 0) in c.sources]
+        assert {c.rows for c in cases} == {4, 8}
+        for case in cases:
+            tiles = mlp_tiles(case.params)
+            assert len(tiles) >= 200, f"{case.name}: {len(tiles)} tiles"
+            assert any(t.K % 2 for t in tiles)  # the K = 45 layer
+        case = next(c for c in cases if c.rows == 8)
         assert {"sweep_a", "sweep_w"} <= {source for source, _ in case.sources}
 
 
