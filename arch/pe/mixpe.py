@@ -3,7 +3,7 @@ times INT8 (W4A8) or FP16 (W4A16) activations, dequantized once per group (Zhang
 "MixPE: Quantization and Hardware Co-design for Efficient LLM Inference", arXiv 2411.16158).
 
 Levels: golden and timing here, ``sim/reference/mixpe.py``, ``sim/fast/mixpe.py``,
-``rtl/pe/mixpe.py`` (W4A8 only: the W4A16 group aligner has no RTL yet).
+``rtl/pe/mixpe.py`` (W4A8 and W4A16).
 
 Operands: A [M x K] is int8 (W4A8; the per-token activation scale is left to the consumer,
 as ``systolic_int8`` leaves its scales) or float16 (W4A16); B is a :class:`GroupWeights`
@@ -40,6 +40,13 @@ holds >= R elements). The authors' simulator (github yuzhang712/mixpe_simulator,
 ``bitfusion/src/benchmarks/int48_bench.py`` and ``mixfloat_bench.py``) instead appends to
 every W4 layer of K -> N a separate GEMM of K/8 x N/128 at the activation precision on the
 same array, i.e. its dequantization is serialized, not overlapped.
+
+W4A16 adds the aligner's look-ahead: a group's first aligned activation needs the group's
+largest exponent E, i.e. its last activation, so the array edge writes the stream into a
+two-group buffer and replays it, without gaps, from the cycle after group 0 has arrived:
+every beat reaches the integer datapath ``align_cycles(K) = min(K, 128)`` cycles late, and
+so does every group end (all t_g, hence all f_g, shift by that constant): fold (W4A16) =
+R + C - 2 + f_{G-1} + 2 + min(K, 128), f_g as above.
 """
 
 from __future__ import annotations
@@ -163,9 +170,15 @@ class MixPE(PEArray):
             done = max(min((g + 1) * G_SIZE, streamed), done) + self.rows
         return done
 
+    def align_cycles(self, streamed: int) -> int:
+        """W4A16 aligner look-ahead (unit: cycles): group 0's length ``min(K, 128)``, the
+        delay of every beat into the integer datapath; 0 for W4A8 (module docstring)."""
+        return min(streamed, G_SIZE) if self.a_bits == 16 else 0
+
     def fold_cycles(self, streamed: int) -> int:
         """Cycles of one fold streaming K = ``streamed`` (module docstring "Timing")."""
-        return self.rows + self.cols - 2 + self.dequant_end(streamed) + DEQUANT_LATENCY_CYCLES
+        return (self.rows + self.cols - 2 + self.dequant_end(streamed) + DEQUANT_LATENCY_CYCLES
+                + self.align_cycles(streamed))
 
     def check_tile(self, tile: Tile) -> None:
         if tile.M > self.rows or tile.N > self.cols:

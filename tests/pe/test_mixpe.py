@@ -125,15 +125,20 @@ def test_only_output_stationary():
 
 
 # ---- hand-worked cycles ---------------------------------------------------------------------
-# fold = R + C - 2 + f_{G-1} + 2, f_g = max(t_g, f_{g-1}) + R, t_g = min(128(g+1), K)
+# fold = R + C - 2 + f_{G-1} + 2 (+ min(K, 128) for W4A16, the aligner's look-ahead),
+# f_g = max(t_g, f_{g-1}) + R, t_g = min(128(g+1), K)
 CASES = [
     # (rows, cols, a_bits, M, K, N, folds, compute_cycles)
     # 4x3, M=5 K=300 N=7: folds = ceil(5/4)*ceil(7/3) = 2*3 = 6; t = 128, 256, 300;
     # f = 132, 260, 304; fold = 4+3-2+304+2 = 311 -> 1866
     (4, 3, 8, 5, 300, 7, 6, 1866),
     # 4x4, M=4 K=130 N=4: 1 fold; t = 128, 130; f0 = 132, f1 = max(130, 132)+4 = 136
-    # (the 2-element last group waits for the unit); fold = 4+4-2+136+2 = 144
-    (4, 4, 16, 4, 130, 4, 1, 144),
+    # (the 2-element last group waits for the unit); W4A16 look-ahead min(130, 128) = 128;
+    # fold = 4+4-2+136+2+128 = 272
+    (4, 4, 16, 4, 130, 4, 1, 272),
+    # W4A16, K = 50 < 128 (one partial group): t0 = 50, f0 = 50+3 = 53; look-ahead 50;
+    # fold = 3+2-2+53+2+50 = 108
+    (3, 2, 16, 3, 50, 2, 1, 108),
     # 200x2 (R > 128: the unit falls behind), M=200 K=256 N=2: 1 fold; t = 128, 256;
     # f0 = 328, f1 = max(256, 328)+200 = 528; fold = 200+2-2+528+2 = 730
     (200, 2, 8, 200, 256, 2, 1, 730),
@@ -196,15 +201,14 @@ def test_presets_load_and_run(name, side, a_bits):
     assert (fast.frame.compute_cycles > 0).all()
 
 
-def test_rtl_level_is_w4a8_only():
-    # rtl/pe/mixpe.py: W4A8 array top; W4A16 (the group aligner) has no RTL yet
+def test_rtl_level_builds_both_variants():
+    # rtl/pe/mixpe.py: W4A8 and W4A16 (FP16 words on a_data) array tops
     from amaranth.hdl import Fragment
 
-    top = MixPE(rows=2, cols=2, dataflow="os", a_bits=8).create()
-    assert top.design.schedule == "os"
-    Fragment.get(top, None)  # it elaborates (and is not reported as unused)
-    with pytest.raises(ValueError, match=r"^mixpe a_bits must be 8 \(W4A8\) for RTL"):
-        MixPE(rows=2, cols=2, dataflow="os", a_bits=16).create()
+    for a_bits in (8, 16):
+        top = MixPE(rows=2, cols=2, dataflow="os", a_bits=a_bits).create()
+        assert (top.design.schedule, len(top.a_data)) == ("os", 2 * a_bits)
+        Fragment.get(top, None)  # it elaborates (and is not reported as unused)
 
 
 def test_captured_int4_g128_weight_matches_models_group_gemm():
