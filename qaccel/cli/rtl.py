@@ -71,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--pe", action="append", metavar="FAMILY",
                    help="synthesize one PE of FAMILY (repeatable)")
     s.add_argument("--all", action="store_true",
-                   help="one PE and the 4x4 and 8x8 arrays of every family with RTL")
+                   help="every family with RTL: one PE per distinct preset PE, and the 4x4 "
+                   "and 8x8 arrays")
     _add_family_arguments(s)
     s.add_argument("--no-xilinx", action="store_true", help="skip synth_xilinx (faster)")
     add_out_argument(s)
@@ -234,6 +235,24 @@ def _parse_arrays(specs: list[str], family: str, args: argparse.Namespace,
     return out
 
 
+def preset_pe_variants(family: str) -> list[PEArray]:
+    """One parameter object per distinct PE of ``family``'s presets that its RTL can build
+    (presets differing only in rows, cols or dataflow give one), as 2x2 arrays."""
+    out: list[PEArray] = []
+    seen: set[tuple] = set()
+    for preset in family_preset_fields(family):
+        pe_fields = {k: v for k, v in preset.items() if k not in ("rows", "cols", "dataflow")}
+        key = tuple(sorted(pe_fields.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            out.append(rtl_params(family, 2, 2, None, pe_fields))
+        except ConfigError:
+            continue  # a preset the RTL does not build
+    return out
+
+
 def rtl_families() -> list[str]:
     """Registered families that have an RTL level, in registry order."""
     return [f for f, cls in PE_FAMILIES.items() if "rtl" not in cls.absent_levels]
@@ -246,7 +265,7 @@ def _synth(args: argparse.Namespace) -> int:
     fields = _field_overrides(args)
     if args.all:
         families = rtl_families()
-        pes = [rtl_params(f, 2, 2, None) for f in families]
+        pes = [p for f in families for p in preset_pe_variants(f)]
         arrays = [p for f in families for p in _parse_arrays(["4x4", "8x8"], f, args, {})]
     else:
         pes = [rtl_params(f, 2, 2, args.dataflow, fields) for f in args.pe or []]
