@@ -29,7 +29,8 @@ from amaranth.lib.wiring import In, Out, Signature
 
 from qaccel.rtl.core import CoreSpec, core_signature
 
-__all__ = ["pe_signature", "SystolicCore", "EdgeHook"]
+__all__ = ["GRID_DATAFLOWS", "grid_dataflow", "grid_result", "pe_signature", "SystolicCore",
+           "EdgeHook"]
 
 #: ``hook(m, row) -> row``: adds combinational logic to the core's module ``m`` that turns
 #: a raw row (``a_row`` or ``w_row``) into the row of PE words (word i in bits
@@ -157,3 +158,26 @@ class SystolicCore(wiring.Component):
         m.d.comb += self.o_valid.eq(Cat(delayed[rows + n] for n in range(cols)))
         m.d.comb += self.o_data.eq(Cat(grid[rows - 1][n].p_out for n in range(cols)))
         return m
+
+
+#: dataflows the stationary-operand grid runs: ``ws`` preloads B and streams A's rows, ``is``
+#: preloads A.T and streams B's columns (``os`` keeps outputs in the PEs: another grid)
+GRID_DATAFLOWS = ("ws", "is")
+
+
+def grid_dataflow(params: object) -> str:
+    """``params.dataflow`` as ``"ws"`` or ``"is"``; ``ValueError`` for one the grid does not
+    run (``<family> dataflow must be 'ws' or 'is' for RTL, not 'os'``)."""
+    flow = str(getattr(params.dataflow, "value", params.dataflow))
+    if flow not in GRID_DATAFLOWS:
+        raise ValueError(f"{params.family} dataflow must be 'ws' or 'is' for RTL, "
+                         f"not {flow!r}")
+    return flow
+
+
+def grid_result(params: object, tile: object, rows: object) -> object:
+    """``out`` (M x N) from the rows a grid drained (S x C): ws rows are rows of ``out``,
+    is rows are its columns."""
+    if grid_dataflow(params) == "ws":
+        return rows[:, :tile.N]
+    return rows[:, :tile.M].T

@@ -38,7 +38,7 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._ant_decoder import CODE_BITS, EXP_BITS, SIG_BITS, TYPE_BITS, AntDecoder
 from qaccel.rtl.pe.olive import OlivePE
-from qaccel.rtl.systolic import EdgeHook, SystolicCore
+from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result
 
 __all__ = ["create", "create_core", "create_pe", "pe_config", "core_spec", "tile_streams",
            "tile_result", "random_operands", "stream_words", "RTL_DATAFLOWS", "RTL_BITS",
@@ -58,11 +58,7 @@ def _check(params: AntArray) -> Dataflow:
     if params.bits not in RTL_BITS:
         raise ValueError(f"ant bits must be 4 for RTL (the fused INT8 mode holds each row "
                          f"four cycles, which the ws controller does not), not {params.bits!r}")
-    flow = Dataflow(params.dataflow)
-    if flow not in RTL_DATAFLOWS:
-        allowed = " or ".join(repr(f.value) for f in RTL_DATAFLOWS)
-        raise ValueError(f"ant dataflow must be {allowed} for RTL, not {flow.value!r}")
-    return flow
+    return Dataflow(grid_dataflow(params))
 
 
 def core_spec(params: AntArray) -> CoreSpec:
@@ -143,9 +139,7 @@ def tile_streams(params: AntArray, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
 
 def tile_result(params: AntArray, tile: Tile, rows: np.ndarray) -> np.ndarray:
     """``out`` (M x N, int32) from the result rows (S x C, int32) the array drained."""
-    if _check(params) is Dataflow.WS:
-        return rows[:, :tile.N]
-    return rows[:, :tile.M].T
+    return grid_result(params, tile, rows)
 
 
 def random_operands(params: AntArray, rng: np.random.Generator, m: int, k: int,

@@ -28,7 +28,7 @@ from qaccel.arch.spec import Dataflow
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.fp import Fp16MulExact, Fp32Add
-from qaccel.rtl.systolic import SystolicCore, pe_signature
+from qaccel.rtl.systolic import SystolicCore, grid_dataflow, grid_result, pe_signature
 
 __all__ = ["Fp16MacPE", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "random_operands", "RTL_DATAFLOWS"]
@@ -76,17 +76,10 @@ class Fp16MacPE(wiring.Component):
         return m
 
 
-def _dataflow(params: Fp16) -> Dataflow:
-    flow = Dataflow(params.dataflow)
-    if flow not in RTL_DATAFLOWS:
-        allowed = " or ".join(repr(f.value) for f in RTL_DATAFLOWS)
-        raise ValueError(f"fp16 dataflow must be {allowed} for RTL, not {flow.value!r}")
-    return flow
-
 
 def core_spec(params: Fp16) -> CoreSpec:
     """The array core's shape for ``params`` (widths read from the parameter class)."""
-    _dataflow(params)
+    grid_dataflow(params)
     return CoreSpec(rows=params.rows, cols=params.cols,
                     w_word_bits=params.lanes * params.b_bits, a_word_bits=params.a_bits,
                     acc_bits=params.acc_bits)
@@ -138,7 +131,7 @@ def tile_streams(params: Fp16, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
     """
     params.check_tile(tile)
     a, b = _bits16(tile.a), _bits16(tile.b)
-    if _dataflow(params) is Dataflow.WS:
+    if grid_dataflow(params) == "ws":
         return b, a
     return a.T, b.T
 
@@ -147,9 +140,7 @@ def tile_result(params: Fp16, tile: Tile, rows: np.ndarray) -> np.ndarray:
     """``out`` (M x N, float32) from the drained result rows (S x C binary32 bit patterns,
     as signed integers): the bits are reinterpreted, never converted."""
     bits = np.ascontiguousarray(rows, dtype=np.int64).astype(np.int32).view(np.float32)
-    if _dataflow(params) is Dataflow.WS:
-        return bits[:, :tile.N]
-    return bits[:, :tile.M].T
+    return grid_result(params, tile, bits)
 
 
 def random_operands(params: Fp16, rng: np.random.Generator, m: int, k: int,

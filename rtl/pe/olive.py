@@ -42,7 +42,7 @@ from qaccel.models import olive as olive_fmt
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._olive_decoder import PairDecoder, decoder_widths
-from qaccel.rtl.systolic import EdgeHook, SystolicCore, pe_signature
+from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result, pe_signature
 
 __all__ = ["OlivePE", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "random_operands", "RTL_DATAFLOWS"]
@@ -98,13 +98,6 @@ class OlivePE(wiring.Component):
         return m
 
 
-def _dataflow(params: OliVeArray) -> Dataflow:
-    flow = Dataflow(params.dataflow)
-    if flow not in RTL_DATAFLOWS:
-        allowed = " or ".join(repr(f.value) for f in RTL_DATAFLOWS)
-        raise ValueError(f"olive dataflow must be {allowed} for RTL, not {flow.value!r}")
-    return flow
-
 
 def _mode_bits(bits: int) -> int:
     return decoder_widths(bits)[2]
@@ -112,7 +105,7 @@ def _mode_bits(bits: int) -> int:
 
 def core_spec(params: OliVeArray) -> CoreSpec:
     """The array core's shape: stream words as in the module docstring (unit: bits)."""
-    _dataflow(params)
+    grid_dataflow(params)
     b, mode = params.bits, _mode_bits(params.bits)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=2 * b + mode,
                     a_word_bits=b + mode, acc_bits=params.acc_bits)
@@ -237,16 +230,14 @@ def tile_streams(params: OliVeArray, tile: Tile) -> tuple[np.ndarray, np.ndarray
     """
     params.check_tile(tile)
     a, b = _check_operand(params, tile.a, "a"), _check_operand(params, tile.b, "b")
-    if _dataflow(params) is Dataflow.WS:
+    if grid_dataflow(params) == "ws":
         return _stationary(b, b.codes), _streamed(a, a.codes)
     return _stationary(a, a.codes.T), _streamed(b, b.codes.T)
 
 
 def tile_result(params: OliVeArray, tile: Tile, rows: np.ndarray) -> np.ndarray:
     """``out`` (M x N, int32) from the result rows (S x C, int32) the array drained."""
-    if _dataflow(params) is Dataflow.WS:
-        return rows[:, :tile.N]
-    return rows[:, :tile.M].T
+    return grid_result(params, tile, rows)
 
 
 def random_operands(params: OliVeArray, rng: np.random.Generator, m: int, k: int,

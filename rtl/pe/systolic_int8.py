@@ -28,7 +28,7 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import Dataflow
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
-from qaccel.rtl.systolic import SystolicCore, pe_signature
+from qaccel.rtl.systolic import SystolicCore, grid_dataflow, grid_result, pe_signature
 
 __all__ = ["MacPE", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "RTL_DATAFLOWS"]
@@ -72,17 +72,10 @@ class MacPE(wiring.Component):
         return m
 
 
-def _dataflow(params: SystolicInt8) -> Dataflow:
-    flow = Dataflow(params.dataflow)
-    if flow not in RTL_DATAFLOWS:
-        allowed = " or ".join(repr(f.value) for f in RTL_DATAFLOWS)
-        raise ValueError(f"systolic_int8 dataflow must be {allowed} for RTL, not {flow.value!r}")
-    return flow
-
 
 def core_spec(params: SystolicInt8) -> CoreSpec:
     """The array core's shape for ``params`` (widths read from the parameter class)."""
-    _dataflow(params)
+    grid_dataflow(params)
     return CoreSpec(rows=params.rows, cols=params.cols,
                     w_word_bits=params.lanes * params.b_bits, a_word_bits=params.a_bits,
                     acc_bits=params.acc_bits)
@@ -126,13 +119,11 @@ def tile_streams(params: SystolicInt8, tile: Tile) -> tuple[np.ndarray, np.ndarr
     The driver zero-pads each row to the port width.
     """
     params.check_tile(tile)
-    if _dataflow(params) is Dataflow.WS:
+    if grid_dataflow(params) == "ws":
         return tile.b, tile.a
     return tile.a.T, tile.b.T
 
 
 def tile_result(params: SystolicInt8, tile: Tile, rows: np.ndarray) -> np.ndarray:
     """``out`` (M x N, int32) from the result rows (S x C, int32) the array drained."""
-    if _dataflow(params) is Dataflow.WS:
-        return rows[:, :tile.N]
-    return rows[:, :tile.M].T
+    return grid_result(params, tile, rows)

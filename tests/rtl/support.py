@@ -1,12 +1,19 @@
-"""RTL test helpers: where Verilator builds go, and the skip-or-fail rule for tools."""
+"""RTL test helpers: where Verilator builds go, the skip-or-fail rule for tools, and the one
+way every family's case table runs a level and checks its report."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import PEArray
+from qaccel.rtl.tb.bench import Report
+from qaccel.rtl.verify import verify
 
 #: one Verilator build per design under here (gitignored; reused between runs)
 BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "rtl"
@@ -20,3 +27,22 @@ def require_tool(tool: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; CI must run the RTL tests")
     pytest.skip(message)
+
+
+def run_level(level: str, params: PEArray, tiles: Sequence[Tile], *,
+              amaranth_tiles: int | None = None, **kw: object) -> Report:
+    """Replay ``tiles`` on ``level``: ``"verilator"`` (every tile, one build per design under
+    :data:`BUILD_ROOT`) or ``"amaranth"`` (the first ``amaranth_tiles``, all when None)."""
+    if level == "verilator":
+        require_tool("verilator")
+        return verify(params, tiles, simulator="verilator", build_root=BUILD_ROOT, **kw)
+    return verify(params, list(tiles)[:amaranth_tiles], simulator="amaranth", **kw)
+
+
+def assert_report_matches(report: Report, params: PEArray, checked: Sequence[Tile]) -> None:
+    """Every tile checked bit-exact against ``golden()`` and its cycles against ``timing()``,
+    and the batches' RUN phases lasting exactly the sum of the tiles' ``timing()``."""
+    assert report.passed, report.summary()
+    assert report.tiles_checked == report.cycles_compared == len(checked)
+    assert report.values_compared == sum(t.M * t.N for t in checked)
+    assert report.run_cycles == sum(params.timing(t) for t in checked)

@@ -27,8 +27,8 @@ from qaccel.rtl.pe import ant as ant_rtl
 from qaccel.rtl.pe._ant_decoder import EXP_BITS, SIG_BITS, TYPE_BITS, AntDecoder
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.stimulus import gemm_tiles, random_tiles
-from qaccel.rtl.verify import verify
-from tests.rtl.support import BUILD_ROOT, require_tool
+from tests.rtl import support
+from tests.rtl.support import assert_report_matches, require_tool
 
 pytestmark = pytest.mark.rtl
 
@@ -204,10 +204,7 @@ def case_tiles(case: Case, level: str = "verilator") -> list[Tile]:
 
 
 def run_level(level: str, case: Case, tiles: list[Tile], **kw: object):
-    if level == "verilator":
-        require_tool("verilator")
-        return verify(case.params, tiles, simulator="verilator", build_root=BUILD_ROOT, **kw)
-    return verify(case.params, tiles, simulator="amaranth", **kw)
+    return support.run_level(level, case.params, tiles, **kw)
 
 
 @pytest.mark.parametrize("level", ["amaranth", "verilator"])
@@ -215,11 +212,7 @@ def run_level(level: str, case: Case, tiles: list[Tile], **kw: object):
 def test_rtl_matches_golden_and_timing(level: str, case: Case) -> None:
     tiles = case_tiles(case, level)
     report = run_level(level, case, tiles, gap=case.gap, stall=case.stall, seed=3)
-    assert report.passed, report.summary()
-    assert report.tiles_checked == report.cycles_compared == len(tiles)
-    assert report.values_compared == sum(t.M * t.N for t in tiles)
-    # the batches' RUN phases last exactly the sum of the folds' timing(), 2R + C + S - 2
-    assert report.run_cycles == sum(case.params.timing(t) for t in tiles)
+    assert_report_matches(report, case.params, tiles)
     streamed = {"ws": "M", "is": "N"}[case.dataflow]
     assert all(case.params.timing(t) == 2 * case.rows + case.cols + t.dims[streamed] - 2
                for t in tiles)

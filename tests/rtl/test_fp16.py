@@ -22,8 +22,8 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.pe.fp16 import create, random_operands
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.stimulus import gemm_tiles, random_tiles
-from qaccel.rtl.verify import verify
-from tests.rtl.support import BUILD_ROOT, require_tool
+from tests.rtl import support
+from tests.rtl.support import assert_report_matches
 
 pytestmark = pytest.mark.rtl
 
@@ -117,10 +117,7 @@ def case_tiles(case: Case) -> list[Tile]:
 
 
 def run_level(level: str, case: Case, tiles: list[Tile], **kw: object):
-    if level == "verilator":
-        require_tool("verilator")
-        return verify(case.params, tiles, simulator="verilator", build_root=BUILD_ROOT, **kw)
-    return verify(case.params, tiles[:AMARANTH_TILES], simulator="amaranth", **kw)
+    return support.run_level(level, case.params, tiles, amaranth_tiles=AMARANTH_TILES, **kw)
 
 
 @pytest.mark.parametrize("level", ["amaranth", "verilator"])
@@ -129,11 +126,7 @@ def test_rtl_matches_golden_and_timing(level: str, case: Case) -> None:
     tiles = case_tiles(case)
     report = run_level(level, case, tiles, gap=case.gap, stall=case.stall, seed=3)
     checked = tiles if level == "verilator" else tiles[:AMARANTH_TILES]
-    assert report.passed, report.summary()
-    assert report.tiles_checked == report.cycles_compared == len(checked)
-    assert report.values_compared == sum(t.M * t.N for t in checked)
-    # the batches' RUN phases last exactly the sum of the folds' timing()
-    assert report.run_cycles == sum(case.params.timing(t) for t in checked)
+    assert_report_matches(report, case.params, checked)
 
 
 def test_case_table_meets_acceptance() -> None:

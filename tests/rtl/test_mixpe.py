@@ -20,8 +20,8 @@ from qaccel.arch.spec import Dataflow
 from qaccel.rtl.pe.mixpe import META_WORD_BITS, create, tile_meta
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.stimulus import gemm_tiles, random_tiles
-from qaccel.rtl.verify import verify
-from tests.rtl.support import BUILD_ROOT, require_tool
+from tests.rtl import support
+from tests.rtl.support import assert_report_matches, require_tool
 
 pytestmark = pytest.mark.rtl
 
@@ -169,10 +169,7 @@ def case_tiles(case: Case, per_source: int | None = None) -> list[Tile]:
 
 def run_level(level: str, case: Case, tiles: list[Tile], **kw: object):
     kw = {"buffer_rows": BUFFER_ROWS, "max_tiles": MAX_TILES, **kw}
-    if level == "verilator":
-        require_tool("verilator")
-        return verify(case.params, tiles, simulator="verilator", build_root=BUILD_ROOT, **kw)
-    return verify(case.params, tiles, simulator="amaranth", **kw)
+    return support.run_level(level, case.params, tiles, **kw)
 
 
 @pytest.mark.parametrize("level", ["amaranth", "verilator"])
@@ -180,10 +177,7 @@ def run_level(level: str, case: Case, tiles: list[Tile], **kw: object):
 def test_rtl_matches_golden_and_timing(level: str, case: Case) -> None:
     checked = case_tiles(case, None if level == "verilator" else AMARANTH_TILES)
     report = run_level(level, case, checked, gap=case.gap, stall=case.stall, seed=3)
-    assert report.passed, report.summary()
-    assert report.tiles_checked == report.cycles_compared == len(checked)
-    assert report.values_compared == sum(t.M * t.N for t in checked)
-    assert report.run_cycles == sum(case.params.timing(t) for t in checked)
+    assert_report_matches(report, case.params, checked)
 
 
 def test_case_table_meets_acceptance() -> None:

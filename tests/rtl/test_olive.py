@@ -31,8 +31,8 @@ from qaccel.rtl.pe._olive_decoder import PairDecoder, decoder_widths
 from qaccel.rtl.systolic import pe_signature
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.stimulus import gemm_tiles, random_tiles
-from qaccel.rtl.verify import verify
-from tests.rtl.support import BUILD_ROOT, require_tool
+from tests.rtl import support
+from tests.rtl.support import assert_report_matches, require_tool
 
 pytestmark = pytest.mark.rtl
 
@@ -237,10 +237,7 @@ def case_tiles(case: Case) -> tuple[Tile, ...]:
 
 
 def run_level(level: str, case: Case, tiles: Sequence[Tile], **kw: object):
-    if level == "verilator":
-        require_tool("verilator")
-        return verify(case.params, tiles, simulator="verilator", build_root=BUILD_ROOT, **kw)
-    return verify(case.params, tiles[:AMARANTH_TILES], simulator="amaranth", **kw)
+    return support.run_level(level, case.params, tiles, amaranth_tiles=AMARANTH_TILES, **kw)
 
 
 @pytest.mark.parametrize("level", ["amaranth", "verilator"])
@@ -249,11 +246,7 @@ def test_rtl_matches_golden_and_timing(level: str, case: Case) -> None:
     tiles = case_tiles(case)
     report = run_level(level, case, tiles, gap=case.gap, stall=case.stall, seed=3)
     checked = tiles if level == "verilator" else tiles[:AMARANTH_TILES]
-    assert report.passed, report.summary()
-    assert report.tiles_checked == report.cycles_compared == len(checked)
-    assert report.values_compared == sum(t.M * t.N for t in checked)
-    # the batches' RUN phases last exactly the sum of the folds' timing(), 2R + C + S - 2
-    assert report.run_cycles == sum(case.params.timing(t) for t in checked)
+    assert_report_matches(report, case.params, checked)
     assert all(case.params.timing(t) == 2 * case.rows + case.cols + t.M - 2 for t in checked
                if case.dataflow == "ws")
 
