@@ -116,6 +116,12 @@ class PEArray:
         self.check_tile(tile)
         return self.fold_cycles(tile.dims[self.mapping[2]])
 
+    def fold_timing(self, tile: Any) -> int:
+        """Cycles one fold costs inside a layer, no memory stalls (what the reference fold loop
+        sums): ``timing(tile)`` unless the family overlaps a fold's fill and drain with the
+        next fold, in which case ``timing`` (a tile run alone, the RTL's ``cycles``) is more."""
+        return self.timing(tile)
+
     def create(self, **kw: Any) -> Any:
         """The Amaranth array top of this array (``rtl/pe/<family>.py`` ``create(self, **kw)``;
         ``kw``: ``buffer_rows``, ``max_tiles``). Raises ``NotImplementedError`` with the reason

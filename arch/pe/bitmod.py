@@ -35,8 +35,8 @@ at most 32 columns (both presets) a fold equals the formula for every K > 60 (al
 layers); tiles with K <= 60 take up to 11 or c_t cycles per group. Steady state: between folds
 the PEs' input registers are double buffered and the last group's dequantization and output
 add overlap the next fold, so a fold's fill and drain are counted for no fold: both engines
-charge ``fold_cycles`` per fold (the reference engine through ``events()["array_cycles"]``),
-as the authors' simulator does (no fill/drain).
+charge ``fold_cycles`` per fold (the reference engine through ``fold_timing``), as the
+authors' simulator does (no fill/drain).
 
 **Single tile** (``timing(tile)``, what the RTL's ``cycles`` counts from ``start`` to the last
 result; ``rtl/pe/_bitmod_core.py``). ``S = ceil(K/lanes)`` beats arrive one per ``cpw``
@@ -328,6 +328,12 @@ class BitmodArray(PEArray):
         self.check_tile(tile)
         return self.tile_cycles(tile.K)
 
+    def fold_timing(self, tile: Tile) -> int:
+        """Cycles one fold costs inside a layer: the steady-state ``fold_cycles`` (fill and
+        drain overlap the neighbouring folds)."""
+        self.check_tile(tile)
+        return self.fold_cycles(tile.K, tile.M)
+
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile (names as in :meth:`event_costs`).
 
@@ -337,10 +343,9 @@ class BitmodArray(PEArray):
         ``out_rounds``: FP32 -> FP16 (M*N); ``align``: activations aligned at the column
         edge (M*K per fold); ``decoder_terms``: weights decoded at the row edge (N*K per
         fold); ``pe_cycles``/``array_cycles``: clocked PE-cycles and steady-state fold cycles
-        (``fold_cycles``, unpriced; the reference engine's compute cycles).
+        (``fold_timing``, unpriced).
         """
-        self.check_tile(tile)
-        cycles = self.fold_cycles(tile.K, tile.M)
+        cycles = self.fold_timing(tile)
         m, k, n = tile.M, tile.K, tile.N
         groups = -(-k // self.group_size)
         return {"lane_terms": m * n * k * self.cpw,

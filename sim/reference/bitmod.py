@@ -3,9 +3,8 @@ cycle-by-cycle model of one PE.
 
 Each fold is one R x C block of FP16 outputs over the whole K (column blocks of M outer, row
 blocks of N inner), so the blocks are disjoint and ``BitmodArray.fold_merge`` just stores it.
-A fold costs ``BitmodArray.fold_cycles`` (steady state, summed as ``events()["array_cycles"]``);
-``timing(tile)`` is a tile run alone (fill and drain included, the RTL's count), which the
-generic fold loop sums and this module replaces.
+A fold costs ``BitmodArray.fold_timing`` (the steady-state ``fold_cycles``), not ``timing``
+(a tile run alone, fill and drain included: the RTL's count).
 
 :func:`run_pe` steps one PE through one dot product cycle by cycle (lanes, adder tree, group
 accumulator, the bit-serial dequantizer with its hold register, the output add); it is checked
@@ -40,9 +39,6 @@ def simulate_gemm(pe: BitmodArray, plan: FoldPlan, a: np.ndarray | None = None,
     stats, out = run_folds(plan, pe, a, b)
     counts = stats.counts()
     counts.update({f"ev_{k}": v for k, v in stats.events.items()})
-    # Inside a layer a fold costs its steady-state fold_cycles (events' array_cycles), not
-    # timing(tile), the single-tile start->done count that the fold loop summed.
-    counts["compute_cycles"] = counts["ev_array_cycles"]
     pe.metadata_traffic(counts, plan)
     return counts, out
 

@@ -120,7 +120,7 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
                 tile = Tile(np.broadcast_to(np.int8(0), (m, k)),
                             np.broadcast_to(np.int8(0), (k, n)))
             stats.folds += 1
-            stats.compute_cycles += family.timing(tile)
+            stats.compute_cycles += family.fold_timing(tile)
             for name, count in family.events(tile).items():
                 stats.events[name] = stats.events.get(name, 0) + count
             if out is not None:
