@@ -47,10 +47,9 @@ from qaccel.arch.components import register, scale_to
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import PEArray
 
-__all__ = ["synth_report", "synth_pe_report", "PAPER_PE_AREA", "PAPER_PE_PJ", "PaperArea",
-           "area_markdown",
-           "yosys_version", "NAND2_AREA_UM2_45NM", "AREA_SCALE_45_TO_28NM",
-           "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
+__all__ = ["synth_report", "synth_pe_report", "synth_edge_reports", "PAPER_PE_AREA",
+           "PAPER_PE_PJ", "PaperArea", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
+           "AREA_SCALE_45_TO_28NM", "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
 
 #: NanGate FreePDK45 Open Cell Library, NAND2_X1 ``area : 0.798000`` (unit: um^2)
 NAND2_AREA_UM2_45NM = 0.798
@@ -89,6 +88,7 @@ class PaperArea:
     node_nm: int
     what: str
     source: str
+    unit: str = "PE"
 
 
 #: Published PE areas to compare ours with (family -> figures). The BitMoD paper's PE is the
@@ -106,7 +106,7 @@ PAPER_PE_AREA: dict[str, tuple[PaperArea, ...]] = {
                       "BitMoD simulator test_ant.py"),),
     "olive": (PaperArea(1318.6, 28, "OliVe PE (FP16 act.), pe_area",
                         "BitMoD simulator test_olive.py"),
-              PaperArea(13.5, 22, "pair decoder", "OliVe paper (issue 7)")),
+              PaperArea(13.5, 22, "pair decoder", "OliVe paper (issue 7)", "pair decoder")),
 }
 
 
@@ -186,36 +186,57 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     return row
 
 
+def _synth_component(component: object, name: str, xilinx: bool) -> dict[str, Any]:
+    """Gate equivalents, flip-flops, 28 nm area (and xc7 cells) of one component."""
+    row: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="qaccel-synth-") as tmp:
+        folder = Path(tmp)
+        src = folder / f"{name}.v"
+        src.write_text(verilog.convert(component, name=name, emit_src=False))
+        row.update(_cmos(src, name, folder))
+        row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
+        if xilinx:
+            row.update(_xilinx(src, name, folder))
+    return row
+
+
 def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     """Synthesize one PE of ``params``'s family (``create_pe(params)`` of its RTL module).
 
-    Keys: ``family config transistors gate_equivalents flip_flops area_um2_28nm`` and, with
-    ``xilinx``, ``lut ff carry dsp``. ``config`` names the PE's parameters (lanes, bits...).
-    Energy at 28 nm per fully busy cycle (unit: pJ): ``pj_arith`` -- the analytic model's
-    priced arithmetic (``params.pe_cost()``); ``pj_regs`` -- the synthesized flip-flops, each
-    clocked every cycle (:func:`qaccel.arch.components.register`); ``pj_published`` -- the
-    paper's figure (:data:`PAPER_PE_PJ`) or NaN.
+    Keys: ``family config unit transistors gate_equivalents flip_flops area_um2_28nm`` and,
+    with ``xilinx``, ``lut ff carry dsp``. ``config`` names the PE's parameters (lanes,
+    bits...), ``unit`` is ``"PE"``. Energy at 28 nm per fully busy cycle (unit: pJ):
+    ``pj_arith`` -- the analytic model's priced arithmetic (``params.pe_cost()``); ``pj_regs``
+    -- the synthesized flip-flops, each clocked every cycle
+    (:func:`qaccel.arch.components.register`); ``pj_published`` -- the paper's figure
+    (:data:`PAPER_PE_PJ`) or NaN.
     """
     rtl = level_module(params.family, "rtl")
     if not hasattr(rtl, "create_pe"):
         raise SynthError(f"Cannot synthesize one {params.family} PE because "
                          f"rtl/pe/{params.family}.py has no create_pe(params)")
-    pe = rtl.create_pe(params)
     config = getattr(rtl, "pe_config", lambda p: "")(params)
-    name = f"{params.family}_pe"
-    row: dict[str, Any] = {"family": params.family, "config": config}
-    with tempfile.TemporaryDirectory(prefix="qaccel-synth-") as tmp:
-        folder = Path(tmp)
-        src = folder / f"{name}.v"
-        src.write_text(verilog.convert(pe, name=name, emit_src=False))
-        row.update(_cmos(src, name, folder))
-        row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
-        if xilinx:
-            row.update(_xilinx(src, name, folder))
+    row: dict[str, Any] = {"family": params.family, "config": config, "unit": "PE"}
+    row.update(_synth_component(rtl.create_pe(params), f"{params.family}_pe", xilinx))
     row["pj_arith"] = scale_to(params.pe_cost(), 28).energy_pj
     row["pj_regs"] = scale_to(register(row["flip_flops"]), 28).energy_pj
     row["pj_published"] = PAPER_PE_PJ.get(params.family, float("nan"))
     return row
+
+
+def synth_edge_reports(params: PEArray, *, xilinx: bool = True) -> list[dict[str, Any]]:
+    """One row per edge unit of ``params``'s family (``edge_units(params)`` of its RTL module:
+    decoders, aligners, dequantizers shared by a row or column), keys as
+    :func:`synth_pe_report` without the energy; none when the family has no edge units."""
+    rtl = level_module(params.family, "rtl")
+    config = getattr(rtl, "pe_config", lambda p: "")(params)
+    rows = []
+    for i, (unit, component) in enumerate(getattr(rtl, "edge_units", lambda p: {})(params)
+                                          .items()):
+        row: dict[str, Any] = {"family": params.family, "config": config, "unit": unit}
+        row.update(_synth_component(component, f"{params.family}_edge{i}", xilinx))
+        rows.append(row)
+    return rows
 
 
 def yosys_version() -> str:
@@ -228,39 +249,46 @@ def yosys_version() -> str:
 def _pe_lines(pes: pd.DataFrame) -> list[str]:
     """The one-PE table, with the papers' PE areas and the ratios to the FP16 PE."""
     rows = pes.to_dict("records")
-    ours = {r["family"]: r["area_um2_28nm"] for r in rows}
+    ours = {r["family"]: r["area_um2_28nm"] for r in rows if r["unit"] == "PE"}
     fp16_paper = PAPER_PE_AREA["fp16"][0].um2
     lines = [
-        "## One PE",
+        "## One PE, and the units at the array edge",
         "",
-        "| family | PE | gate equivalents | flip-flops | um^2 at 28 nm | ours / FP16 PE "
+        "Edge units (decoders, aligners, dequantizers) are shared by an array row or column",
+        "(docs/rtl.md says how many); a PE row excludes them.",
+        "",
+        "| family | PE | unit | gate equivalents | flip-flops | um^2 at 28 nm | ours / FP16 PE "
         "| xc7 LUT | xc7 FF | DSP48E1 | published | published / FP16 PE |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|",
     ]
     energy = [
         "",
         "### Energy per busy PE cycle at 28 nm (pJ)",
         "",
-        "| family | arithmetic (analytic model) | + flip-flops clocked every cycle "
+        "| family | PE | arithmetic (analytic model) | + flip-flops clocked every cycle "
         "| = total | published | total / published |",
-        "|---|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         ratio = f"{r['area_um2_28nm'] / ours['fp16']:.2f}" if "fp16" in ours else "-"
         fpga = [f"{int(r[k]):,}" if k in r and pd.notna(r[k]) else "-"
                 for k in ("lut", "ff", "dsp")]
-        papers = PAPER_PE_AREA.get(r["family"], ())
+        papers = [a for a in PAPER_PE_AREA.get(r["family"], ()) if a.unit == r["unit"]]
         published = "; ".join(f"{a.um2:,.1f} um^2 at {a.node_nm} nm ({a.what}; {a.source})"
                               for a in papers) or "-"
         paper_ratio = "; ".join(f"{a.um2 / fp16_paper:.2f}" for a in papers
                                 if a.node_nm == 28) or "-"
-        lines.append(f"| {r['family']} | {r['config']} | {r['gate_equivalents']:,.0f} "
-                     f"| {r['flip_flops']:,} | {r['area_um2_28nm']:,.0f} | {ratio} | "
+        lines.append(f"| {r['family']} | {r['config']} | {r['unit']} "
+                     f"| {r['gate_equivalents']:,.0f} | {r['flip_flops']:,} "
+                     f"| {r['area_um2_28nm']:,.0f} | {ratio} | "
                      + " | ".join(fpga) + f" | {published} | {paper_ratio} |")
+        if r["unit"] != "PE":
+            continue
         total = r["pj_arith"] + r["pj_regs"]
         pub = r["pj_published"]
         has_pub = pd.notna(pub)
-        energy.append(f"| {r['family']} | {r['pj_arith']:.3f} | {r['pj_regs']:.3f} "
+        energy.append(f"| {r['family']} | {r['config']} | {r['pj_arith']:.3f} "
+                      f"| {r['pj_regs']:.3f} "
                       f"| {total:.3f} | {f'{pub:.3f}' if has_pub else '-'} "
                       f"| {f'{total / pub:.2f}' if has_pub else '-'} |")
     lines += [
@@ -282,20 +310,8 @@ def _pe_lines(pes: pd.DataFrame) -> list[str]:
     return lines
 
 
-def area_markdown(df: pd.DataFrame, command: str, *,
-                  pes: pd.DataFrame | None = None) -> str:
-    """docs/area.md: the :func:`synth_pe_report` rows of ``pes`` and the :func:`synth_report`
-    rows of ``df``, with the method and sources."""
+def _array_lines(df: pd.DataFrame) -> list[str]:
     lines = [
-        "# Synthesized area of the PEs and PE arrays",
-        "",
-        f"Generated by `{command}` ({yosys_version()}, yowasp build). Do not edit by hand:",
-        "rerun the command.",
-        "",
-    ]
-    if pes is not None and len(pes):
-        lines += _pe_lines(pes)
-    lines += [
         "## Arrays",
         "",
         "| family | array | dataflow | PEs | transistors | gate equivalents | GE / PE "
@@ -309,8 +325,26 @@ def area_markdown(df: pd.DataFrame, command: str, *,
                      f"| {r['pes']} | {r['transistors']:,} | {r['gate_equivalents']:,.0f} "
                      f"| {r['ge_per_pe']:,.0f} | {r['flip_flops']:,} "
                      f"| {r['area_um2_28nm']:,.0f} | " + " | ".join(fpga) + " |")
-    lines += [
+    lines.append("")
+    return lines
+
+
+def area_markdown(df: pd.DataFrame, command: str, *,
+                  pes: pd.DataFrame | None = None) -> str:
+    """docs/area.md: the :func:`synth_pe_report` rows of ``pes`` and the :func:`synth_report`
+    rows of ``df``, with the method and sources."""
+    lines = [
+        "# Synthesized area of the PEs and PE arrays",
         "",
+        f"Generated by `{command}` ({yosys_version()}, yowasp build). Do not edit by hand:",
+        "rerun the command.",
+        "",
+    ]
+    if pes is not None and len(pes):
+        lines += _pe_lines(pes)
+    if len(df):
+        lines += _array_lines(df)
+    lines += [
         "## What is synthesized",
         "",
         "One PE: the family's PE component (`create_pe` in `rtl/pe/<family>.py`) with its",

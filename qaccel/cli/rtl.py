@@ -43,7 +43,7 @@ MAX_SIDE = 64
 SYNTH_COLUMNS = ("family", "rows", "cols", "pes", "gate_equivalents", "ge_per_pe",
                  "flip_flops", "area_um2_28nm", "lut", "ff", "carry", "dsp")
 #: columns ``qaccel rtl synth --pe`` prints for one PE
-PE_COLUMNS = ("family", "config", "gate_equivalents", "flip_flops", "area_um2_28nm", "lut",
+PE_COLUMNS = ("family", "config", "unit", "gate_equivalents", "flip_flops", "area_um2_28nm", "lut",
               "ff", "carry", "dsp")
 
 
@@ -259,7 +259,7 @@ def rtl_families() -> list[str]:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from qaccel.rtl.synth import synth_pe_report, synth_report
+    from qaccel.rtl.synth import synth_edge_reports, synth_pe_report, synth_report
 
     check_out_path(args.out)
     fields = _field_overrides(args)
@@ -272,7 +272,11 @@ def _synth(args: argparse.Namespace) -> int:
         specs = args.array or ([] if args.pe else ["4x4"])
         arrays = _parse_arrays(specs, args.family, args, fields)
     xilinx = not args.no_xilinx
-    pe_df = pd.DataFrame([synth_pe_report(p, xilinx=xilinx) for p in pes])
+    pe_rows = []
+    for p in pes:
+        pe_rows.append(synth_pe_report(p, xilinx=xilinx))
+        pe_rows += synth_edge_reports(p, xilinx=xilinx)
+    pe_df = pd.DataFrame(pe_rows)
     array_df = pd.DataFrame([synth_report(p, xilinx=xilinx) for p in arrays])
     for title, df, columns in (("one PE", pe_df, PE_COLUMNS), ("arrays", array_df,
                                                                SYNTH_COLUMNS)):

@@ -40,9 +40,9 @@ from qaccel.rtl.pe._ant_decoder import CODE_BITS, EXP_BITS, SIG_BITS, TYPE_BITS,
 from qaccel.rtl.pe.olive import OlivePE
 from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result
 
-__all__ = ["create", "create_core", "create_pe", "pe_config", "core_spec", "tile_streams",
-           "tile_result", "random_operands", "stream_words", "RTL_DATAFLOWS", "RTL_BITS",
-           "WORD_BITS"]
+__all__ = ["edge_units", "create", "create_core", "create_pe", "pe_config", "core_spec",
+           "tile_streams", "tile_result", "random_operands", "stream_words", "RTL_DATAFLOWS",
+           "RTL_BITS", "WORD_BITS"]
 
 #: dataflows with RTL (``os`` needs an output-stationary grid)
 RTL_DATAFLOWS = (Dataflow.WS, Dataflow.IS)
@@ -73,6 +73,12 @@ def create_pe(params: AntArray) -> OlivePE:
     multiplier, exponent adder, shifter, 32-bit accumulator adder."""
     core_spec(params)
     return OlivePE(SIG_BITS, EXP_BITS, params.acc_bits)
+
+
+def edge_units(params: AntArray) -> dict[str, AntDecoder]:
+    """Units at the array edge, one per row and per column (synthesized beside the PE): the
+    code decoder."""
+    return {"decoder": AntDecoder()}
 
 
 def pe_config(params: AntArray) -> str:

