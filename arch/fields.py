@@ -82,9 +82,13 @@ class OneOf(Check):
             raise ValueError(self.describe()) from None
 
 
-def spec_field(check: Check, unit: str = "", doc: str = "", default: Any = dataclasses.MISSING):
-    """A dataclass field with a check and a unit (physical fields get no default)."""
-    return dataclasses.field(default=default,
+def spec_field(check: Check, unit: str = "", doc: str = "", default: Any = dataclasses.MISSING,
+               kw_only: bool = False):
+    """A dataclass field with a check and a unit (physical fields get no default).
+
+    ``kw_only``: a mode field with a default declared on a base class, so that subclasses may
+    still add required fields."""
+    return dataclasses.field(default=default, kw_only=kw_only,
                              metadata={"check": check, "unit": unit, "doc": doc})
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
 
-__all__ = ["Dataflow", "Buffer", "Dram", "Tech", "PEArray", "Accelerator", "SPEC_VERSION"]
+__all__ = ["Dataflow", "Preload", "Buffer", "Dram", "Tech", "PEArray", "Accelerator", "SPEC_VERSION"]
 
 SPEC_VERSION = 1
 
@@ -26,6 +26,18 @@ class Dataflow(StrEnum):
     WS = "ws"
     OS = "os"
     IS = "is"
+
+
+class Preload(StrEnum):
+    """How a fold's stationary block reaches the PEs (ws/is dataflows).
+
+    ``serial``: the R preload cycles run before the fold's stream (SCALE-Sim). ``overlapped``:
+    double-buffered (shadow) stationary registers: the next fold's block shifts in while the
+    current fold streams, so every fold but the first of a run hides its preload.
+    """
+
+    SERIAL = "serial"
+    OVERLAPPED = "overlapped"
 
 
 @dataclass(frozen=True)
@@ -77,16 +89,20 @@ class PEArray:
     rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")
     cols: int = spec_field(IntIn(1, 4096), "PEs", "array columns (unit: PEs)")
     dataflow: Dataflow = spec_field(OneOf(Dataflow), "", "which operand is stationary")
+    preload: Preload = spec_field(OneOf(Preload), "", "stationary preload: serial, or "
+                                  "overlapped with the previous fold (shadow registers)",
+                                  default=Preload.SERIAL, kw_only=True)
 
     def __post_init__(self) -> None:
-        """Coerce ``dataflow`` given as a string (``"os"``) to :class:`Dataflow`."""
-        if not isinstance(self.dataflow, Dataflow):
-            try:
-                object.__setattr__(self, "dataflow", Dataflow(self.dataflow))
-            except ValueError:
-                allowed = ", ".join(repr(d.value) for d in Dataflow)
-                raise ValueError(f"dataflow must be one of {allowed}, "
-                                 f"not {self.dataflow!r}") from None
+        """Coerce ``dataflow`` / ``preload`` given as strings (``"os"``) to their enums."""
+        for name, kind in (("dataflow", Dataflow), ("preload", Preload)):
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                try:
+                    object.__setattr__(self, name, kind(value))
+                except ValueError:
+                    allowed = ", ".join(repr(d.value) for d in kind)
+                    raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
 
     @property
     def weight_format_name(self) -> str:
@@ -110,11 +126,24 @@ class PEArray:
                 f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
                 f"and {col_dim} <= {self.cols}")
 
-    def timing(self, tile: Any) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls:
-        ``fold_cycles`` of the tile's streamed extent."""
+    def timing(self, tile: Any, overlapped: bool = False) -> int:
+        """Cycles from a tile's cycle 0 to its ``done`` (one fold), no memory stalls:
+        ``fold_cycles`` of the tile's streamed extent. ``overlapped``: the tile's stationary
+        preload ran during the previous tile of the batch (needs ``preload: overlapped``)."""
         self.check_tile(tile)
+        if overlapped and self.preload is not Preload.OVERLAPPED:
+            raise ValueError(f"Cannot overlap a tile's preload on a {self.family} array "
+                             f"because its preload is {self.preload.value!r}")
+        if overlapped:
+            return self.fold_cycles(tile.dims[self.mapping[2]], overlapped=True)
         return self.fold_cycles(tile.dims[self.mapping[2]])
+
+    def batch_timing(self, tiles: Any) -> list[int]:
+        """Cycles of each tile of a batch run back to back (the RTL's ``cycles`` after each
+        ``done``): with ``preload: overlapped`` every tile after the first hides its
+        stationary preload behind the previous tile; otherwise each is ``timing(tile)``."""
+        hide = self.preload is Preload.OVERLAPPED
+        return [self.timing(t, overlapped=hide and i > 0) for i, t in enumerate(tiles)]
 
     def fold_timing(self, tile: Any) -> int:
         """Cycles one fold costs inside a layer, no memory stalls (what the reference fold loop

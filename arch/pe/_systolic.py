@@ -38,13 +38,16 @@ class SystolicArray(PEArray):
         """(dim on rows, dim on cols, streamed dim) for this dataflow."""
         return MAPPING[self.dataflow]
 
-    def fold_cycles(self, streamed: int) -> int:
+    def fold_cycles(self, streamed: int, overlapped: bool = False) -> int:
         """Cycles of one fold that streams ``streamed`` elements (no memory stalls).
 
         ``ws``/``is`` spend R cycles preloading the stationary operand, then the streamed
         operand enters skewed: the last result leaves ``S + R + C - 2`` cycles later.
+        ``overlapped``: the preload ran in the shadow registers during the previous fold
+        (``preload: overlapped``), so the fold is ``S + R + C - 2`` (os has no preload).
         """
         r, c = self.rows, self.cols
         if self.dataflow is Dataflow.OS:
             return r + c + streamed - 2
-        return 2 * r + c + streamed - 2
+        preload = 0 if overlapped else r
+        return preload + r + c + streamed - 2

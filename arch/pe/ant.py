@@ -146,9 +146,9 @@ class AntArray(SystolicArray):
         return PASSES[self.bits]
 
     # ---- mapping -------------------------------------------------------------------------
-    def fold_cycles(self, streamed: int) -> int:
+    def fold_cycles(self, streamed: int, overlapped: bool = False) -> int:
         """Cycles of one fold streaming ``streamed`` elements: passes x the systolic steps."""
-        return self.passes * super().fold_cycles(streamed)
+        return self.passes * super().fold_cycles(streamed, overlapped)
 
     @property
     def weight_format_name(self) -> str:
