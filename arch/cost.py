@@ -14,48 +14,65 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
 from qaccel.arch.components import Cost, scale_to, sram_access_pj
 from qaccel.arch.spec import Accelerator
 
-__all__ = ["ENERGY_COLUMNS", "layer_energy_pj", "area_um2", "BUFFER_OF_OPERAND"]
+__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "area_um2", "BUFFER_OF_OPERAND",
+           "UNPRICED_EVENTS"]
 
 ENERGY_COLUMNS = ("energy_pj_pe", "energy_pj_sram", "energy_pj_dram", "energy_pj_decoder",
                   "energy_pj_total")
 #: operand -> the buffer that holds it
 BUFFER_OF_OPERAND = {"A": "input_buffer", "B": "weight_buffer", "O": "output_buffer"}
+#: events the engines count for every family (clocked PE-cycles, array cycles): registers and
+#: clock have no energy anchor yet, so they are reported, not priced
+UNPRICED_EVENTS = ("pe_cycles", "array_cycles")
 
 
-def layer_energy_pj(accel: Accelerator, counts: Mapping[str, int],
-                    events: Mapping[str, int]) -> dict[str, float]:
-    """Energy columns (unit: pJ) of one layer from its traffic ``counts`` (bits, keys as in
-    ``sim.fast.closed_form.gemm_traffic``) and its ``events``."""
-    pe = accel.pe_array
-    node = accel.tech.node_nm
-    prices = pe.event_costs()
-    missing = sorted(set(events) - set(prices))
+@lru_cache(maxsize=1024)
+def _event_prices(pe: Any, node: int) -> dict[str, float | None]:
+    """pJ per event of each kind the family prices, at ``node`` (None: counted, unpriced)."""
+    return {name: None if cost is None else scale_to(cost, node).energy_pj
+            for name, cost in pe.event_costs().items()}
+
+
+@lru_cache(maxsize=1024)
+def _sram_pj_per_bit(accel: Accelerator) -> dict[str, float]:
+    """Operand -> pJ per bit of its buffer at the accelerator's node."""
+    out = {}
+    for op, attr in BUFFER_OF_OPERAND.items():
+        buf = getattr(accel, attr)
+        access = scale_to(Cost(sram_access_pj(buf.size_bytes, buf.word_bits), 0.0),
+                          accel.tech.node_nm).energy_pj
+        out[op] = access / buf.word_bits
+    return out
+
+
+def counts_energy_pj(accel: Accelerator, pe: Any, counts: Any) -> dict[str, float]:
+    """Energy columns (unit: pJ) of a GEMM or layer from its :class:`~qaccel.sim.counts.
+    GemmCounts` (traffic in bits, events by name) on ``pe`` (the array under the chosen
+    dataflow). The engines' cycle events (``pe_cycles``, ``array_cycles``) are unpriced."""
+    prices = _event_prices(pe, accel.tech.node_nm)
+    missing = sorted(set(counts.events) - set(prices) - set(UNPRICED_EVENTS))
     if missing:
         raise ValueError(f"Cannot price events {missing} of family {pe.family!r} because its "
                          f"event_costs() does not list them")
     pe_pj = decoder_pj = 0.0
-    for name, count in events.items():
-        cost = prices[name]
-        if cost is None:
+    for name, count in counts.events.items():
+        price = prices.get(name)
+        if price is None:
             continue
-        pj = scale_to(cost, node).energy_pj * count
         if name.startswith("decoder_"):
-            decoder_pj += pj
+            decoder_pj += price * count
         else:
-            pe_pj += pj
-    sram_pj = 0.0
-    for op, attr in BUFFER_OF_OPERAND.items():
-        buf = getattr(accel, attr)
-        access = scale_to(Cost(sram_access_pj(buf.size_bytes, buf.word_bits), 0.0),
-                          node).energy_pj
-        bits = counts[f"sram_rd_bits_{op}"] + counts[f"sram_wr_bits_{op}"]
-        sram_pj += bits / buf.word_bits * access
-    dram_pj = (counts["dram_rd_bits"] + counts["dram_wr_bits"]) * accel.dram.pj_per_bit
+            pe_pj += price * count
+    per_bit = _sram_pj_per_bit(accel)
+    sram_pj = sum((counts.sram_rd.get(op) + counts.sram_wr.get(op)) * per_bit[op]
+                  for op in BUFFER_OF_OPERAND)
+    dram_pj = counts.dram_bits * accel.dram.pj_per_bit
     return {"energy_pj_pe": pe_pj, "energy_pj_sram": sram_pj, "energy_pj_dram": dram_pj,
             "energy_pj_decoder": decoder_pj,
             "energy_pj_total": pe_pj + sram_pj + dram_pj + decoder_pj}

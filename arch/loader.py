@@ -25,16 +25,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qaccel.arch.fields import Context, FloatIn, build
+from qaccel.arch.fields import Context, FloatIn, OneOf, build
 from qaccel.arch.pe import PE_FAMILIES
-from qaccel.arch.spec import SPEC_VERSION, Accelerator, Buffer, Dram, PEArray, Tech
+from qaccel.arch.spec import SPEC_VERSION, Accelerator, Buffer, Dram, MappingMode, PEArray, Tech
 from qaccel.arch.yamlio import load_yaml
 from qaccel.errors import ConfigError
 
 __all__ = ["load_accelerator", "preset_names", "PRESET_DIR"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
-TOP_KEYS = ("version", "name", "description", "clock_mhz", "pe_array", "buffers", "dram", "tech")
+TOP_KEYS = ("version", "name", "description", "clock_mhz", "pe_array", "buffers", "dram", "tech",
+            "mapping")
 BUFFER_KEYS = ("weight", "input", "output")
 
 
@@ -84,6 +85,12 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
             clock = FloatIn(1.0, 10000.0)(data["clock_mhz"])
         except ValueError as exc:
             ctx.add("clock_mhz", f"must be {exc} (unit: MHz), not {data['clock_mhz']!r}")
+    mapping = MappingMode.AUTO
+    if "mapping" in data:
+        try:
+            mapping = OneOf(MappingMode)(data["mapping"])
+        except ValueError as exc:
+            ctx.add("mapping", f"must be {exc}, not {data['mapping']!r}")
     pe_array = _pe_array(data.get("pe_array"), ctx) if "pe_array" in data else None
     buffers = _buffers(data.get("buffers"), ctx) if "buffers" in data else {}
     dram = build(Dram, data["dram"], "dram", ctx) if "dram" in data else None
@@ -93,7 +100,7 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
     ctx.raise_if_any()
     return Accelerator(name=name, pe_array=pe_array, weight_buffer=buffers["weight"],
                        input_buffer=buffers["input"], output_buffer=buffers["output"],
-                       dram=dram, clock_mhz=clock, tech=tech)
+                       dram=dram, clock_mhz=clock, tech=tech, mapping=mapping)
 
 
 def _pe_array(data: Any, ctx: Context) -> PEArray | None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 
 from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
 
-__all__ = ["Dataflow", "Preload", "Buffer", "Dram", "Tech", "PEArray", "Accelerator", "SPEC_VERSION"]
+__all__ = ["Dataflow", "Preload", "MappingMode", "Buffer", "Dram", "Tech", "PEArray",
+           "Accelerator", "SPEC_VERSION"]
 
 SPEC_VERSION = 1
 
@@ -26,6 +28,15 @@ class Dataflow(StrEnum):
     WS = "ws"
     OS = "os"
     IS = "is"
+
+
+class MappingMode(StrEnum):
+    """How each layer's mapping is chosen: ``auto`` (the mapper searches the family's mapping
+    space per layer, ``sim/mapper.py``) or ``fixed`` (the preset's dataflow, column blocks
+    outer, the streamed dim untiled: SCALE-Sim's schedule)."""
+
+    AUTO = "auto"
+    FIXED = "fixed"
 
 
 class Preload(StrEnum):
@@ -86,15 +97,38 @@ class PEArray:
     #: levels this family does not have yet (level -> why), e.g. {"rtl": "issue 7"};
     #: the registry test accepts a missing level only when it is listed here
     absent_levels: ClassVar[dict[str, str]] = {}
+    #: dataflows the hardware supports (the simulator's mapping space), first = default
+    dataflows: ClassVar[tuple[Dataflow, ...]] = ()
+    #: dataflows the family's RTL implements (a subset of ``dataflows``)
+    rtl_dataflows: ClassVar[tuple[Dataflow, ...]] = ()
+    #: preload modes the hardware has (``overlapped`` needs shadow stationary registers)
+    preload_modes: ClassVar[tuple[Preload, ...]] = (Preload.SERIAL,)
+    #: whether a fold's partial sums may leave the array and come back (a K split in ``os``):
+    #: false when the PEs keep state that the output buffer cannot hold exactly
+    k_split: ClassVar[bool] = True
+    #: weight metadata stored per group of ``group_size`` weights along K (unit: bits)
+    meta_bits_per_group: ClassVar[int] = 0
+    group_size: ClassVar[int] = 0
+    #: published per-PE figures this family cites (area, energy), see :class:`Published`
+    published: ClassVar[tuple[Any, ...]] = ()
+    #: LLM phase -> the paper preset that runs it (``qaccel sim --arch <family> --phase``)
+    phase_presets: ClassVar[dict[str, str]] = {}
     rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")
     cols: int = spec_field(IntIn(1, 4096), "PEs", "array columns (unit: PEs)")
     dataflow: Dataflow = spec_field(OneOf(Dataflow), "", "which operand is stationary")
     preload: Preload = spec_field(OneOf(Preload), "", "stationary preload: serial, or "
                                   "overlapped with the previous fold (shadow registers)",
                                   default=Preload.SERIAL, kw_only=True)
+    # (declared after the fields: a family may make them fields, e.g. bitfusion's widths)
+    #: operand widths as stored in the buffers (unit: bits): activation, weight, output /
+    #: partial sum; a family sets them as class constants or properties
+    a_bits: ClassVar[int] = 0
+    b_bits: ClassVar[int] = 0
+    acc_bits: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
-        """Coerce ``dataflow`` / ``preload`` given as strings (``"os"``) to their enums."""
+        """Coerce ``dataflow`` / ``preload`` given as strings (``"os"``) to their enums and
+        check them against what this family's hardware has."""
         for name, kind in (("dataflow", Dataflow), ("preload", Preload)):
             value = getattr(self, name)
             if not isinstance(value, kind):
@@ -103,6 +137,27 @@ class PEArray:
                 except ValueError:
                     allowed = ", ".join(repr(d.value) for d in kind)
                     raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
+        for name, allowed in (("dataflow", self.dataflows), ("preload", self.preload_modes)):
+            value = getattr(self, name)
+            if allowed and value not in allowed:
+                names = ", ".join(repr(v.value) for v in allowed)
+                raise ValueError(f"{name} must be one of {names} for the {self.family} array, "
+                                 f"not {value.value!r}")
+
+    def with_dataflow(self, dataflow: Dataflow) -> PEArray:
+        """This array under another of its dataflows (what a mapping picks)."""
+        return _with_dataflow(self, Dataflow(dataflow))
+
+    @property
+    def hides_preload(self) -> bool:
+        """Whether folds after the first hide their stationary preload (overlapped preload
+        and a dataflow with a stationary input)."""
+        return self.preload is Preload.OVERLAPPED and self.dataflow is not Dataflow.OS
+
+    def adjust_traffic(self, counts: Any, plan: Any) -> Any:
+        """Family traffic beyond the operand elements (e.g. weight metadata): by default
+        ``counts`` unchanged. Both engines call it on their ``GemmCounts``."""
+        return counts
 
     @property
     def weight_format_name(self) -> str:
@@ -126,30 +181,33 @@ class PEArray:
                 f"{self.cols} {self.dataflow} array because {row_dim} must be <= {self.rows} "
                 f"and {col_dim} <= {self.cols}")
 
+    def fold_cycles_of(self, m: int, k: int, n: int, overlapped: bool = False) -> int:
+        """Cycles of one fold whose tile is M=m, K=k, N=n (no memory stalls), the one timing
+        basis of every family: the fold as the RTL runs it, fill and drain included;
+        ``overlapped``: its stationary preload ran during the previous fold. Default:
+        ``fold_cycles`` of the streamed extent (families override when other dims count)."""
+        streamed = {"M": m, "K": k, "N": n}[self.mapping[2]]
+        if overlapped:
+            return self.fold_cycles(streamed, overlapped=True)
+        return self.fold_cycles(streamed)
+
     def timing(self, tile: Any, overlapped: bool = False) -> int:
         """Cycles from a tile's cycle 0 to its ``done`` (one fold), no memory stalls:
-        ``fold_cycles`` of the tile's streamed extent. ``overlapped``: the tile's stationary
-        preload ran during the previous tile of the batch (needs ``preload: overlapped``)."""
+        :meth:`fold_cycles_of` the tile. ``overlapped``: the tile's stationary preload ran
+        during the previous tile of the batch (needs :attr:`hides_preload`)."""
         self.check_tile(tile)
-        if overlapped and self.preload is not Preload.OVERLAPPED:
-            raise ValueError(f"Cannot overlap a tile's preload on a {self.family} array "
-                             f"because its preload is {self.preload.value!r}")
-        if overlapped:
-            return self.fold_cycles(tile.dims[self.mapping[2]], overlapped=True)
-        return self.fold_cycles(tile.dims[self.mapping[2]])
+        if overlapped and not self.hides_preload:
+            raise ValueError(f"Cannot overlap a tile's preload on a {self.family} "
+                             f"{self.dataflow.value} array because its preload is "
+                             f"{self.preload.value!r}")
+        return self.fold_cycles_of(tile.M, tile.K, tile.N, overlapped=overlapped)
 
     def batch_timing(self, tiles: Any) -> list[int]:
         """Cycles of each tile of a batch run back to back (the RTL's ``cycles`` after each
         ``done``): with ``preload: overlapped`` every tile after the first hides its
         stationary preload behind the previous tile; otherwise each is ``timing(tile)``."""
-        hide = self.preload is Preload.OVERLAPPED
+        hide = self.hides_preload
         return [self.timing(t, overlapped=hide and i > 0) for i, t in enumerate(tiles)]
-
-    def fold_timing(self, tile: Any) -> int:
-        """Cycles one fold costs inside a layer, no memory stalls (what the reference fold loop
-        sums): ``timing(tile)`` unless the family overlaps a fold's fill and drain with the
-        next fold, in which case ``timing`` (a tile run alone, the RTL's ``cycles``) is more."""
-        return self.timing(tile)
 
     def create(self, **kw: Any) -> Any:
         """The Amaranth array top of this array (``rtl/pe/<family>.py`` ``create(self, **kw)``;
@@ -194,6 +252,11 @@ class PEArray:
         return out
 
 
+@lru_cache(maxsize=4096)
+def _with_dataflow(pe: PEArray, dataflow: Dataflow) -> PEArray:
+    return pe if pe.dataflow is dataflow else dataclasses.replace(pe, dataflow=dataflow)
+
+
 @dataclass(frozen=True)
 class Accelerator:
     """A whole accelerator: PE array, three buffers, DRAM, clock and technology."""
@@ -206,6 +269,7 @@ class Accelerator:
     dram: Dram
     clock_mhz: float
     tech: Tech
+    mapping: MappingMode = MappingMode.AUTO
     version: int = SPEC_VERSION
 
     @property
@@ -232,4 +296,5 @@ class Accelerator:
                         for k in ("weight", "input", "output")},
             "dram": dataclasses.asdict(self.dram),
             "tech": dataclasses.asdict(self.tech),
+            "mapping": self.mapping.value,
         }

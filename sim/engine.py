@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qaccel.arch.cost import layer_energy_pj
+from qaccel.arch.cost import counts_energy_pj
 from qaccel.arch.pe.registry import level_module
-from qaccel.arch.spec import Accelerator
+from qaccel.arch.spec import Accelerator, MappingMode
 from qaccel.errors import ConfigError
-from qaccel.sim.plan import ceil_div, plan_gemm, total_cycles
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.mapper import Objective, choose
+from qaccel.sim.plan import ceil_div, total_cycles
 from qaccel.sim.result import COLUMNS, SimResult
 
 __all__ = ["run", "ENGINES", "simulate_layer"]
@@ -31,56 +33,69 @@ ENGINES = ("fast", "reference")
 
 
 def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
-                   values: bool = False) -> tuple[dict[str, Any], dict[str, int],
-                                                  np.ndarray | None]:
-    """One layer: (result row, event counts, INT32 output [count, M, N] or None)."""
-    pe = accel.pe_array
-    module = level_module(pe.family, engine)
+                   values: bool = False, objective: str = "cycles",
+                   ) -> tuple[dict[str, Any], GemmCounts, np.ndarray | None]:
+    """One layer: (result row, its counts, output [count, M, N] or None).
+
+    The mapping comes from the mapper (``accel.mapping`` ``auto``: the best of the family's
+    mapping space under ``objective``; ``fixed``: the preset's); the chosen engine then
+    simulates it (the reference engine fold by fold with its buffers)."""
     count, M, K, N = layer.gemm_shape()  # noqa: N806
-    plan = plan_gemm(accel, M, K, N)
+    choice = choose(accel, M, K, N, Objective(objective),
+                    fixed=accel.mapping is MappingMode.FIXED)
+    pe, plan = choice.pe, choice.plan
     outputs = None
-    if values:
-        results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
-        counts = results[0][0]
-        outputs = np.stack([out for _, out in results])
+    if engine == "fast" and not values:
+        counts = choice.counts          # the mapper already evaluated the closed forms
     else:
-        counts, _ = module.simulate_gemm(pe, plan)
-    scaled = {k: v * count for k, v in counts.items()
-              if k not in ("prologue_bits", "epilogue_bits")}
-    dram_bits = scaled["dram_rd_bits"] + scaled["dram_wr_bits"]
-    total = total_cycles(scaled["compute_cycles"], dram_bits, counts["prologue_bits"],
-                         counts["epilogue_bits"], accel.dram.bits_per_cycle)
+        module = level_module(pe.family, engine)
+        if values:
+            results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
+            counts = results[0][0]
+            outputs = np.stack([out for _, out in results])
+        else:
+            counts, _ = module.simulate_gemm(pe, plan)
+    scaled = counts.scaled(count)
+    dram_bits = scaled.dram_bits
+    total = total_cycles(scaled.compute_cycles, dram_bits, counts.prologue_bits,
+                         counts.epilogue_bits, accel.dram.bits_per_cycle)
     macs = count * M * K * N
+    mapping = choice.mapping
     row = {
         "layer": layer.name, "op": layer.op, "M": M, "K": K, "N": N, "gemms": count,
         "family": pe.family, "fmt": pe.fmt, "dataflow": str(pe.dataflow),
-        "rows": pe.rows, "cols": pe.cols, "lanes": pe.lanes, "folds": scaled["folds"],
+        "loop_order": str(mapping.loop_order), "stream_tile": plan.tile,
+        "preload": str(pe.preload),
+        "rows": pe.rows, "cols": pe.cols, "lanes": pe.lanes, "folds": scaled.folds,
         "macs": macs,
-        "compute_cycles": scaled["compute_cycles"],
-        "stall_cycles": total - scaled["compute_cycles"], "total_cycles": total,
+        "compute_cycles": scaled.compute_cycles,
+        "stall_cycles": total - scaled.compute_cycles, "total_cycles": total,
         "utilization": macs / (total * pe.rows * pe.cols * pe.lanes) if total else 0.0,
-        "sram_rd_bytes": ceil_div(scaled["sram_rd_bits"], 8),
-        "sram_wr_bytes": ceil_div(scaled["sram_wr_bits"], 8),
-        "dram_rd_bytes": ceil_div(scaled["dram_rd_bits"], 8),
-        "dram_wr_bytes": ceil_div(scaled["dram_wr_bits"], 8),
+        "sram_rd_bytes": ceil_div(scaled.sram_rd.total, 8),
+        "sram_wr_bytes": ceil_div(scaled.sram_wr.total, 8),
+        "dram_rd_bytes": ceil_div(scaled.dram_rd.total, 8),
+        "dram_wr_bytes": ceil_div(scaled.dram_wr.total, 8),
         "dram_bytes": ceil_div(dram_bits, 8),
     }
-    events = {k[3:]: v for k, v in scaled.items() if k.startswith("ev_")}
-    row.update(layer_energy_pj(accel, scaled, events))
-    return row, events, outputs
+    row.update(counts_energy_pj(accel, pe, scaled))
+    return row, scaled, outputs
 
 
 def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | None = None,
-        progress: bool = False) -> SimResult:
+        progress: bool = False, objective: str = "cycles") -> SimResult:
     """Simulate every layer of ``trace`` (a Trace or an iterable of layers) on ``accel``.
 
     ``values``: simulate bit-exact outputs. Default: when every layer holds *captured*
     operands (``layer.act``); shape-only layers (meta-device captures, workload presets,
     ``--gemm``) can generate seeded values but run timing-only unless ``values=True``.
-    ``progress``: show a progress bar on stderr.
+    ``progress``: show a progress bar on stderr. ``objective``: what the mapper minimizes
+    per layer (``cycles``, ``energy``, ``edp``; ignored with ``mapping: fixed``).
     """
     if engine not in ENGINES:
         raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if objective not in tuple(Objective):
+        raise ConfigError.single("objective", f"must be one of "
+                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
     layers = list(getattr(trace, "layers", trace))
     if not layers:
         raise ConfigError.single("trace", "must hold at least one layer, not 0")
@@ -98,9 +113,9 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
         iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False,
                         disable=None)  # None: only on a terminal
     for layer in iterator:
-        row, ev, out = simulate_layer(layer, accel, engine, values)
+        row, counts, out = simulate_layer(layer, accel, engine, values, objective)
         rows.append(row)
-        events[layer.name] = ev
+        events[layer.name] = dict(counts.events)
         if out is not None:
             outputs[layer.name] = out
     frame = pd.DataFrame(rows, columns=list(COLUMNS))

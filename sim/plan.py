@@ -1,31 +1,43 @@
-"""How one GEMM is folded onto an R x C array: the facts both engines start from.
+"""How one GEMM is folded onto an R x C array under one mapping: the facts both engines
+start from.
 
-A dataflow maps two GEMM dims onto the array (rows, cols) and streams the third. The three
-operands A[M x K], B[K x N] and O[M x N] then take three roles:
+A **mapping** (:class:`Mapping`) is what the mapper (``sim/mapper.py``) chooses per layer:
 
-- **stationary**: indexed by (row dim, col dim); each block is used by exactly one fold
+- the **dataflow**, which maps two GEMM dims onto the array (rows, cols) and streams the third;
+- the **loop order**: ``cols_outer`` (column blocks outer, row blocks inner; SCALE-Sim's and
+  the ``fixed`` mode's order) or ``rows_outer``;
+- the **stream tile** ``T``: the streamed dim is cut into ``ceil(S/T)`` chunks, the outermost
+  loop; each chunk runs the whole fold grid. In ``os`` the streamed dim is K, so a stream tile
+  is a K split: the output block's partial sums then stay in the output buffer between chunks.
+
+The three operands A[M x K], B[K x N] and O[M x N] take three roles:
+
+- **stationary**: indexed by (row dim, col dim); each block is used once per chunk
   (ws: B, os: O, is: A).
-- **row operand**: indexed by (row dim, streamed dim); block ``rb`` is used once in every
-  column block (ws: A, os: A, is: B).
-- **col operand**: indexed by (col dim, streamed dim); block ``cb`` is used by every fold of
-  column block ``cb``, one after another (ws: O, os: B, is: O). When it is O, it holds partial
-  sums that accumulate over the row blocks.
+- **row operand**: indexed by (row dim, streamed dim); within a chunk, block ``rb`` is used
+  once per column block (ws: A, os: A, is: B).
+- **col operand**: indexed by (col dim, streamed dim); within a chunk, block ``cb`` is used
+  once per row block (ws: O, os: B, is: O). When it is O, it holds partial sums that
+  accumulate over the row blocks.
 
-Folds run column blocks outer, row blocks inner. Each operand lives in its own buffer
-(A: input, B: weight, O: output); half of each buffer holds resident data, the other half the
-next fold's prefetch (double buffering). This module only *describes*; the reference engine
-simulates the buffers fold by fold (LRU), the fast engine uses closed forms, and a test checks
-that they agree.
+Each operand lives in its own buffer (A: input, B: weight, O: output); half of each buffer
+holds resident data, the other half the next fold's prefetch (double buffering). Partial sums
+revisited in a cycle (``rows_outer`` with O as the col operand, or a K split) must fit the
+output buffer's half: :func:`mapping_problem` says when a mapping breaks that rule, and such a
+mapping is not in the space. This module only *describes*; the reference engine simulates the
+buffers fold by fold (LRU), the fast engine uses closed forms, and a test checks that they
+agree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from qaccel.arch.spec import Accelerator
+from qaccel.arch.spec import Accelerator, Dataflow
 
-__all__ = ["FoldPlan", "ROLES", "roles_of", "plan_gemm", "ceil_div", "total_cycles", "add_totals",
-           "TRAFFIC_KEYS"]
+__all__ = ["FoldPlan", "ROLES", "roles_of", "plan_gemm", "ceil_div", "total_cycles",
+           "LoopOrder", "Mapping", "mapping_problem", "fixed_mapping"]
 
 OPERAND_DIMS = {"A": ("M", "K"), "B": ("K", "N"), "O": ("M", "N")}
 BUFFER_OF = {"A": "input_buffer", "B": "weight_buffer", "O": "output_buffer"}
@@ -51,6 +63,26 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+class LoopOrder(StrEnum):
+    """Which fold-grid loop is outer: column blocks (``cols_outer``) or row blocks."""
+
+    COLS_OUTER = "cols_outer"
+    ROWS_OUTER = "rows_outer"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One layer's mapping: dataflow, loop order and stream tile (elements of the streamed
+    dim per chunk; the whole streamed dim when not tiled)."""
+
+    dataflow: Dataflow
+    loop_order: LoopOrder
+    stream_tile: int
+
+    def describe(self) -> str:
+        return f"{self.dataflow.value}/{self.loop_order.value}/T={self.stream_tile}"
+
+
 @dataclass(frozen=True)
 class FoldPlan:
     """One GEMM (M, K, N) on one array; sizes in elements unless the name says bits."""
@@ -66,6 +98,8 @@ class FoldPlan:
     roles: dict[str, str]            # role -> operand name
     elem_bits: dict[str, int]        # operand -> bits per element
     reuse_bits: dict[str, int]       # operand -> buffer bits usable for reuse (half the buffer)
+    loop_order: LoopOrder = LoopOrder.COLS_OUTER
+    stream_tile: int = 0             # elements of the streamed dim per chunk (0: all of it)
 
     @property
     def dims(self) -> dict[str, int]:
@@ -87,6 +121,31 @@ class FoldPlan:
     def streamed(self) -> int:
         return self.dims[self.stream_dim]
 
+    @property
+    def tile(self) -> int:
+        """Stream tile T (elements): ``stream_tile``, or the whole streamed dim."""
+        return min(self.stream_tile or self.streamed, self.streamed)
+
+    @property
+    def chunks(self) -> int:
+        """Chunks of the streamed dim (the outermost loop)."""
+        return ceil_div(self.streamed, self.tile)
+
+    def chunk_extent(self, index: int) -> tuple[int, int]:
+        """[start, stop) of chunk ``index`` along the streamed dim."""
+        start = index * self.tile
+        return start, min(start + self.tile, self.streamed)
+
+    def sizes(self, dim: str) -> list[tuple[int, int]]:
+        """(block size, how many blocks of that size) along a mapped or the streamed dim."""
+        if dim == self.stream_dim:
+            side, n = self.tile, self.chunks
+        else:
+            side = self.rows if dim == self.row_dim else self.cols
+            n = ceil_div(self.dims[dim], side)
+        last = self.dims[dim] - (n - 1) * side
+        return [(side, n - 1), (last, 1)] if n > 1 else [(last, 1)]
+
     def block_extent(self, dim: str, index: int) -> tuple[int, int]:
         """[start, stop) of block ``index`` along ``dim`` (row or col dim)."""
         side = self.rows if dim == self.row_dim else self.cols
@@ -100,16 +159,46 @@ class FoldPlan:
         return min(side, size), size - (ceil_div(size, side) - 1) * side
 
 
-def plan_gemm(accel: Accelerator, M: int, K: int, N: int) -> FoldPlan:  # noqa: N803
-    """The fold plan of out[M x N] = A[M x K] . B[K x N] on ``accel``'s array."""
+def fixed_mapping(pe: object, M: int, K: int, N: int) -> Mapping:  # noqa: N803
+    """The ``mapping: fixed`` mapping: the preset's dataflow, column blocks outer, the
+    streamed dim not tiled (SCALE-Sim's schedule)."""
+    stream = pe.mapping[2]
+    return Mapping(pe.dataflow, LoopOrder.COLS_OUTER, {"M": M, "K": K, "N": N}[stream])
+
+
+def plan_gemm(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
+              mapping: Mapping | None = None) -> FoldPlan:
+    """The fold plan of out[M x N] = A[M x K] . B[K x N] on ``accel``'s array under
+    ``mapping`` (default: :func:`fixed_mapping`). The array must already be the mapping's
+    dataflow (``pe.with_dataflow``)."""
     pe = accel.pe_array
-    mapping = pe.mapping
+    mapping = mapping or fixed_mapping(pe, M, K, N)
+    if mapping.dataflow is not pe.dataflow:
+        pe = pe.with_dataflow(mapping.dataflow)
+    dims = pe.mapping
     return FoldPlan(
         M=M, K=K, N=N, rows=pe.rows, cols=pe.cols,
-        row_dim=mapping[0], col_dim=mapping[1], stream_dim=mapping[2], roles=roles_of(mapping),
+        row_dim=dims[0], col_dim=dims[1], stream_dim=dims[2], roles=roles_of(dims),
         elem_bits={"A": pe.a_bits, "B": pe.b_bits, "O": pe.acc_bits},
         reuse_bits={op: getattr(accel, buf).size_bytes * 8 // 2 for op, buf in BUFFER_OF.items()},
+        loop_order=LoopOrder(mapping.loop_order), stream_tile=mapping.stream_tile,
     )
+
+
+def mapping_problem(plan: FoldPlan) -> str | None:
+    """Why the plan's mapping is outside the mapping space, or None.
+
+    Partial sums that are revisited cyclically must stay in the output buffer's reuse half:
+    with ``rows_outer`` and O as the col operand, one chunk's O (D_c x T); with a K split
+    (O stationary, several chunks), all of O (D_r x D_c)."""
+    roles, cap = plan.roles, plan.reuse_bits["O"]
+    b_o = plan.elem_bits["O"]
+    if (roles["col"] == "O" and plan.loop_order is LoopOrder.ROWS_OUTER
+            and plan.row_blocks > 1 and plan.dims[plan.col_dim] * plan.tile * b_o > cap):
+        return "rows_outer needs one chunk's partial sums in the output buffer"
+    if roles["stationary"] == "O" and plan.chunks > 1 and plan.M * plan.N * b_o > cap:
+        return "a K split needs all partial sums in the output buffer"
+    return None
 
 
 def total_cycles(compute_cycles: int, dram_bits: int, prologue_bits: int, epilogue_bits: int,
@@ -126,14 +215,3 @@ def total_cycles(compute_cycles: int, dram_bits: int, prologue_bits: int, epilog
     pro = ceil_div(prologue_bits, bits_per_cycle)
     epi = ceil_div(epilogue_bits, bits_per_cycle)
     return max(pro + compute_cycles + epi, ceil_div(dram_bits, bits_per_cycle))
-
-
-#: per-operand traffic counters (unit: bits); each also has an ``_A``/``_B``/``_O`` form
-TRAFFIC_KEYS = ("dram_rd_bits", "dram_wr_bits", "sram_rd_bits", "sram_wr_bits")
-
-
-def add_totals(counts: dict[str, int]) -> dict[str, int]:
-    """Add the operand-summed totals of :data:`TRAFFIC_KEYS` to ``counts`` (in place)."""
-    for key in TRAFFIC_KEYS:
-        counts[key] = sum(counts[f"{key}_{op}"] for op in "ABO")
-    return counts

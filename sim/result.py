@@ -16,7 +16,8 @@ __all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS"]
 #: columns of :attr:`SimResult.frame`, in order. Cycle columns are counts of cycles (SCALE-Sim
 #: prints the 0-based index of a layer's last cycle: our ``compute_cycles`` - 1).
 COLUMNS = (
-    "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow", "rows", "cols", "lanes",
+    "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow",
+    "loop_order", "stream_tile", "preload", "rows", "cols", "lanes",
     "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles", "utilization",
     "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
     *ENERGY_COLUMNS,

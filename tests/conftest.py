@@ -10,16 +10,18 @@ from qaccel.arch import Accelerator, load_accelerator
 
 
 def accel_dict(rows: int = 4, cols: int = 4, dataflow: str = "ws", kib: float = 64.0,
-               bits_per_cycle: int = 32, family: str = "systolic_int8",
+               bits_per_cycle: int = 32, family: str = "systolic_int8", mapping: str = "fixed",
                **pe_fields: Any) -> dict[str, Any]:
-    """An accelerator spec dict; ``pe_fields`` are the family's own ``pe_array`` fields."""
+    """An accelerator spec dict; ``pe_fields`` are the family's own ``pe_array`` fields.
+    ``mapping``: ``fixed`` by default (tests of one dataflow's schedule), ``auto`` for the
+    mapper."""
     buf = {"size_kib": kib, "word_bits": 64, "banks": 1}
     return {"version": 1, "name": f"test-{rows}x{cols}-{dataflow}", "clock_mhz": 1000,
             "pe_array": {"family": family, "rows": rows, "cols": cols, "dataflow": dataflow,
                          **pe_fields},
             "buffers": {"weight": dict(buf), "input": dict(buf), "output": dict(buf)},
             "dram": {"bits_per_cycle": bits_per_cycle, "pj_per_bit": 8.0},
-            "tech": {"node_nm": 28}}
+            "tech": {"node_nm": 28}, "mapping": mapping}
 
 
 def make_accel(**kw: Any) -> Accelerator:

@@ -101,7 +101,7 @@ def event_costs(pe: Any) -> dict[str, Cost | None]:
     u = {k: v[0] for k, v in _units(pe).items()}
     return {"lane_terms": u["lane"], "pe_steps": u["tree_acc"], "dequant_steps": u["dequant"],
             "out_adds": u["out_add"], "out_rounds": u["out_round"], "align": u["align"],
-            "decoder_terms": u["decoder"], "pe_cycles": None, "array_cycles": None}
+            "decoder_terms": u["decoder"]}
 
 
 def _per_pe(pe: Any, gates: bool) -> Cost:

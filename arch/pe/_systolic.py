@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qaccel.arch.spec import Dataflow, PEArray
+from qaccel.arch.spec import Dataflow, PEArray, Preload
 
 __all__ = ["MAPPING", "SystolicArray"]
 
@@ -31,7 +31,14 @@ MAPPING: dict[Dataflow, tuple[str, str, str]] = {
 
 @dataclass(frozen=True)
 class SystolicArray(PEArray):
-    """An R x C systolic array with SCALE-Sim fold timing (not registered: a base class)."""
+    """An R x C systolic array with SCALE-Sim fold timing (not registered: a base class).
+
+    Its RTL (``rtl/systolic.py``) runs ws and is, with shadow stationary registers for
+    ``preload: overlapped``; os is simulated only."""
+
+    dataflows = (Dataflow.WS, Dataflow.OS, Dataflow.IS)
+    rtl_dataflows = (Dataflow.WS, Dataflow.IS)
+    preload_modes = (Preload.SERIAL, Preload.OVERLAPPED)
 
     @property
     def mapping(self) -> tuple[str, str, str]:

@@ -199,15 +199,12 @@ class AntArray(SystolicArray):
         code enters the array once per fold, ``K * (M + N)``; INT8 needs no decoder);
         ``pe_cycles``/``array_cycles`` as ``systolic_int8``.
         """
-        cycles = self.timing(tile)
         decodes = tile.K * (tile.M + tile.N) if self.bits == 4 else 0
-        return {"mac4": self.passes * tile.M * tile.K * tile.N, "decoder_values": decodes,
-                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+        return {"mac4": self.passes * tile.M * tile.K * tile.N, "decoder_values": decodes}
 
     def event_costs(self) -> dict[str, Cost | None]:
         """45 nm cost of one event of each kind (None: counted, not priced)."""
-        return {"mac4": self.pe_cost(), "decoder_values": self.decoder_cost(),
-                "pe_cycles": None, "array_cycles": None}
+        return {"mac4": self.pe_cost(), "decoder_values": self.decoder_cost()}
 
     def pe_cost(self) -> Cost:
         """One PE's arithmetic at 45 nm: 4x4 multiplier, exponent adder, 32-bit accumulator

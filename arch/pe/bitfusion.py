@@ -36,9 +36,9 @@ import numpy as np
 
 from qaccel.arch.components import Cost, int_add, int_mult
 from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.pe._output_stationary import OutputStationaryArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.models.intk import IntK, signed_codes
 
 __all__ = ["BitFusionArray", "brick_pieces", "WIDTHS"]
@@ -65,10 +65,11 @@ def brick_pieces(x: np.ndarray, bits: int) -> list[tuple[np.ndarray, int]]:
 
 @register_pe("bitfusion")
 @dataclass(frozen=True)
-class BitFusionArray(PEArray):
+class BitFusionArray(OutputStationaryArray):
     """R x C output-stationary array of Fusion Units (BitBricks), 2/4/8-bit INT operands."""
 
-    absent_levels = {"rtl": "RTL is issue 7"}
+    absent_levels = {"rtl": "no RTL yet: the BitFusion baseline is simulated only"}
+    rtl_dataflows = ()
     a_bits: int = spec_field(IntIn(2, 8), "bits", "activation width: 2, 4 or 8 (unit: bits)",
                              default=8)
     b_bits: int = spec_field(IntIn(2, 8), "bits", "weight width: 2, 4 or 8 (unit: bits)",
@@ -86,9 +87,6 @@ class BitFusionArray(PEArray):
                 raise ValueError(f"{name} must be one of 2, 4, 8, not {getattr(self, name)!r}")
         if self.bricks_per_pe & (self.bricks_per_pe - 1):
             raise ValueError(f"bricks_per_pe must be a power of two, not {self.bricks_per_pe}")
-        if self.dataflow is not Dataflow.OS:
-            raise ValueError(f"dataflow must be 'os' for bitfusion (fused products divide the "
-                             f"streamed K), not {self.dataflow.value!r}")
 
     @property
     def fmt(self) -> str:  # type: ignore[override]
@@ -109,23 +107,11 @@ class BitFusionArray(PEArray):
         """Cycles of one step: 1 unless one product needs more bricks than a PE has."""
         return max(1, self.bricks_per_product // self.bricks_per_pe)
 
-    # ---- mapping -------------------------------------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim): output stationary, M x N, K streamed."""
-        return ("M", "N", "K")
-
+    # ---- mapping (os: M on rows, N on cols, K streamed) -----------------------------------
     def fold_cycles(self, streamed: int) -> int:
         """Cycles of one fold streaming K = ``streamed``: R + C + ceil(K/lanes)*cps - 2."""
         steps = -(-streamed // self.lanes) * self.cycles_per_step
         return self.rows + self.cols + steps - 2
-
-    def check_tile(self, tile: Tile) -> None:
-        """Raise ``ValueError`` when the tile does not fit one fold of this array."""
-        if tile.M > self.rows or tile.N > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} os array because M must be <= {self.rows} and N <= {self.cols}")
 
     @property
     def weight_format_name(self) -> str:
@@ -150,29 +136,21 @@ class BitFusionArray(PEArray):
                 acc += (pa @ pb) << (sa + sb)     # one brick per (piece_a, piece_b) pair
         return acc.astype(np.int32)  # two's-complement wrap mod 2^32
 
-    def timing(self, tile: Tile) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.K)
-
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile.
 
         ``brick_ops``: BitBrick products, M*K*N * bricks_per_product; ``pe_steps``:
         accumulator updates, M*N*ceil(K/lanes); ``pe_cycles``/``array_cycles`` as
         ``systolic_int8``."""
-        cycles = self.timing(tile)
         return {"brick_ops": tile.M * tile.K * tile.N * self.bricks_per_product,
-                "pe_steps": tile.M * tile.N * -(-tile.K // self.lanes),
-                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+                "pe_steps": tile.M * tile.N * -(-tile.K // self.lanes)}
 
     def event_costs(self) -> dict[str, Cost | None]:
         """45 nm cost of one event of each kind (None: counted, not priced).
 
         ``brick_ops``: a 2x2 multiplier plus one ``TREE_ADD_BITS`` adder of the shift-add
         tree; ``pe_steps``: the 32-bit accumulator adder."""
-        return {"brick_ops": self._brick_cost(), "pe_steps": int_add(ACC_BITS),
-                "pe_cycles": None, "array_cycles": None}
+        return {"brick_ops": self._brick_cost(), "pe_steps": int_add(ACC_BITS)}
 
     def _brick_cost(self) -> Cost:
         return int_mult(2, 2) + int_add(TREE_ADD_BITS)

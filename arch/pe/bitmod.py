@@ -88,7 +88,7 @@ support (the fold plan does not know a layer's operand kinds) and are not modell
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -107,9 +107,9 @@ from qaccel.arch.pe._bitmod_numerics import (
     to_fp16,
     weight_ints,
 )
+from qaccel.arch.pe._output_stationary import OutputStationaryArray, OwnsOutputs
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.models import fp16 as fp16_format
 from qaccel.models.bitmod import FAMILY as FORMAT_FAMILY
 from qaccel.models.formats import get_format
@@ -142,8 +142,11 @@ def cycles_per_weight(bits: int) -> int:
 
 @register_pe("bitmod")
 @dataclass(frozen=True, kw_only=True)
-class BitmodArray(PEArray):
+class BitmodArray(OwnsOutputs, OutputStationaryArray):
     """R x C bit-serial BitMoD PEs (``lanes``-wide dot products), output stationary."""
+
+    os_mapping = MAPPING
+    out_dtype = np.float16
 
     weight_format: WeightFormat = spec_field(OneOf(WeightFormat), "",
                                              "BitMoD weight format the decoders read")
@@ -163,9 +166,6 @@ class BitmodArray(PEArray):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.dataflow is not Dataflow.OS:
-            raise ValueError(f"dataflow must be 'os' for the bitmod array (N on rows, M on "
-                             f"cols, K streamed), not {self.dataflow.value!r}")
         if not isinstance(self.weight_format, WeightFormat):
             try:
                 object.__setattr__(self, "weight_format", WeightFormat(self.weight_format))
@@ -224,11 +224,6 @@ class BitmodArray(PEArray):
         return self.group_bound.bit_length() + 1
 
     # ---- mapping and timing ---------------------------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim): N, M, K."""
-        return MAPPING
-
     def stream_cycles(self, k: int) -> int:
         """Cycles the lanes spend on K = ``k``: ``ceil(k / lanes) * cpw``."""
         return -(-k // self.lanes) * self.cpw
@@ -262,29 +257,10 @@ class BitmodArray(PEArray):
             z = max(lane_cycles, t0 + max(DEQUANT_CYCLES, self.cols))
         return (n0 - 1) * self.cpw + z + self.cols + self.rows + TILE_DRAIN_CYCLES
 
-    def check_tile(self, tile: Tile) -> None:
-        """Raise ``ValueError`` when the tile does not fit one fold (M <= cols, N <= rows)."""
-        if tile.N > self.rows or tile.M > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} bitmod array because N must be <= {self.rows} and M <= "
-                f"{self.cols}")
-
     @property
     def weight_format_name(self) -> str:
         """The ``models.formats`` name of this array's weights."""
         return str(self.weight_format.value)  # bitmod_fp4 | bitmod_fp3
-
-    # ---- output assembly in the reference fold loop ---------------------------------------
-    def output_accumulator(self, m: int, n: int) -> np.ndarray:
-        return np.zeros((m, n), dtype=np.float16)
-
-    def fold_merge(self, block: np.ndarray, tile: Tile) -> np.ndarray:
-        """Output stationary: each fold owns its whole output block (all of K)."""
-        return self.golden(tile)
-
-    def finish_output(self, acc: np.ndarray) -> np.ndarray:
-        return acc
 
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
@@ -322,17 +298,10 @@ class BitmodArray(PEArray):
             acc = (acc + round_fp32(p, x)).astype(np.float32)          # stage 5
         return to_fp16(acc)                                            # stage 6
 
-    def timing(self, tile: Tile) -> int:
-        """Cycles of one tile run alone, start to last result (``tile_cycles``; the RTL's
-        ``cycles``). Inside a layer a fold costs ``fold_cycles`` (steady state)."""
-        self.check_tile(tile)
-        return self.tile_cycles(tile.K)
-
-    def fold_timing(self, tile: Tile) -> int:
-        """Cycles one fold costs inside a layer: the steady-state ``fold_cycles`` (fill and
-        drain overlap the neighbouring folds)."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.K, tile.M)
+    def fold_cycles_of(self, m: int, k: int, n: int, overlapped: bool = False) -> int:
+        """Cycles of one fold: ``tile_cycles(k)``, the RTL's start->done count (fill and
+        drain included, as for every family; module docstring "Timing")."""
+        return self.tile_cycles(k)
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile (names as in :meth:`event_costs`).
@@ -345,15 +314,13 @@ class BitmodArray(PEArray):
         fold); ``pe_cycles``/``array_cycles``: clocked PE-cycles and steady-state fold cycles
         (``fold_timing``, unpriced).
         """
-        cycles = self.fold_timing(tile)
         m, k, n = tile.M, tile.K, tile.N
         groups = -(-k // self.group_size)
         return {"lane_terms": m * n * k * self.cpw,
                 "pe_steps": m * n * self.stream_cycles(k),
                 "dequant_steps": m * n * groups * DEQUANT_CYCLES,
                 "out_adds": m * n * groups, "out_rounds": m * n,
-                "align": m * k, "decoder_terms": n * k,
-                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+                "align": m * k, "decoder_terms": n * k}
 
     def event_costs(self) -> dict[str, Cost | None]:
         """45 nm cost of one event of each kind (``arch/pe/_bitmod_cost.py``)."""
@@ -385,25 +352,31 @@ class BitmodArray(PEArray):
                                                   f"layer {layer.name} B"))
                 for g in range(a16.shape[0])]
 
-    def metadata_traffic(self, counts: dict[str, int], plan: Any) -> dict[str, int]:
-        """Add the weights' per-group metadata to the B traffic of ``counts`` (in place).
+    @property
+    def meta_bits_per_group(self) -> int:  # type: ignore[override]
+        """Weight metadata per group of 128 (type id + scale; unit: bits): ``metadata_bits``."""
+        return self.metadata_bits
 
-        B is the row operand and every B block spans all of K, so each bit count of B is a
-        whole number of N-rows of ``K * b_bits`` bits, each carrying ``ceil(K/128) *
+    def adjust_traffic(self, counts: Any, plan: Any) -> Any:
+        """``counts`` with the weights' per-group metadata added to the B traffic.
+
+        B is the row operand and every B block spans all of K (no K split), so each bit count
+        of B is a whole number of N-rows of ``K * b_bits`` bits, each carrying ``ceil(K/128) *
         metadata_bits`` more. Block 0 of B is in the prologue. (Buffer-fit decisions of the
         fold plan count the codes only.)
         """
-        from qaccel.sim.plan import add_totals
-
         row_bits = plan.K * self.b_bits
         meta = -(-plan.K // self.group_size) * self.metadata_bits
-        for key in ("dram_rd_bits_B", "sram_rd_bits_B", "sram_wr_bits_B"):
-            rows, rest = divmod(counts[key], row_bits)
+
+        def with_meta(bits: Any) -> Any:
+            rows, rest = divmod(bits.B, row_bits)
             if rest:
-                raise AssertionError(f"{key} is not whole rows of B")  # pragma: no cover
-            counts[key] += rows * meta
-        counts["prologue_bits"] += plan.first_last("N")[0] * meta
-        return add_totals(counts)
+                raise AssertionError("B traffic is not whole rows of B")  # pragma: no cover
+            return replace(bits, B=bits.B + rows * meta)
+
+        return replace(counts, dram_rd=with_meta(counts.dram_rd),
+                       sram_rd=with_meta(counts.sram_rd), sram_wr=with_meta(counts.sram_wr),
+                       prologue_bits=counts.prologue_bits + plan.sizes("N")[0][0] * meta)
 
 
 def compute_cycles_formula(pe: BitmodArray, m: int, k: int, n: int) -> int:

@@ -58,9 +58,9 @@ import numpy as np
 
 from qaccel.arch.components import Cost, fp_add, fp_mult, int_add, int_mult
 from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.pe._output_stationary import OutputStationaryArray, OwnsOutputs
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.models import fp16 as fp16_format
 from qaccel.models import int8 as int8_format
 from qaccel.models.mixpe import WEIGHT_FORMAT
@@ -135,7 +135,7 @@ def align_fp16(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @register_pe("mixpe")
 @dataclass(frozen=True)
-class MixPE(PEArray):
+class MixPE(OwnsOutputs, OutputStationaryArray):
     """R x C output-stationary MixPE array: INT4 g128 weights x INT8 or FP16 activations."""
 
     a_bits: int = spec_field(IntIn(8, 16), "bits",
@@ -146,9 +146,6 @@ class MixPE(PEArray):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.dataflow is not Dataflow.OS:
-            raise ValueError(f"dataflow must be 'os' for the mixpe array (per-group dequant "
-                             f"needs K streamed through each PE), not {self.dataflow.value!r}")
         if self.a_bits not in (8, 16):
             raise ValueError(f"a_bits must be 8 (W4A8) or 16 (W4A16), not {self.a_bits!r}")
 
@@ -157,12 +154,7 @@ class MixPE(PEArray):
         """The result column ``fmt``: ``w4a8`` or ``w4a16``."""
         return f"w4a{self.a_bits}"
 
-    # ---- mapping -------------------------------------------------------------------------
-    @property
-    def mapping(self) -> tuple[str, str, str]:
-        """(dim on rows, dim on cols, streamed dim): M, N, K (output stationary)."""
-        return ("M", "N", "K")
-
+    # ---- mapping (os: M on rows, N on cols, K streamed) -----------------------------------
     def dequant_end(self, streamed: int) -> int:
         """f_{G-1}: stream cycle at which a column's dequantizer finishes the last group."""
         done = 0
@@ -180,27 +172,10 @@ class MixPE(PEArray):
         return (self.rows + self.cols - 2 + self.dequant_end(streamed) + DEQUANT_LATENCY_CYCLES
                 + self.align_cycles(streamed))
 
-    def check_tile(self, tile: Tile) -> None:
-        if tile.M > self.rows or tile.N > self.cols:
-            raise ValueError(
-                f"Cannot run a tile of M={tile.M} K={tile.K} N={tile.N} on a {self.rows}x"
-                f"{self.cols} os array because M must be <= {self.rows} and N <= {self.cols}")
-
     @property
     def weight_format_name(self) -> str:
         """The ``models.formats`` name of this array's weights."""
         return "int4_g128"  # models.mixpe.WEIGHT_FORMAT (alias mixpe_w4)
-
-    # ---- output assembly in the reference fold loop ---------------------------------------
-    def output_accumulator(self, m: int, n: int) -> np.ndarray:
-        return np.zeros((m, n), dtype=np.float32)
-
-    def fold_merge(self, block: np.ndarray, tile: Tile) -> np.ndarray:
-        """Output stationary: each fold owns its whole output block (all of K)."""
-        return self.golden(tile)
-
-    def finish_output(self, acc: np.ndarray) -> np.ndarray:
-        return acc
 
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
@@ -229,21 +204,14 @@ class MixPE(PEArray):
                     acc[m, n] = np.float32(acc[m, n] + t)
         return acc
 
-    def timing(self, tile: Tile) -> int:
-        """Cycles from ``start`` to ``done`` for one tile (one fold), no memory stalls."""
-        self.check_tile(tile)
-        return self.fold_cycles(tile.K)
-
     def events(self, tile: Tile) -> dict[str, int]:
         """``mac_shift_add``: useful MACs; ``act_sum``: row-adder adds (M*K); ``dequant``:
         group results dequantized (M*N*G); ``act_align``: W4A16 activations aligned (M*K, 0
         for W4A8); ``pe_cycles``/``array_cycles`` as in systolic_int8."""
-        cycles = self.timing(tile)
         groups = -(-tile.K // G_SIZE)
         return {"mac_shift_add": tile.M * tile.K * tile.N, "act_sum": tile.M * tile.K,
                 "dequant": tile.M * tile.N * groups,
-                "act_align": tile.M * tile.K if self.a_bits == 16 else 0,
-                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+                "act_align": tile.M * tile.K if self.a_bits == 16 else 0}
 
     @property
     def _int_a_bits(self) -> int:
@@ -257,7 +225,7 @@ class MixPE(PEArray):
         return {"mac_shift_add": self.pe_cost(), "act_sum": int_add(psum_bits),
                 "dequant": int_mult(4, psum_bits) + int_add(psum_bits + 1) + fp_mult(32)
                 + fp_add(32),
-                "act_align": int_add(16), "pe_cycles": None, "array_cycles": None}
+                "act_align": int_add(16)}
 
     def pe_cost(self) -> Cost:
         """One PE's MAC at 45 nm: 4 x a shift-and-add multiplier + group psum adder."""

@@ -217,10 +217,8 @@ class OliVeArray(SystolicArray):
         array once per fold, ceil(K/2) pairs per row of A and per column of B
         (``ceil(K/2) * (M + N)``); ``pe_cycles``/``array_cycles`` as ``systolic_int8``.
         """
-        cycles = self.timing(tile)
         return {"mac": tile.M * tile.K * tile.N,
-                "decoder_pairs": -(-tile.K // 2) * (tile.M + tile.N),
-                "pe_cycles": cycles * self.rows * self.cols, "array_cycles": cycles}
+                "decoder_pairs": -(-tile.K // 2) * (tile.M + tile.N)}
 
     def event_costs(self) -> dict[str, Cost | None]:
         """45 nm cost of one event of each kind (None: counted, not priced).
@@ -228,8 +226,7 @@ class OliVeArray(SystolicArray):
         ``mac``: :meth:`pe_cost`. ``decoder_pairs``: :meth:`decoder_cost`. Registers, clock
         and the shifter have no anchor in :mod:`qaccel.arch.components` and are left out.
         """
-        return {"mac": self.pe_cost(), "decoder_pairs": self.decoder_cost(),
-                "pe_cycles": None, "array_cycles": None}
+        return {"mac": self.pe_cost(), "decoder_pairs": self.decoder_cost()}
 
     def pe_cost(self) -> Cost:
         """One PE's arithmetic at 45 nm: bits x bits multiplier, exponent adder, 32-bit

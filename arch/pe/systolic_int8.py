@@ -71,9 +71,7 @@ class SystolicInt8(SystolicArray):
         ``mac_int8``: useful multiply-accumulates; ``pe_cycles``: PE-cycles the array is
         clocked (R * C * fold cycles); ``array_cycles``: fold cycles.
         """
-        cycles = self.timing(tile)
-        return {"mac_int8": tile.M * tile.K * tile.N, "pe_cycles": cycles * self.rows * self.cols,
-                "array_cycles": cycles}
+        return {"mac_int8": tile.M * tile.K * tile.N}
 
     def event_costs(self) -> dict[str, Cost | None]:
         """45 nm cost of one event of each kind :meth:`events` counts (None: not priced).
@@ -81,7 +79,7 @@ class SystolicInt8(SystolicArray):
         A MAC is an 8x8 multiplier plus a ``acc_bits`` accumulator adder (Horowitz anchors).
         PE/array cycles are counted for reporting; register and clock energy have no anchor.
         """
-        return {"mac_int8": self.pe_cost(), "pe_cycles": None, "array_cycles": None}
+        return {"mac_int8": self.pe_cost()}
 
     def pe_cost(self) -> Cost:
         """One PE's arithmetic at 45 nm: int8 x int8 multiplier + int32 adder."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from qaccel.arch.pe.ant import AntArray, AntOperand
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm"]
@@ -37,18 +38,8 @@ def _exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def simulate_gemm(pe: AntArray, plan: FoldPlan, a: AntOperand | None = None,
-                  b: AntOperand | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: AntOperand | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given ANT operands, its INT32 output."""
-    counts = gemm_traffic(plan)
-    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
-    blocks = {plan.row_dim: plan.row_blocks, plan.col_dim: plan.col_blocks, plan.stream_dim: 1}
-    counts["compute_cycles"] = compute
-    counts["ev_mac4"] = pe.passes * plan.M * plan.K * plan.N
-    counts["ev_decoder_values"] = (plan.K * (plan.M * blocks["N"] + plan.N * blocks["M"])
-                                   if pe.bits == 4 else 0)
-    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
-    counts["ev_array_cycles"] = compute
-    out = None
-    if a is not None:
-        out = _exact_product(a.values(), b.values()).astype(np.int32)
+    counts = gemm_counts(pe, plan)
+    out = _exact_product(a.values(), b.values()).astype(np.int32) if a is not None else None
     return counts, out

@@ -15,22 +15,17 @@ from __future__ import annotations
 import numpy as np
 
 from qaccel.arch.pe.bitfusion import BitFusionArray
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.fast.exact import exact_matmul
-from qaccel.sim.plan import FoldPlan, ceil_div
+from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm"]
 
 
 def simulate_gemm(pe: BitFusionArray, plan: FoldPlan, a: np.ndarray | None = None,
-                  b: np.ndarray | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: np.ndarray | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given int8 operands, its INT32 output."""
-    counts = gemm_traffic(plan)
-    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
-    counts["compute_cycles"] = compute
-    counts["ev_brick_ops"] = plan.M * plan.K * plan.N * pe.bricks_per_product
-    counts["ev_pe_steps"] = plan.M * plan.N * ceil_div(plan.K, pe.lanes)
-    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
-    counts["ev_array_cycles"] = compute
+    counts = gemm_counts(pe, plan)
     out = exact_matmul(a, b).astype(np.int32) if a is not None else None
     return counts, out

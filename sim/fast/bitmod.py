@@ -24,14 +24,14 @@ import numpy as np
 
 from qaccel.arch.pe._bitmod_numerics import fp16_fields
 from qaccel.arch.pe.bitmod import (
-    DEQUANT_CYCLES,
     BitmodArray,
     BitmodWeights,
     align_activations,
     to_fp16,
     weight_ints,
 )
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.fast.exact import exact_matmul
 from qaccel.sim.plan import FoldPlan
 
@@ -57,21 +57,8 @@ def gemm_values(pe: BitmodArray, a: np.ndarray, w: BitmodWeights) -> np.ndarray:
 
 
 def simulate_gemm(pe: BitmodArray, plan: FoldPlan, a: np.ndarray | None = None,
-                  b: BitmodWeights | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: BitmodWeights | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given operands, its FP16 output."""
-    counts = gemm_traffic(plan)
-    m, k, n = plan.M, plan.K, plan.N
-    n_r, n_c = plan.row_blocks, plan.col_blocks
-    first, last = plan.first_last("M")
-    per_row_block = (n_c - 1) * pe.fold_cycles(k, first) + pe.fold_cycles(k, last)
-    compute = n_r * per_row_block
-    groups = -(-k // pe.group_size)
-    counts["compute_cycles"] = compute
-    counts.update({
-        "ev_lane_terms": m * n * k * pe.cpw, "ev_pe_steps": m * n * pe.stream_cycles(k),
-        "ev_dequant_steps": m * n * groups * DEQUANT_CYCLES, "ev_out_adds": m * n * groups,
-        "ev_out_rounds": m * n, "ev_align": n_r * m * k, "ev_decoder_terms": n_c * n * k,
-        "ev_pe_cycles": compute * pe.rows * pe.cols, "ev_array_cycles": compute})
-    pe.metadata_traffic(counts, plan)
+    counts = gemm_counts(pe, plan)
     out = gemm_values(pe, a, b) if a is not None else None
     return counts, out

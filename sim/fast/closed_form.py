@@ -1,92 +1,174 @@
-"""The fast engine's closed forms: traffic and cycles of one GEMM without a fold loop.
+"""The fast engine's closed forms: traffic, cycles and events of one GEMM without a fold loop.
 
 Each formula is the sum the reference engine's fold loop (``sim/reference/folds.py``) adds up,
 written out; ``tests/sim/test_engines_agree.py`` checks equality over random shapes, arrays,
-buffers and dataflows. Symbols: R/C array rows/cols, D_r/D_c the GEMM dims on rows/cols,
-S the streamed dim, n_r = ceil(D_r/R), n_c = ceil(D_c/C), b_X bits per element of operand X,
-cap_X the reuse half of X's buffer (bits).
+buffers and mappings. Symbols: D_r/D_c the GEMM dims on rows/cols, S the streamed dim cut in
+n_s chunks of T (the last one shorter), n_r = ceil(D_r/R), n_c = ceil(D_c/C), b_X bits per
+element of operand X, cap_X the reuse half of X's buffer (bits).
 
-- stationary input X:  DRAM reads = D_r*D_c*b_X (each block once)
-- stationary output O: DRAM writes = D_r*D_c*b_O (each fold's block once)
-- row operand X (input, reused across column blocks): D_r*S*b_X once if it all fits cap_X,
-  else n_c times (LRU on a cyclic pattern keeps all or nothing)
-- col operand X (input, reused by the n_r folds of one column block): per column block,
-  c_t*S*b_X once if it fits cap_X, else n_r times
-- col operand O (partial sums over the n_r row blocks): per column block, written once if it
-  fits cap_O; else written n_r times and read back n_r - 1 times
+An LRU buffer that sees a block again hits exactly when the block plus every distinct block
+used since its last use fit the buffer (only the oldest blocks are ever evicted). Two
+patterns follow:
+
+- *consecutive* (a block used k times in a row): read once if it fits cap_X, else k times;
+- *cyclic* (a set of blocks used in the same order k times): read once if the whole set fits,
+  else k times (every use misses).
+
+Per chunk of length t (``cols_outer``: column blocks outer; ``rows_outer``: row blocks outer):
+
+- stationary input X (used once per chunk): cyclic over the chunks on the whole D_r*D_c*b_X;
+- stationary output O (os; a K split revisits it per chunk and must fit cap_O): written once;
+- row operand X: cols_outer cyclic over the row blocks (D_r*t*b_X, n_c uses), rows_outer
+  consecutive per block (n_c uses);
+- col operand X: cols_outer consecutive per block (n_r uses), rows_outer cyclic (D_c*t*b_X);
+- col operand O (partial sums over the n_r row blocks): cols_outer per block written once if
+  it fits cap_O, else written n_r times and read back n_r - 1 times; rows_outer must fit
+  (``sim.plan.mapping_problem``) and is written once.
+
+Cycles and events: every fold of the grid has one of at most 2 x 2 x 2 tile shapes (first or
+last block along each dim); the family's ``fold_cycles_of`` and ``events`` of each shape are
+multiplied by its count, and with overlapped preload the first fold pays its preload.
 """
 
 from __future__ import annotations
 
-from qaccel.sim.plan import FoldPlan, add_totals
+from functools import lru_cache
+from itertools import product
 
-__all__ = ["gemm_traffic"]
+import numpy as np
+
+from qaccel.arch.pe.tile import Tile
+from qaccel.sim.counts import Events, GemmCounts, OperandBits
+from qaccel.sim.plan import FoldPlan, LoopOrder
+
+__all__ = ["gemm_traffic", "gemm_counts", "fold_shapes", "tile_events", "cycle_events"]
 
 
-def _col_blocks(plan: FoldPlan) -> list[tuple[int, int]]:
-    """(block size, how many blocks of that size) along the col dim."""
-    first, last = plan.first_last(plan.col_dim)
-    n = plan.col_blocks
-    return [(first, n - 1), (last, 1)] if n > 1 else [(last, 1)]
+def _reads(set_bits: int, uses: int, cap: int) -> int:
+    """DRAM bits a block set used ``uses`` times costs (consecutive or cyclic, module doc)."""
+    return set_bits if set_bits <= cap or uses == 1 else set_bits * uses
 
 
-def gemm_traffic(plan: FoldPlan) -> dict[str, int]:
-    """Bits moved and fold count of one GEMM: the reference fold loop's totals, closed form.
+def _input_reads(plan: FoldPlan, role: str, t: int) -> int:
+    """DRAM read bits of the row or col input operand over one chunk of length t."""
+    op = plan.roles[role]
+    b, cap = plan.elem_bits[op], plan.reuse_bits[op]
+    dim, uses = (plan.row_dim, plan.col_blocks) if role == "row" else (plan.col_dim,
+                                                                       plan.row_blocks)
+    cyclic = (role == "row") == (plan.loop_order is LoopOrder.COLS_OUTER)
+    if cyclic:
+        return _reads(plan.dims[dim] * t * b, uses, cap)
+    return sum(n * _reads(size * t * b, uses, cap) for size, n in plan.sizes(dim))
 
-    Keys: ``folds``, ``prologue_bits``, ``epilogue_bits`` and, per operand X in A/B/O (the
-    input, weight and output buffers), ``dram_rd_bits_X``, ``dram_wr_bits_X``,
-    ``sram_rd_bits_X``, ``sram_wr_bits_X`` (SRAM: array-side accesses plus DRAM fills as
-    writes and write-backs as reads), plus the four totals without the suffix.
-    """
+
+def _psum_traffic(plan: FoldPlan, t: int) -> tuple[int, int]:
+    """(DRAM write, DRAM read) bits of the col operand O (partial sums) over one chunk."""
+    b, cap, n_r = plan.elem_bits["O"], plan.reuse_bits["O"], plan.row_blocks
+    if plan.loop_order is LoopOrder.ROWS_OUTER:
+        return plan.dims[plan.col_dim] * t * b, 0   # fits (mapping_problem)
+    wr = rd = 0
+    for size, n in plan.sizes(plan.col_dim):
+        s = size * t * b
+        fits = s <= cap
+        wr += n * s * (1 if fits else n_r)
+        rd += 0 if fits else n * s * (n_r - 1)
+    return wr, rd
+
+
+def gemm_traffic(plan: FoldPlan) -> GemmCounts:
+    """Folds, prologue/epilogue and per-operand DRAM and SRAM bits of one GEMM (no cycles or
+    events yet). SRAM counts array-side accesses plus DRAM fills (writes) and write-backs
+    (reads)."""
     roles, bits, cap = plan.roles, plan.elem_bits, plan.reuse_bits
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
     d_r, d_c, S = plan.dims[plan.row_dim], plan.dims[plan.col_dim], plan.streamed
-    n_r, n_c = plan.row_blocks, plan.col_blocks
-    rd = dict.fromkeys("ABO", 0)
-    wr = dict.fromkeys("ABO", 0)
-    sram_rd = dict.fromkeys("ABO", 0)
-    sram_wr = dict.fromkeys("ABO", 0)
+    n_r, n_c, n_s = plan.row_blocks, plan.col_blocks, plan.chunks
+    rd, wr, srd, swr = OperandBits(), OperandBits(), OperandBits(), OperandBits()
 
     stat_bits = d_r * d_c * bits[stat]
-    if stat == "O":
-        wr[stat] += stat_bits
-        sram_wr[stat] += stat_bits
+    if stat == "O":                      # written per chunk, reloaded by later chunks
+        wr = wr.plus("O", stat_bits)
+        swr = swr.plus("O", stat_bits * n_s)
+        srd = srd.plus("O", stat_bits * (n_s - 1))
     else:
-        rd[stat] += stat_bits
-        sram_rd[stat] += stat_bits
+        rd = rd.plus(stat, _reads(stat_bits, n_s, cap[stat]))
+        srd = srd.plus(stat, stat_bits * n_s)
 
-    row_total = d_r * S * bits[row_op]
-    rd[row_op] += row_total if row_total <= cap[row_op] else row_total * n_c
-    sram_rd[row_op] += row_total * n_c
-
-    for size, count in _col_blocks(plan):
-        slice_bits = size * S * bits[col_op]
-        fits = slice_bits <= cap[col_op]
+    for t, n in plan.sizes(plan.stream_dim):
+        rd = rd.plus(row_op, n * _input_reads(plan, "row", t))
         if col_op == "O":
-            wr[col_op] += count * slice_bits * (1 if fits else n_r)
-            rd[col_op] += 0 if fits else count * slice_bits * (n_r - 1)
+            w, r = _psum_traffic(plan, t)
+            wr, rd = wr.plus("O", n * w), rd.plus("O", n * r)
         else:
-            rd[col_op] += count * slice_bits * (1 if fits else n_r)
+            rd = rd.plus(col_op, n * _input_reads(plan, "col", t))
+    srd = srd.plus(row_op, d_r * S * bits[row_op] * n_c)
     col_total = d_c * S * bits[col_op]
     if col_op == "O":
-        sram_wr[col_op] += col_total * n_r
-        sram_rd[col_op] += col_total * (n_r - 1)
+        swr = swr.plus("O", col_total * n_r)
+        srd = srd.plus("O", col_total * (n_r - 1))
     else:
-        sram_rd[col_op] += col_total * n_r
+        srd = srd.plus(col_op, col_total * n_r)
 
-    r0, r_last = plan.first_last(plan.row_dim)
-    c0, c_last = plan.first_last(plan.col_dim)
-    prologue = r0 * S * bits[row_op]
+    (r0, _), (c0, _), (t0, _) = (plan.sizes(d)[0] for d in (plan.row_dim, plan.col_dim,
+                                                             plan.stream_dim))
+    r_last, c_last, t_last = (plan.sizes(d)[-1][0] for d in (plan.row_dim, plan.col_dim,
+                                                              plan.stream_dim))
+    prologue = r0 * t0 * bits[row_op]
     if stat != "O":
         prologue += r0 * c0 * bits[stat]
     if col_op != "O":
-        prologue += c0 * S * bits[col_op]
-    epilogue = r_last * c_last * bits["O"] if stat == "O" else c_last * S * bits["O"]
+        prologue += c0 * t0 * bits[col_op]
+    epilogue = r_last * c_last * bits["O"] if stat == "O" else c_last * t_last * bits["O"]
+    return GemmCounts(folds=n_r * n_c * n_s, prologue_bits=prologue, epilogue_bits=epilogue,
+                      dram_rd=rd, dram_wr=wr, sram_rd=srd + wr, sram_wr=swr + rd)
 
-    out = {"folds": n_r * n_c, "prologue_bits": prologue, "epilogue_bits": epilogue}
-    for op in "ABO":
-        out[f"dram_rd_bits_{op}"] = rd[op]
-        out[f"dram_wr_bits_{op}"] = wr[op]
-        out[f"sram_rd_bits_{op}"] = sram_rd[op] + wr[op]   # write-backs read the buffer
-        out[f"sram_wr_bits_{op}"] = sram_wr[op] + rd[op]   # fills write the buffer
-    return add_totals(out)
+
+def fold_shapes(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
+    """((M, K, N) of a fold's tile, how many folds have it), first shape = the first fold."""
+    out = []
+    for (r, nr), (c, nc), (t, ns) in product(plan.sizes(plan.row_dim), plan.sizes(plan.col_dim),
+                                             plan.sizes(plan.stream_dim)):
+        dims = {plan.row_dim: r, plan.col_dim: c, plan.stream_dim: t}
+        out.append(((dims["M"], dims["K"], dims["N"]), nr * nc * ns))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def tile_events(pe: object, m: int, k: int, n: int) -> Events:
+    """The family's ``events()`` of one fold of this shape (zero-stride operands: events
+    depend on shapes only)."""
+    tile = Tile(np.broadcast_to(np.int8(0), (m, k)), np.broadcast_to(np.int8(0), (k, n)))
+    return Events(pe.events(tile))
+
+
+def cycle_events(pe: object, compute_cycles: int) -> Events:
+    """The engines' own events: clocked PE-cycles and array cycles (unpriced)."""
+    return Events({"pe_cycles": compute_cycles * pe.rows * pe.cols,
+                   "array_cycles": compute_cycles})
+
+
+def gemm_cycles(pe: object, plan: FoldPlan) -> int:
+    """Compute cycles of one GEMM: every fold's ``fold_cycles_of``; with overlapped preload
+    every fold but the first hides its preload behind the previous one."""
+    hide = pe.hides_preload
+    shapes = fold_shapes(plan)
+    total = sum(n * pe.fold_cycles_of(*dims, overlapped=hide) for dims, n in shapes)
+    if hide:
+        first = shapes[0][0]
+        total += pe.fold_cycles_of(*first) - pe.fold_cycles_of(*first, overlapped=True)
+    return total
+
+
+def gemm_counts(pe: object, plan: FoldPlan) -> GemmCounts:
+    """Everything the fast engine reports for one GEMM's timing: traffic, cycles, events,
+    and the family's traffic adjustments (``pe.adjust_traffic``)."""
+    counts = gemm_traffic(plan)
+    compute = gemm_cycles(pe, plan)
+    events = Events()
+    for dims, n in fold_shapes(plan):
+        events = events + tile_events(pe, *dims) * n
+    counts = GemmCounts(folds=counts.folds, compute_cycles=compute,
+                        prologue_bits=counts.prologue_bits, epilogue_bits=counts.epilogue_bits,
+                        dram_rd=counts.dram_rd, dram_wr=counts.dram_wr, sram_rd=counts.sram_rd,
+                        sram_wr=counts.sram_wr, events=events + cycle_events(pe, compute))
+    return pe.adjust_traffic(counts, plan)

@@ -16,7 +16,8 @@ import numba
 import numpy as np
 
 from qaccel.arch.pe.fp16 import Fp16
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm", "sequential_f32_matmul"]
@@ -45,13 +46,8 @@ def sequential_f32_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def simulate_gemm(pe: Fp16, plan: FoldPlan, a: np.ndarray | None = None,
-                  b: np.ndarray | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: np.ndarray | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given float16 operands, its FP16 output."""
-    counts = gemm_traffic(plan)
-    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
-    counts["compute_cycles"] = compute
-    counts["ev_mac_fp16"] = plan.M * plan.K * plan.N
-    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
-    counts["ev_array_cycles"] = compute
+    counts = gemm_counts(pe, plan)
     out = pe.round_output(sequential_f32_matmul(a, b)) if a is not None else None
     return counts, out

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from qaccel.arch.pe.mixpe import ALIGN_FRAC_BITS, G_SIZE, GroupWeights, MixPE, align_fp16
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.fast.exact import exact_matmul
 from qaccel.sim.plan import FoldPlan
 
@@ -42,18 +43,8 @@ def group_outputs(pe: MixPE, a: np.ndarray, w: GroupWeights) -> np.ndarray:
 
 
 def simulate_gemm(pe: MixPE, plan: FoldPlan, a: np.ndarray | None = None,
-                  b: GroupWeights | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: GroupWeights | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given operands, its FP32 output."""
-    counts = gemm_traffic(plan)
-    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
-    groups = -(-plan.K // G_SIZE)
-    counts["compute_cycles"] = compute
-    counts["ev_mac_shift_add"] = plan.M * plan.K * plan.N
-    # the row adders' sums of A are formed once per column block
-    counts["ev_act_sum"] = plan.M * plan.K * plan.col_blocks
-    counts["ev_dequant"] = plan.M * plan.N * groups
-    counts["ev_act_align"] = counts["ev_act_sum"] if pe.a_bits == 16 else 0
-    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
-    counts["ev_array_cycles"] = compute
+    counts = gemm_counts(pe, plan)
     out = group_outputs(pe, a, b) if a is not None else None
     return counts, out

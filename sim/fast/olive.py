@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from qaccel.arch.pe.olive import OliVeArray, OliveOperand
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.plan import FoldPlan, ceil_div
 
 __all__ = ["simulate_gemm"]
@@ -53,16 +54,8 @@ def decoder_pairs(pe: OliVeArray, plan: FoldPlan) -> int:
 
 
 def simulate_gemm(pe: OliVeArray, plan: FoldPlan, a: OliveOperand | None = None,
-                  b: OliveOperand | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: OliveOperand | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given OliVe operands, its INT32 output."""
-    counts = gemm_traffic(plan)
-    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
-    counts["compute_cycles"] = compute
-    counts["ev_mac"] = plan.M * plan.K * plan.N
-    counts["ev_decoder_pairs"] = decoder_pairs(pe, plan)
-    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
-    counts["ev_array_cycles"] = compute
-    out = None
-    if a is not None:
-        out = _exact_product(a.values(), b.values()).astype(np.int32)
+    counts = gemm_counts(pe, plan)
+    out = _exact_product(a.values(), b.values()).astype(np.int32) if a is not None else None
     return counts, out

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from qaccel.arch.pe.systolic_int8 import SystolicInt8
-from qaccel.sim.fast.closed_form import gemm_traffic
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.fast.exact import exact_matmul
 from qaccel.sim.plan import FoldPlan
 
@@ -21,13 +22,8 @@ __all__ = ["simulate_gemm"]
 
 
 def simulate_gemm(pe: SystolicInt8, plan: FoldPlan, a: np.ndarray | None = None,
-                  b: np.ndarray | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: np.ndarray | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given int8 operands, its INT32 output."""
-    counts = gemm_traffic(plan)
-    compute = counts["folds"] * pe.fold_cycles(plan.streamed)
-    counts["compute_cycles"] = compute
-    counts["ev_mac_int8"] = plan.M * plan.K * plan.N
-    counts["ev_pe_cycles"] = compute * pe.rows * pe.cols
-    counts["ev_array_cycles"] = compute
+    counts = gemm_counts(pe, plan)
     out = exact_matmul(a, b).astype(np.int32) if a is not None else None
     return counts, out

@@ -27,20 +27,18 @@ from qaccel.arch.pe.bitmod import (
     to_fp16,
     weight_ints,
 )
+from qaccel.sim.counts import GemmCounts
 from qaccel.sim.plan import FoldPlan
-from qaccel.sim.reference.folds import run_folds
+from qaccel.sim.reference.folds import run_gemm
 
 __all__ = ["simulate_gemm", "run_pe", "PERun"]
 
 
 def simulate_gemm(pe: BitmodArray, plan: FoldPlan, a: np.ndarray | None = None,
-                  b: BitmodWeights | None = None) -> tuple[dict[str, int], np.ndarray | None]:
+                  b: BitmodWeights | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given operands, its FP16 output."""
-    stats, out = run_folds(plan, pe, a, b)
-    counts = stats.counts()
-    counts.update({f"ev_{k}": v for k, v in stats.events.items()})
-    pe.metadata_traffic(counts, plan)
-    return counts, out
+    return run_gemm(pe, plan, a, b)
+
 
 
 @dataclass

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qaccel.arch.pe.tile import Tile
-from qaccel.sim.plan import FoldPlan, add_totals
+from qaccel.sim.counts import Events, GemmCounts, OperandBits
+from qaccel.sim.fast.closed_form import cycle_events
+from qaccel.sim.plan import FoldPlan, LoopOrder
 from qaccel.sim.reference.buffers import LruBuffer
 
-__all__ = ["FoldStats", "run_folds"]
+__all__ = ["FoldStats", "run_folds", "run_gemm"]
 
 
 @dataclass
@@ -35,26 +37,42 @@ class FoldStats:
     events: dict[str, int] = field(default_factory=dict)
     buffers: dict[str, LruBuffer] = field(default_factory=dict)
 
-    def counts(self) -> dict[str, int]:
-        """Flat counters with the keys of ``sim.fast.closed_form.gemm_traffic``."""
-        out = {"folds": self.folds, "compute_cycles": self.compute_cycles,
-               "prologue_bits": self.prologue_bits, "epilogue_bits": self.epilogue_bits}
-        for op, buf in self.buffers.items():
-            out[f"dram_rd_bits_{op}"] = buf.dram_read_bits
-            out[f"dram_wr_bits_{op}"] = buf.dram_write_bits
-            # DRAM fills are SRAM writes; DRAM write-backs are SRAM reads
-            out[f"sram_rd_bits_{op}"] = self.sram_rd_bits[op] + buf.dram_write_bits
-            out[f"sram_wr_bits_{op}"] = self.sram_wr_bits[op] + buf.dram_read_bits
-        return add_totals(out)
+    def counts(self, pe: object) -> GemmCounts:
+        """The typed counts (``GemmCounts``) the fast engine's closed forms also give."""
+        def per_op(values: dict[str, int]) -> OperandBits:
+            return OperandBits(**values)
+
+        dram_rd = per_op({op: b.dram_read_bits for op, b in self.buffers.items()})
+        dram_wr = per_op({op: b.dram_write_bits for op, b in self.buffers.items()})
+        # DRAM fills are SRAM writes; DRAM write-backs are SRAM reads
+        return GemmCounts(
+            folds=self.folds, compute_cycles=self.compute_cycles,
+            prologue_bits=self.prologue_bits, epilogue_bits=self.epilogue_bits,
+            dram_rd=dram_rd, dram_wr=dram_wr,
+            sram_rd=per_op(self.sram_rd_bits) + dram_wr, sram_wr=per_op(self.sram_wr_bits) + dram_rd,
+            events=Events(self.events) + cycle_events(pe, self.compute_cycles))
 
 
-def _slices(plan: FoldPlan, rb: int, cb: int) -> dict[str, slice]:
+def _slices(plan: FoldPlan, rb: int, cb: int, chunk: int) -> dict[str, slice]:
     r0, r1 = plan.block_extent(plan.row_dim, rb)
     c0, c1 = plan.block_extent(plan.col_dim, cb)
-    out = {d: slice(0, plan.dims[d]) for d in "MKN"}
-    out[plan.row_dim] = slice(r0, r1)
-    out[plan.col_dim] = slice(c0, c1)
-    return out
+    s0, s1 = plan.chunk_extent(chunk)
+    return {plan.row_dim: slice(r0, r1), plan.col_dim: slice(c0, c1),
+            plan.stream_dim: slice(s0, s1)}
+
+
+def _grid(plan: FoldPlan):
+    """(chunk, rb, cb) of every fold in execution order: chunks outermost, then the loop
+    order's outer and inner block loops."""
+    for j in range(plan.chunks):
+        if plan.loop_order is LoopOrder.COLS_OUTER:
+            for cb in range(plan.col_blocks):
+                for rb in range(plan.row_blocks):
+                    yield j, rb, cb
+        else:
+            for rb in range(plan.row_blocks):
+                for cb in range(plan.col_blocks):
+                    yield j, rb, cb
 
 
 def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
@@ -62,7 +80,8 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
     """Simulate one GEMM fold by fold. With operands ``a`` [M x K] and ``b`` [K x N] (in the
     family's operand form), also return the output [M x N] assembled tile by tile: the
     family's ``output_accumulator``, one ``fold_merge`` (which calls ``golden``) per fold,
-    then ``finish_output``."""
+    then ``finish_output``. Each fold costs ``family.timing(tile, overlapped)``: with
+    overlapped preload every fold but the first hides its preload."""
     stats = FoldStats()
     roles = plan.roles
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
@@ -71,59 +90,69 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
     stats.buffers = bufs
     rd, wr = stats.sram_rd_bits, stats.sram_wr_bits
     out = family.output_accumulator(plan.M, plan.N) if a is not None else None
-    S = plan.streamed
-    last = (plan.row_blocks - 1, plan.col_blocks - 1)
+    last_fold = (plan.chunks - 1, plan.row_blocks - 1, plan.col_blocks - 1)
+    hide = family.hides_preload
 
-    for cb in range(plan.col_blocks):
-        for rb in range(plan.row_blocks):
-            sl = _slices(plan, rb, cb)
-            r_t = sl[plan.row_dim].stop - sl[plan.row_dim].start
-            c_t = sl[plan.col_dim].stop - sl[plan.col_dim].start
-            dram_before = sum(buf.dram_read_bits for buf in bufs.values())
-            write_before = sum(buf.dram_write_bits for buf in bufs.values())
+    for j, rb, cb in _grid(plan):
+        sl = _slices(plan, rb, cb, j)
+        r_t, c_t, t = (sl[d].stop - sl[d].start for d in (plan.row_dim, plan.col_dim,
+                                                          plan.stream_dim))
+        dram_before = sum(buf.dram_read_bits for buf in bufs.values())
+        write_before = sum(buf.dram_write_bits for buf in bufs.values())
 
-            # stationary block: used by this fold only
-            stat_bits = r_t * c_t * bits[stat]
-            if stat == "O":
-                wr["O"] += stat_bits
-                bufs["O"].accumulate(("stat", rb, cb), stat_bits, first=True)
+        # stationary block: used once per chunk
+        stat_bits = r_t * c_t * bits[stat]
+        if stat == "O":   # partial sums over the chunks (a K split) stay in the buffer
+            wr["O"] += stat_bits
+            if j > 0:
+                rd["O"] += stat_bits
+            bufs["O"].accumulate(("stat", rb, cb), stat_bits, first=j == 0)
+            if j == plan.chunks - 1:
                 bufs["O"].write_back(("stat", rb, cb))
-            else:
-                bufs[stat].read(("stat", rb, cb), stat_bits)
-                rd[stat] += stat_bits
-            # row operand block rb (an input), reused across column blocks
-            row_bits = r_t * S * bits[row_op]
-            bufs[row_op].read(("row", rb), row_bits)
-            rd[row_op] += row_bits
-            # col operand block cb: an input reused across row blocks, or partial sums
-            col_bits = c_t * S * bits[col_op]
-            if col_op == "O":
-                wr["O"] += col_bits
-                if rb > 0:
-                    rd["O"] += col_bits
-                bufs["O"].accumulate(("col", cb), col_bits, first=rb == 0)
-                if rb == plan.row_blocks - 1:
-                    bufs["O"].write_back(("col", cb))
-            else:
-                bufs[col_op].read(("col", cb), col_bits)
-                rd[col_op] += col_bits
+        else:
+            bufs[stat].read(("stat", rb, cb), stat_bits)
+            rd[stat] += stat_bits
+        # row operand block (rb, chunk): an input, reused across column blocks
+        row_bits = r_t * t * bits[row_op]
+        bufs[row_op].read(("row", rb, j), row_bits)
+        rd[row_op] += row_bits
+        # col operand block (cb, chunk): an input reused across row blocks, or partial sums
+        col_bits = c_t * t * bits[col_op]
+        if col_op == "O":
+            wr["O"] += col_bits
+            if rb > 0:
+                rd["O"] += col_bits
+            bufs["O"].accumulate(("col", cb, j), col_bits, first=rb == 0)
+            if rb == plan.row_blocks - 1:
+                bufs["O"].write_back(("col", cb, j))
+        else:
+            bufs[col_op].read(("col", cb, j), col_bits)
+            rd[col_op] += col_bits
 
-            if (rb, cb) == (0, 0):
-                stats.prologue_bits = sum(b.dram_read_bits for b in bufs.values()) - dram_before
-            if (rb, cb) == last:
-                stats.epilogue_bits = sum(b.dram_write_bits for b in bufs.values()) - write_before
+        if stats.folds == 0:
+            stats.prologue_bits = sum(b.dram_read_bits for b in bufs.values()) - dram_before
+        if (j, rb, cb) == last_fold:
+            stats.epilogue_bits = sum(b.dram_write_bits for b in bufs.values()) - write_before
 
-            if a is not None:
-                tile = Tile(a[sl["M"], sl["K"]], b[sl["K"], sl["N"]])
-            else:  # timing only: zero-stride operands of the tile's shape
-                m, k, n = (sl[d].stop - sl[d].start for d in "MKN")
-                tile = Tile(np.broadcast_to(np.int8(0), (m, k)),
-                            np.broadcast_to(np.int8(0), (k, n)))
-            stats.folds += 1
-            stats.compute_cycles += family.fold_timing(tile)
-            for name, count in family.events(tile).items():
-                stats.events[name] = stats.events.get(name, 0) + count
-            if out is not None:
-                out[sl["M"], sl["N"]] = family.fold_merge(out[sl["M"], sl["N"]], tile)
+        if a is not None:
+            tile = Tile(a[sl["M"], sl["K"]], b[sl["K"], sl["N"]])
+        else:  # timing only: zero-stride operands of the tile's shape
+            m, k, n = (sl[d].stop - sl[d].start for d in "MKN")
+            tile = Tile(np.broadcast_to(np.int8(0), (m, k)),
+                        np.broadcast_to(np.int8(0), (k, n)))
+        stats.compute_cycles += family.timing(tile, overlapped=hide and stats.folds > 0)
+        stats.folds += 1
+        for name, count in family.events(tile).items():
+            stats.events[name] = stats.events.get(name, 0) + count
+        if out is not None:
+            out[sl["M"], sl["N"]] = family.fold_merge(out[sl["M"], sl["N"]], tile)
 
     return stats, (family.finish_output(out) if out is not None else None)
+
+
+def run_gemm(pe: object, plan: FoldPlan, a: np.ndarray | None = None,
+             b: np.ndarray | None = None) -> tuple[GemmCounts, np.ndarray | None]:
+    """The reference level of every family: the fold loop with the family's golden tiles,
+    then the family's traffic adjustments (``pe.adjust_traffic``)."""
+    stats, out = run_folds(plan, pe, a, b)
+    return pe.adjust_traffic(stats.counts(pe), plan), out

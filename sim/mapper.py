@@ -1,0 +1,132 @@
+"""The mapper: for each GEMM, the mapping (dataflow, loop order, stream tile) that minimizes an
+objective, evaluated with the fast engine's closed forms.
+
+**The mapping space** of a GEMM on a family's array (what :func:`candidate_mappings` lists):
+
+- every dataflow the family's hardware supports (``PEArray.dataflows``);
+- both loop orders (``cols_outer`` first); when one of the mapped dims fits in a single block
+  the two orders run the same folds, and only ``cols_outer`` is listed;
+- stream tiles T: the whole streamed dim S, and every power of two from :data:`MIN_TILE` up
+  to S (exclusive). In ``os`` the streamed dim is K: a K split is only listed for families
+  whose partial sums may leave the array (``PEArray.k_split``);
+- minus the mappings :func:`qaccel.sim.plan.mapping_problem` rejects (partial sums that are
+  revisited must fit the output buffer).
+
+**Objectives** (:class:`Objective`): ``cycles`` (total cycles, memory stalls included),
+``energy`` (total pJ) and ``edp`` (their product). Ties go to the first candidate in the order
+above, so the choice is deterministic. ``mapping: fixed`` (:func:`choose` with ``fixed=True``)
+skips the search: the preset's dataflow, ``cols_outer``, no stream tiling (SCALE-Sim's
+schedule).
+
+Choices are memoized per (accelerator, M, K, N, objective): repeated layer shapes cost a
+lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from qaccel.arch.cost import counts_energy_pj
+from qaccel.arch.spec import Accelerator, PEArray
+from qaccel.sim.counts import GemmCounts
+from qaccel.sim.fast.closed_form import gemm_counts
+from qaccel.sim.plan import (
+    FoldPlan,
+    LoopOrder,
+    Mapping,
+    fixed_mapping,
+    mapping_problem,
+    plan_gemm,
+    total_cycles,
+)
+
+__all__ = ["Objective", "Choice", "candidate_mappings", "choose", "evaluate", "MIN_TILE"]
+
+#: smallest stream tile the mapper tries (unit: elements of the streamed dim)
+MIN_TILE = 16
+
+
+class Objective(StrEnum):
+    """What the mapper minimizes per layer."""
+
+    CYCLES = "cycles"
+    ENERGY = "energy"
+    EDP = "edp"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A mapping with its plan, the array under its dataflow, its fast-engine counts for
+    one GEMM, total cycles and energy (unit: pJ)."""
+
+    mapping: Mapping
+    pe: PEArray
+    plan: FoldPlan
+    counts: GemmCounts
+    cycles: int
+    energy_pj: float
+
+    def score(self, objective: Objective) -> float:
+        if objective is Objective.CYCLES:
+            return self.cycles
+        if objective is Objective.ENERGY:
+            return self.energy_pj
+        return self.cycles * self.energy_pj
+
+
+def candidate_mappings(pe: PEArray, M: int, K: int, N: int) -> list[Mapping]:  # noqa: N803
+    """Every mapping of the space (module docstring), in tie-break order; validity against
+    the buffers is checked by :func:`evaluate` (``mapping_problem``)."""
+    dims = {"M": M, "K": K, "N": N}
+    out = []
+    for dataflow in pe.dataflows:
+        arr = pe.with_dataflow(dataflow)
+        row, col, stream = arr.mapping
+        S = dims[stream]  # noqa: N806
+        tiles = [S]
+        if stream != "K" or arr.k_split:
+            t = MIN_TILE
+            while t < S:
+                tiles.append(t)
+                t *= 2
+        single = -(-dims[row] // arr.rows) == 1 or -(-dims[col] // arr.cols) == 1
+        orders = [LoopOrder.COLS_OUTER] if single else list(LoopOrder)
+        out += [Mapping(dataflow, order, t) for order in orders for t in tiles]
+    return out
+
+
+def evaluate(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
+             mapping: Mapping) -> Choice | None:
+    """One GEMM under ``mapping`` with the fast engine's closed forms, or None when the
+    mapping breaks the buffer rule (``mapping_problem``)."""
+    pe = accel.pe_array.with_dataflow(mapping.dataflow)
+    plan = plan_gemm(accel, M, K, N, mapping)
+    if mapping_problem(plan) is not None:
+        return None
+    counts = gemm_counts(pe, plan)
+    cycles = total_cycles(counts.compute_cycles, counts.dram_bits, counts.prologue_bits,
+                          counts.epilogue_bits, accel.dram.bits_per_cycle)
+    energy = counts_energy_pj(accel, pe, counts)["energy_pj_total"]
+    return Choice(mapping, pe, plan, counts, cycles, energy)
+
+
+@lru_cache(maxsize=16384)
+def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
+           objective: Objective = Objective.CYCLES, fixed: bool = False) -> Choice:
+    """The best mapping of out[M x N] = A[M x K] . B[K x N] on ``accel`` under
+    ``objective`` (first of equal scores), or the fixed mapping when ``fixed``."""
+    if fixed:
+        choice = evaluate(accel, M, K, N, fixed_mapping(accel.pe_array, M, K, N))
+        assert choice is not None  # cols_outer without chunks is always valid
+        return choice
+    objective = Objective(objective)
+    best = None
+    for mapping in candidate_mappings(accel.pe_array, M, K, N):
+        choice = evaluate(accel, M, K, N, mapping)
+        if choice is not None and (best is None
+                                   or choice.score(objective) < best.score(objective)):
+            best = choice
+    assert best is not None  # the fixed mapping of each dataflow is always valid
+    return best
