@@ -157,5 +157,9 @@ def build(cls: type[T], data: Any, path: str, ctx: Context,
     try:
         return cls(**kwargs)
     except ValueError as exc:  # cross-field rules raised by __post_init__
-        ctx.add(path, str(exc))
+        field_name, _, rest = str(exc).partition(" must be ")
+        if rest and field_name in fields:   # "dataflow must be ...": name the field's path
+            ctx.add(_join(path, field_name), f"must be {rest}")
+        else:
+            ctx.add(path, str(exc))
         return None

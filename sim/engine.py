@@ -33,7 +33,7 @@ ENGINES = ("fast", "reference")
 
 
 def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
-                   values: bool = False, objective: str = "cycles",
+                   values: bool = False, objective: str = "cycles", pin_dataflow: bool = False,
                    ) -> tuple[dict[str, Any], GemmCounts, np.ndarray | None]:
     """One layer: (result row, its counts, output [count, M, N] or None).
 
@@ -42,7 +42,7 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     simulates it (the reference engine fold by fold with its buffers)."""
     count, M, K, N = layer.gemm_shape()  # noqa: N806
     choice = choose(accel, M, K, N, Objective(objective),
-                    fixed=accel.mapping is MappingMode.FIXED)
+                    fixed=accel.mapping is MappingMode.FIXED, pin_dataflow=pin_dataflow)
     pe, plan = choice.pe, choice.plan
     outputs = None
     if engine == "fast" and not values:
@@ -82,14 +82,17 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
 
 
 def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | None = None,
-        progress: bool = False, objective: str = "cycles") -> SimResult:
+        progress: bool = False, objective: str = "cycles",
+        pin_dataflow: bool = False) -> SimResult:
     """Simulate every layer of ``trace`` (a Trace or an iterable of layers) on ``accel``.
 
     ``values``: simulate bit-exact outputs. Default: when every layer holds *captured*
     operands (``layer.act``); shape-only layers (meta-device captures, workload presets,
     ``--gemm``) can generate seeded values but run timing-only unless ``values=True``.
     ``progress``: show a progress bar on stderr. ``objective``: what the mapper minimizes
-    per layer (``cycles``, ``energy``, ``edp``; ignored with ``mapping: fixed``).
+    per layer (``cycles``, ``energy``, ``edp``; ignored with ``mapping: fixed``);
+    ``pin_dataflow``: the mapper keeps the array's dataflow (searches loop order and stream
+    tile only).
     """
     if engine not in ENGINES:
         raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -113,7 +116,8 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
         iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False,
                         disable=None)  # None: only on a terminal
     for layer in iterator:
-        row, counts, out = simulate_layer(layer, accel, engine, values, objective)
+        row, counts, out = simulate_layer(layer, accel, engine, values, objective,
+                                          pin_dataflow)
         rows.append(row)
         events[layer.name] = dict(counts.events)
         if out is not None:

@@ -76,12 +76,14 @@ class Choice:
         return self.cycles * self.energy_pj
 
 
-def candidate_mappings(pe: PEArray, M: int, K: int, N: int) -> list[Mapping]:  # noqa: N803
+def candidate_mappings(pe: PEArray, M: int, K: int, N: int,  # noqa: N803
+                       pin_dataflow: bool = False) -> list[Mapping]:
     """Every mapping of the space (module docstring), in tie-break order; validity against
-    the buffers is checked by :func:`evaluate` (``mapping_problem``)."""
+    the buffers is checked by :func:`evaluate` (``mapping_problem``). ``pin_dataflow``: only
+    the array's own dataflow."""
     dims = {"M": M, "K": K, "N": N}
     out = []
-    for dataflow in pe.dataflows:
+    for dataflow in (pe.dataflow,) if pin_dataflow else pe.dataflows:
         arr = pe.with_dataflow(dataflow)
         row, col, stream = arr.mapping
         S = dims[stream]  # noqa: N806
@@ -114,16 +116,18 @@ def evaluate(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
 
 @lru_cache(maxsize=16384)
 def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
-           objective: Objective = Objective.CYCLES, fixed: bool = False) -> Choice:
+           objective: Objective = Objective.CYCLES, fixed: bool = False,
+           pin_dataflow: bool = False) -> Choice:
     """The best mapping of out[M x N] = A[M x K] . B[K x N] on ``accel`` under
-    ``objective`` (first of equal scores), or the fixed mapping when ``fixed``."""
+    ``objective`` (first of equal scores), or the fixed mapping when ``fixed``;
+    ``pin_dataflow``: keep the array's dataflow."""
     if fixed:
         choice = evaluate(accel, M, K, N, fixed_mapping(accel.pe_array, M, K, N))
         assert choice is not None  # cols_outer without chunks is always valid
         return choice
     objective = Objective(objective)
     best = None
-    for mapping in candidate_mappings(accel.pe_array, M, K, N):
+    for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
         choice = evaluate(accel, M, K, N, mapping)
         if choice is not None and (best is None
                                    or choice.score(objective) < best.score(objective)):

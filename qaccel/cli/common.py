@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import pandas as pd
 
 from qaccel.arch import PE_FAMILIES, Accelerator, Dataflow, load_accelerator, preset_names
 from qaccel.arch.fields import OneOf, check_value
+from qaccel.arch.spec import MappingMode, Preload
 from qaccel.errors import ConfigError
 from qaccel.sim import SimResult
 from qaccel.tables import format_table
@@ -15,8 +17,9 @@ from qaccel.tables import format_table
 __all__ = ["add_arch_arguments", "accelerator_from_args", "print_result", "TABLE_COLUMNS"]
 
 #: the columns printed on the terminal (``--out`` writes all of them)
-TABLE_COLUMNS = ("layer", "op", "M", "K", "N", "gemms", "folds", "compute_cycles",
-                 "stall_cycles", "total_cycles", "utilization", "dram_bytes")
+TABLE_COLUMNS = ("layer", "op", "M", "K", "N", "gemms", "mapping", "folds", "compute_cycles",
+                 "stall_cycles", "total_cycles", "utilization", "dram_bytes", "energy_uj")
+OBJECTIVES = ("cycles", "energy", "edp")
 
 
 def add_arch_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -25,7 +28,17 @@ def add_arch_arguments(parser: argparse.ArgumentParser, default: str | None = No
                         help="accelerator preset name (see `qaccel presets`) or YAML file"
                         + (f" (default: {default})" if default else ""))
     parser.add_argument("--dataflow", metavar="ws|os|is",
-                        help="override the preset's dataflow (weight/output/input stationary)")
+                        help="pin the dataflow (weight/output/input stationary); the mapper "
+                        "then searches loop orders and stream tiles only")
+    parser.add_argument("--mapping", metavar="auto|fixed",
+                        help="auto: the mapper picks each layer's mapping; fixed: the "
+                        "preset's dataflow, column blocks outer, no stream tiling "
+                        "(SCALE-Sim's schedule) (default: the spec's `mapping:`, else auto)")
+    parser.add_argument("--objective", default="cycles", metavar="|".join(OBJECTIVES),
+                        help="what the mapper minimizes per layer (default: cycles)")
+    parser.add_argument("--preload", metavar="serial|overlapped",
+                        help="stationary preload: serial, or overlapped with the previous "
+                        "fold (shadow registers; families that have them)")
 
 
 def accelerator_from_args(args: argparse.Namespace) -> Accelerator:
@@ -39,26 +52,60 @@ def accelerator_from_args(args: argparse.Namespace) -> Accelerator:
             raise ConfigError.single("--arch", f"names PE family {args.arch!r}, which has no "
                                      f"preset {arch!r} (presets: {', '.join(preset_names())})")
     accel = load_accelerator(arch)
-    if args.dataflow is not None:
-        flow = check_value(OneOf(Dataflow), args.dataflow, "--dataflow")
-        accel = accel.replace_array(dataflow=flow)
+    changes = {}
+    if getattr(args, "dataflow", None) is not None:
+        changes["dataflow"] = check_value(OneOf(Dataflow), args.dataflow, "--dataflow")
+    if getattr(args, "preload", None) is not None:
+        changes["preload"] = check_value(OneOf(Preload), args.preload, "--preload")
+    if changes:
+        try:
+            accel = accel.replace_array(**changes)
+        except ConfigError as exc:   # name the flag, not the spec's path
+            flags = {f"pe_array.{k}": f"--{k}" for k in changes}
+            raise ConfigError.single(", ".join(flags[p.path] if p.path in flags else p.path
+                                               for p in exc.problems),
+                                     "; ".join(p.message for p in exc.problems)) from None
+    if getattr(args, "mapping", None) is not None:
+        mode = check_value(OneOf(MappingMode), args.mapping, "--mapping")
+        accel = dataclasses.replace(accel, mapping=mode)
+    if getattr(args, "objective", "cycles") not in OBJECTIVES:
+        raise ConfigError.single("--objective", f"must be one of {', '.join(OBJECTIVES)}, "
+                                 f"not {args.objective!r}")
     return accel
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """The ``sim.run`` keywords the mapping flags set."""
+    return {"objective": getattr(args, "objective", "cycles"),
+            "pin_dataflow": getattr(args, "dataflow", None) is not None}
 
 
 def describe(accel: Accelerator) -> str:
     pe = accel.pe_array
-    return (f"{accel.name}: {pe.rows}x{pe.cols} {pe.family} ({pe.dataflow}), "
+    return (f"{accel.name}: {pe.rows}x{pe.cols} {pe.family} ({pe.dataflow}, preload "
+            f"{pe.preload}), "
             f"{accel.clock_mhz:g} MHz, buffers W/I/O {accel.weight_buffer.size_kib:g}/"
             f"{accel.input_buffer.size_kib:g}/{accel.output_buffer.size_kib:g} KiB, "
             f"DRAM {accel.dram.bits_per_cycle} bits/cycle")
 
 
+def mapping_label(row) -> str:
+    """A result row's mapping, short: ``ws cols T=256`` (dataflow, outer loop, stream tile)."""
+    return f"{row.dataflow} {str(row.loop_order).split('_')[0]} T={row.stream_tile}"
+
+
 def print_result(result: SimResult, accel: Accelerator) -> None:
     print(describe(accel))
-    table: pd.DataFrame = result.with_totals()[list(TABLE_COLUMNS)]
+    table: pd.DataFrame = result.with_totals()
+    table["mapping"] = [mapping_label(r) if r.layer != "TOTAL" else ""
+                        for r in table.itertuples()]
+    table["energy_uj"] = table["energy_pj_total"].astype(float) / 1e6
+    table = table[list(TABLE_COLUMNS)]
     print(format_table(table))
     tot = result.totals()
     us = tot["total_cycles"] / accel.clock_mhz
     print(f"total: {tot['total_cycles']:,} cycles = {us:,.1f} us at {accel.clock_mhz:g} MHz, "
-          f"utilization {tot['utilization']:.1%}, DRAM {tot['dram_bytes'] / 2**20:,.2f} MiB "
+          f"utilization {tot['utilization']:.1%}, DRAM {tot['dram_bytes'] / 2**20:,.2f} MiB, "
+          f"energy {tot['energy_pj_total'] / 1e9:,.3f} mJ, "
+          f"mapping {accel.mapping.value} "
           f"({result.engine} engine; cycle counts, SCALE-Sim prints count - 1)")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qaccel.cli.common import accelerator_from_args, add_arch_arguments, print_result
+from qaccel.cli.common import (
+    accelerator_from_args,
+    add_arch_arguments,
+    print_result,
+    run_options,
+)
 from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
 from qaccel.sim.gemm import parse_gemm
@@ -17,8 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Simulate a captured trace (--trace DIR), a workload preset "
                        "(--workload ID) or one GEMM (--gemm MxKxN) and print per-layer cycles, "
                        "stalls, traffic and energy.",
-                       epilog="example: qaccel sim --arch systolic-int8-32x32 --gemm 512x512x512"
-                       " --dataflow os")
+                       epilog="examples:\n  qaccel sim --arch systolic-int8-32x32 --gemm "
+                       "512x512x512 --dataflow os\n  qaccel sim --arch ant --phase decode "
+                       "--workload llama-2-7b --objective edp\n  qaccel sim --arch "
+                       "systolic-int8-32x32 --gemm 256x4096x4096 --mapping fixed --preload "
+                       "overlapped",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arch_arguments(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--trace", type=Path, metavar="DIR", help="trace folder (qaccel capture)")
@@ -62,7 +71,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         layers = load_trace(args.trace)
     values = args.values
-    result = run(layers, accel, engine=args.engine, values=values, progress=True)
+    result = run(layers, accel, engine=args.engine, values=values, progress=True,
+                 **run_options(args))
     print_result(result, accel)
     if args.out is not None:
         write_table(result.frame, args.out)

@@ -49,7 +49,8 @@ class FoldStats:
             folds=self.folds, compute_cycles=self.compute_cycles,
             prologue_bits=self.prologue_bits, epilogue_bits=self.epilogue_bits,
             dram_rd=dram_rd, dram_wr=dram_wr,
-            sram_rd=per_op(self.sram_rd_bits) + dram_wr, sram_wr=per_op(self.sram_wr_bits) + dram_rd,
+            sram_rd=per_op(self.sram_rd_bits) + dram_wr,
+            sram_wr=per_op(self.sram_wr_bits) + dram_rd,
             events=Events(self.events) + cycle_events(pe, self.compute_cycles))
 
 

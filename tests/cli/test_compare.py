@@ -83,4 +83,4 @@ def test_generative_is_prefill_plus_decode_on_the_phase_presets(capsys, tmp_path
     by_hand = sum(lat.loc[i, "ant"] / lat.loc[i, "bitmod"] for i in lat.index) / 4
     assert "mean speedup over 4 cases" in printed
     line = next(ln for ln in printed.splitlines() if ln.split()[:2] == ["bitmod", "ant"])
-    assert float(line.split()[3]) == pytest.approx(by_hand, rel=2e-3)
+    assert float(line.split()[3]) == pytest.approx(by_hand, abs=0.005)  # printed to 0.01

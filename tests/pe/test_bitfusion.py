@@ -113,7 +113,8 @@ def test_cycles_and_events_by_hand(engine, rows, cols, ab, bb, bricks, M, K, N, 
 
 
 def test_only_output_stationary_and_known_widths():
-    with pytest.raises(ValueError, match=r"^dataflow must be 'os' for bitfusion .* not 'ws'$"):
+    with pytest.raises(ValueError, match=r"^dataflow must be one of 'os' for the bitfusion array, "
+                                         r"not 'ws'$"):
         BitFusionArray(rows=2, cols=2, dataflow="ws")
     with pytest.raises(ValueError, match=r"^a_bits must be one of 2, 4, 8, not 3$"):
         BitFusionArray(rows=2, cols=2, dataflow="os", a_bits=3)

@@ -189,10 +189,11 @@ def test_cli_arch_family_phase(tmp_path):
 
     out = tmp_path / "r.csv"
     rc = main(["sim", "--arch", "fp16", "--phase", "prefill", "--gemm", "64x64x64",
+               "--mapping", "fixed",
                "--out", str(out)])
     assert rc in (0, None)
     frame = pd.read_csv(out)
-    # ws 32x24, 64x64x64: folds = 2*3 = 6; fold = 64+24+64-2 = 150 -> 900
+    # fixed mapping (ws 32x24, 64x64x64): folds = 2*3 = 6; fold = 64+24+64-2 = 150 -> 900
     assert (frame.family[0], frame.compute_cycles[0]) == ("fp16", 900)
 
 
