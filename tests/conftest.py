@@ -31,3 +31,15 @@ def make_accel(**kw: Any) -> Accelerator:
 @pytest.fixture
 def accel_factory():
     return make_accel
+
+
+def assert_same_frame(left: Any, right: Any) -> None:
+    """Exact equality of two result frames (``DataFrame.equals``: same columns, dtypes and
+    values, floats bit for bit up to NaN == NaN); the failure names the differing columns."""
+    if left.equals(right):
+        return
+    cols = [c for c in left.columns if c not in right.columns or not left[c].equals(right[c])]
+    cols += [c for c in right.columns if c not in left.columns]
+    detail = {c: (left[c].tolist()[:3] if c in left else None,
+                  right[c].tolist()[:3] if c in right else None) for c in cols}
+    raise AssertionError(f"frames differ in columns {cols}: {detail}")

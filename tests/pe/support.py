@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from qaccel import sim
+from tests.conftest import assert_same_frame
 
 
 def assert_engines_agree(layer: Any, accel: Any,
@@ -24,7 +24,7 @@ def assert_engines_agree(layer: Any, accel: Any,
     values = reference_product is not None or out_dtype is not None
     ref = sim.run([layer], accel, engine="reference", values=values)
     fast = sim.run([layer], accel, engine="fast", values=values)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
+    assert_same_frame(ref.frame, fast.frame)
     assert ref.events == fast.events
     if out_dtype is not None:
         out_ref, out_fast = ref.outputs[layer.name], fast.outputs[layer.name]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +32,7 @@ from qaccel.models.trace import Layer
 from qaccel.sim.fast.bitmod import gemm_values
 from qaccel.sim.gemm import gemm_layer
 from qaccel.sim.reference.bitmod import run_pe
+from tests.conftest import assert_same_frame
 
 FORMATS = ("bitmod_fp4", "bitmod_fp3")
 
@@ -254,7 +254,7 @@ def test_engines_agree(M, K, N, rows, cols, lanes, fmt, kib, bw, count, seed):
     layer = gemm_layer(M, K, N, count=count, seed=seed)
     ref = sim.run([layer], accel, engine="reference", values=True)
     fast = sim.run([layer], accel, engine="fast", values=True)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
+    assert_same_frame(ref.frame, fast.frame)
     assert ref.events == fast.events
     assert same_bits(ref.outputs[layer.name], fast.outputs[layer.name])
     pe = accel.pe_array
@@ -271,7 +271,7 @@ def test_engines_agree_on_big_shapes_timing_only(M, K, N, rows, cols, kib):
     layer = gemm_layer(M, K, N)
     ref = sim.run([layer], accel, engine="reference", values=False)
     fast = sim.run([layer], accel, engine="fast", values=False)
-    pd.testing.assert_frame_equal(ref.frame, fast.frame)
+    assert_same_frame(ref.frame, fast.frame)
     # every fold costs one tile run (fill and drain included): DESIGN.md's lane formula plus
     # ceil(N/R) * ceil(M/C) folds of the tile's fill and drain on top
     pe = accel.pe_array
@@ -358,7 +358,7 @@ def test_weight_traffic_counts_metadata():
     accel = load_accelerator(accel_dict(2, 2, kib=4.0))
     frame = sim.run([gemm_layer(3, 200, 4)], accel, engine="fast").frame
     res = sim.run([gemm_layer(3, 200, 4)], accel, engine="reference")
-    pd.testing.assert_frame_equal(frame, res.frame)
+    assert_same_frame(frame, res.frame)
     a_bits = 3 * 200 * 16
     o_bits = 3 * 4 * 16
     assert frame["dram_rd_bytes"][0] * 8 == a_bits + 3344
