@@ -109,8 +109,12 @@ class PEArray:
     #: weight metadata stored per group of ``group_size`` weights along K (unit: bits)
     meta_bits_per_group: ClassVar[int] = 0
     group_size: ClassVar[int] = 0
-    #: published per-PE figures this family cites (area, energy), see :class:`Published`
-    published: ClassVar[tuple[Any, ...]] = ()
+    #: published per-PE areas this family cites (``arch.published.PublishedArea``)
+    published_area: ClassVar[tuple[Any, ...]] = ()
+    #: the published PE energy this family cites (``arch.published.PublishedEnergy``) or None
+    published_energy: ClassVar[Any] = None
+    #: whether ratios of PE areas are taken to this family's PE (the FP16 baseline)
+    area_reference: ClassVar[bool] = False
     #: LLM phase -> the paper preset that runs it (``qaccel sim --arch <family> --phase``)
     phase_presets: ClassVar[dict[str, str]] = {}
     rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")
@@ -241,8 +245,9 @@ class PEArray:
         (A [M x K], B [K x N]). Families whose PEs see more (group scales, type ids, FP16
         activations) override this; whatever they return must support 2-D slicing
         (``a[m0:m1, k0:k1]``) and ``.shape``, so the reference fold loop can cut tiles."""
-        a, b = layer.operands()
-        return [(a[g], b[g]) for g in range(a.shape[0])]
+        from qaccel.models.operands import int8_operands
+
+        return int8_operands(layer)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"family": self.family}

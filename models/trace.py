@@ -139,7 +139,12 @@ class Layer:
 
     def operands(self) -> tuple[np.ndarray, np.ndarray]:
         """A int8 [count, M, K] and B int8 [count, K, N_each] (C-contiguous)."""
-        a, b = self._codes()
+        return self.gemm_operands(*self._codes())
+
+    def gemm_operands(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A [count, M, K] and B [count, K, N_each] (C-contiguous) from operand values ``a``
+        and ``b`` in their stored shapes (any dtype): im2col, weight transposes, batch
+        broadcasts."""
         count, m, k, n = self.gemm_shape()
         if self.op == "linear":
             a_g, b_g = a.reshape(1, m, k), b.T.reshape(1, k, n)

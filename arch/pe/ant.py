@@ -42,6 +42,7 @@ from qaccel.arch.fields import IntIn, spec_field
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import CodedOperand, Tile
+from qaccel.arch.published import PublishedArea, PublishedEnergy
 from qaccel.models import ant as ant_fmt
 from qaccel.models import int8 as int8_fmt
 
@@ -116,6 +117,13 @@ class AntOperand(CodedOperand):
 class AntArray(SystolicArray):
     """R x C ANT array: edge decoders, 4x4 INT MACs with exponent shift fused over four
     cycles for INT8, 32-bit wrapping accumulators."""
+
+    phase_presets = {"prefill": "ant-prefill", "decode": "ant-decode"}
+    #: the ANT baseline PE of the BitMoD authors' simulator (FP16 activations, so not this
+    #: W4A4 PE; docs/energy.md): bitmod_sim/test_ant.py, 28 nm, 1 GHz, PR_SCALING not applied
+    published_area = (PublishedArea(1318.6, 28, "ANT PE (FP16 act.), pe_area",
+                                    "BitMoD simulator test_ant.py"),)
+    published_energy = PublishedEnergy(0.56, 28, 1000, "BitMoD simulator test_ant.py")
 
     bits: int = spec_field(IntIn(4, 8), "bits",
                            "operand width the array runs at, 4 (ANT types) or 8 (INT8, four "

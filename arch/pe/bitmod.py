@@ -110,6 +110,7 @@ from qaccel.arch.pe._bitmod_numerics import (
 from qaccel.arch.pe._output_stationary import OutputStationaryArray, OwnsOutputs
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
+from qaccel.arch.published import PublishedArea, PublishedEnergy
 from qaccel.models import fp16 as fp16_format
 from qaccel.models.bitmod import FAMILY as FORMAT_FAMILY
 from qaccel.models.formats import get_format
@@ -147,6 +148,13 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
 
     os_mapping = MAPPING
     out_dtype = np.float16
+    phase_presets = {"prefill": "bitmod-prefill", "decode": "bitmod-decode"}
+    #: the BitMoD paper's PE (DESIGN.md "Energy/area model": 28 nm, 1 GHz) and the
+    #: ``pe_area`` of its authors' simulator (bitmod_sim/test_bitmod.py, PR_SCALING not applied)
+    published_area = (PublishedArea(1221.6, 28, "PE logic", "BitMoD paper (DESIGN.md)"),
+                      PublishedArea(1793.7, 28, "PE with registers", "BitMoD paper (DESIGN.md)"),
+                      PublishedArea(1507.7, 28, "pe_area", "BitMoD simulator test_bitmod.py"))
+    published_energy = PublishedEnergy(0.56, 28, 1000, "BitMoD paper (DESIGN.md)")
 
     weight_format: WeightFormat = spec_field(OneOf(WeightFormat), "",
                                              "BitMoD weight format the decoders read")
@@ -339,7 +347,7 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
         PE's format is used as stored; any other B (other formats, seeded shape-only layers,
         the K/V operand of attention matmuls) is quantized to it from its real values.
         """
-        from qaccel.arch.pe.fp16 import float_operands
+        from qaccel.models.operands import float_operands
 
         a_f, b_f = float_operands(layer)
         a16 = fp16_format.encode(a_f, name=f"layer {layer.name} A").codes.view(np.float16)

@@ -29,7 +29,6 @@ Arithmetic (the rounding points, in order):
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +38,11 @@ from qaccel.arch.components import Cost, fp_add, fp_mult
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
+from qaccel.arch.published import PublishedArea, PublishedEnergy
 from qaccel.models import fp16 as fp16_format
-from qaccel.models.formats import decode
-from qaccel.models.trace import Layer
+from qaccel.models.operands import float_operands
 
-__all__ = ["Fp16", "float_operands"]
+__all__ = ["Fp16"]
 
 
 @register_pe("fp16")
@@ -52,6 +51,14 @@ class Fp16(SystolicArray):
     """R x C FP16 MAC array (FP32 accumulators), weight/output/input stationary."""
 
     fmt = "fp16"
+    phase_presets = {"prefill": "fp16-prefill", "decode": "fp16-decode"}
+    area_reference = True
+    #: the FP16 baseline PE of the BitMoD authors' simulator: ``pe_area`` / ``pe_energy``
+    #: (github abdelfattah-lab/BitMoD-HPCA-25, bitmod_sim/test_baseline.py, 28 nm, 1 GHz;
+    #: its PR_SCALING = 1.5 for place-and-route is not applied)
+    published_area = (PublishedArea(1968.7, 28, "FP16 PE, pe_area",
+                                    "BitMoD simulator test_baseline.py"),)
+    published_energy = PublishedEnergy(0.77, 28, 1000, "BitMoD simulator test_baseline.py")
     #: operand widths (unit: bits): activation, weight, accumulator/partial sum
     a_bits = 16
     b_bits = 16
@@ -120,31 +127,3 @@ class Fp16(SystolicArray):
         a16 = fp16_format.encode(a, name=f"layer {layer.name} A").codes.view(np.float16)
         b16 = fp16_format.encode(b, name=f"layer {layer.name} B").codes.view(np.float16)
         return [(a16[g], b16[g]) for g in range(a16.shape[0])]
-
-
-class _DecodedLayer(Layer):
-    """A Layer whose operand values are real numbers: captured tensors decoded through their
-    format, or (shape-only layers) seeded floats. Reuses :meth:`Layer.operands` for the GEMM
-    shaping (im2col, batch broadcast), which is dtype-agnostic."""
-
-    def _codes(self) -> tuple[np.ndarray, np.ndarray]:
-        b_enc = self.act_b if self.b_source == "activation" else self.weight
-        if self.act is not None and b_enc is not None:
-            return decode(self.act), decode(b_enc)
-        a, b = Layer._codes(self)  # seeded int8 values of the stored shapes
-        rng = np.random.default_rng([int(self.meta["seed"]), 7])
-        # int8/32 plus a seeded fraction: values in about +-4 with full FP16 mantissas
-        return tuple(x.astype(np.float32) / 32 + rng.standard_normal(x.shape, np.float32) / 64
-                     for x in (a, b))
-
-
-def float_operands(layer: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Real operand values of ``layer``: A float32 [count, M, K], B float32 [count, K, N].
-
-    Captured operands are decoded through their format (``models.formats.decode``); shape-only
-    layers (``"seed"`` in meta) get deterministic floats from the seed.
-    """
-    proxy = copy.copy(layer)
-    proxy.__class__ = _DecodedLayer
-    a, b = proxy.operands()
-    return a.astype(np.float32), b.astype(np.float32)

@@ -237,7 +237,7 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
         other B (int8 captures, seeded shape-only layers, the KV operand of attention matmuls)
         is encoded with the MixPE weight format from its real values. A: int8 codes (W4A8;
         int8 captures and seeded layers as they are, others encoded per token) or FP16."""
-        from qaccel.arch.pe.fp16 import float_operands
+        from qaccel.models.operands import float_operands
 
         a_f, b_f = float_operands(layer)
         if self.a_bits == 16:

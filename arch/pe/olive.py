@@ -38,6 +38,7 @@ from qaccel.arch.fields import IntIn, spec_field
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import CodedOperand, Tile
+from qaccel.arch.published import PublishedArea, PublishedEnergy
 from qaccel.arch.spec import Dataflow
 from qaccel.models import olive as olive_fmt
 
@@ -150,6 +151,16 @@ class OliveOperand(CodedOperand):
 class OliVeArray(SystolicArray):
     """R x C OliVe array: edge pair decoders, bits x bits INT MACs with exponent shift,
     32-bit wrapping accumulators."""
+
+    phase_presets = {"prefill": "olive-prefill", "decode": "olive-decode"}
+    #: the OliVe baseline PE of the BitMoD authors' simulator (FP16 activations, docs/
+    #: energy.md): bitmod_sim/test_olive.py, 28 nm, 1 GHz, PR_SCALING not applied; and the
+    #: OliVe paper's pair decoder (22 nm)
+    published_area = (PublishedArea(1318.6, 28, "OliVe PE (FP16 act.), pe_area",
+                                    "BitMoD simulator test_olive.py"),
+                      PublishedArea(13.5, 22, "pair decoder", "OliVe paper (issue 7)",
+                                    "pair decoder"))
+    published_energy = PublishedEnergy(0.613, 28, 1000, "BitMoD simulator test_olive.py")
 
     bits: int = spec_field(IntIn(4, 8), "bits",
                            "operand and multiplier width, 4 or 8 (unit: bits)", default=4)

@@ -47,10 +47,13 @@ def accelerator_from_args(args: argparse.Namespace) -> Accelerator:
     arch = args.arch
     if arch in PE_FAMILIES:
         phase = getattr(args, "phase", None) or "prefill"
-        arch = f"{arch}-{phase}"
-        if arch not in preset_names():
+        presets = PE_FAMILIES[arch].phase_presets
+        if phase not in presets:
+            have = ", ".join(f"{k} ({v})" for k, v in presets.items()) or "none"
             raise ConfigError.single("--arch", f"names PE family {args.arch!r}, which has no "
-                                     f"preset {arch!r} (presets: {', '.join(preset_names())})")
+                                     f"preset for phase {phase!r} (its phases: {have}; "
+                                     f"presets: {', '.join(preset_names())})")
+        arch = presets[phase]
     accel = load_accelerator(arch)
     changes = {}
     if getattr(args, "dataflow", None) is not None:
