@@ -106,6 +106,8 @@ class PEArray:
     #: whether a fold's partial sums may leave the array and come back (a K split in ``os``):
     #: false when the PEs keep state that the output buffer cannot hold exactly
     k_split: ClassVar[bool] = True
+    #: a K split's stream tile must be a multiple of this (unit: elements)
+    k_split_multiple: ClassVar[int] = 1
     #: weight metadata stored per group of ``group_size`` weights along K (unit: bits)
     meta_bits_per_group: ClassVar[int] = 0
     group_size: ClassVar[int] = 0
@@ -153,15 +155,15 @@ class PEArray:
         return _with_dataflow(self, Dataflow(dataflow))
 
     @property
+    def psum_bits(self) -> int:
+        """Width of a partial sum carried between the chunks of a K split (unit: bits)."""
+        return self.acc_bits
+
+    @property
     def hides_preload(self) -> bool:
         """Whether folds after the first hide their stationary preload (overlapped preload
         and a dataflow with a stationary input)."""
         return self.preload is Preload.OVERLAPPED and self.dataflow is not Dataflow.OS
-
-    def adjust_traffic(self, counts: Any, plan: Any) -> Any:
-        """Family traffic beyond the operand elements (e.g. weight metadata): by default
-        ``counts`` unchanged. Both engines call it on their ``GemmCounts``."""
-        return counts
 
     @property
     def weight_format_name(self) -> str:

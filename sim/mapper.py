@@ -8,7 +8,8 @@ objective, evaluated with the fast engine's closed forms.
   the two orders run the same folds, and only ``cols_outer`` is listed;
 - stream tiles T: the whole streamed dim S, and every power of two from :data:`MIN_TILE` up
   to S (exclusive). In ``os`` the streamed dim is K: a K split is only listed for families
-  whose partial sums may leave the array (``PEArray.k_split``);
+  whose partial sums may leave the array (``PEArray.k_split``), at multiples of
+  ``PEArray.k_split_multiple`` (a quantization group for the FP32-group-sum PEs);
 - minus the mappings :func:`qaccel.sim.plan.mapping_problem` rejects (partial sums that are
   revisited must fit the output buffer).
 
@@ -88,10 +89,12 @@ def candidate_mappings(pe: PEArray, M: int, K: int, N: int,  # noqa: N803
         row, col, stream = arr.mapping
         S = dims[stream]  # noqa: N806
         tiles = [S]
+        step = arr.k_split_multiple if stream == "K" else 1
         if stream != "K" or arr.k_split:
             t = MIN_TILE
             while t < S:
-                tiles.append(t)
+                if t % step == 0:
+                    tiles.append(t)
                 t *= 2
         single = -(-dims[row] // arr.rows) == 1 or -(-dims[col] // arr.cols) == 1
         orders = [LoopOrder.COLS_OUTER] if single else list(LoopOrder)

@@ -100,6 +100,17 @@ class FoldPlan:
     reuse_bits: dict[str, int]       # operand -> buffer bits usable for reuse (half the buffer)
     loop_order: LoopOrder = LoopOrder.COLS_OUTER
     stream_tile: int = 0             # elements of the streamed dim per chunk (0: all of it)
+    b_meta_bits: int = 0             # B metadata per group of b_group weights along K (bits)
+    b_group: int = 0
+
+    def line_bits(self, op: str, t: int) -> int:
+        """Bits of one line of operand ``op`` spanning ``t`` elements of the streamed dim:
+        ``t`` elements plus, for B along K, the metadata of the ``ceil(t/group)`` groups it
+        touches (chunks start on group boundaries)."""
+        bits = t * self.elem_bits[op]
+        if op == "B" and self.b_meta_bits:
+            bits += -(-t // self.b_group) * self.b_meta_bits
+        return bits
 
     @property
     def dims(self) -> dict[str, int]:
@@ -176,12 +187,21 @@ def plan_gemm(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     if mapping.dataflow is not pe.dataflow:
         pe = pe.with_dataflow(mapping.dataflow)
     dims = pe.mapping
+    roles = roles_of(dims)
+    S = {"M": M, "K": K, "N": N}[dims[2]]  # noqa: N806
+    k_split = roles["stationary"] == "O" and ceil_div(S, min(mapping.stream_tile, S)) > 1
+    meta = pe.meta_bits_per_group
+    if meta and (dims[2] != "K" or roles["stationary"] == "B"):
+        raise ValueError(f"Cannot plan B metadata of the {pe.family} array because B is not "
+                         f"streamed along K under {mapping.describe()}")
     return FoldPlan(
         M=M, K=K, N=N, rows=pe.rows, cols=pe.cols,
-        row_dim=dims[0], col_dim=dims[1], stream_dim=dims[2], roles=roles_of(dims),
-        elem_bits={"A": pe.a_bits, "B": pe.b_bits, "O": pe.acc_bits},
+        row_dim=dims[0], col_dim=dims[1], stream_dim=dims[2], roles=roles,
+        elem_bits={"A": pe.a_bits, "B": pe.b_bits,
+                   "O": pe.psum_bits if k_split else pe.acc_bits},
         reuse_bits={op: getattr(accel, buf).size_bytes * 8 // 2 for op, buf in BUFFER_OF.items()},
         loop_order=LoopOrder(mapping.loop_order), stream_tile=mapping.stream_tile,
+        b_meta_bits=meta, b_group=pe.group_size if meta else 0,
     )
 
 

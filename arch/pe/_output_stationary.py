@@ -4,8 +4,7 @@ class constant, and the output assembly of PEs that own whole outputs.
 
 :class:`OutputStationaryArray` is the base (not registered); :class:`OwnsOutputs` adds the
 reference fold loop's output hooks for PEs whose accumulators hold state the output buffer
-cannot carry exactly between folds (FP32 group sums, per-group dequantization): each fold then
-covers all of K (no K split) and writes its output block once.
+are FP32 group sums: a K split then reloads the FP32 partial sums at group boundaries.
 """
 
 from __future__ import annotations
@@ -36,19 +35,27 @@ class OutputStationaryArray(PEArray):
 
 
 class OwnsOutputs:
-    """Output hooks of PEs that own whole outputs (mixed into an output-stationary family).
+    """Output hooks of PEs whose accumulators are FP32 group sums (mixed into an
+    output-stationary family that defines ``partial_sums(tile, acc_in)``, ``round_output`` and
+    ``group_size``).
 
-    ``out_dtype``: the dtype the output buffer holds (e.g. float16)."""
+    A K split (a stream tile along K, ``sim/plan.py``) is allowed at group boundaries only: the
+    next chunk's fold reloads the FP32 partial sums (``psum_bits`` wide in the output buffer)
+    and adds its groups in the same order, so the result is the unsplit one bit for bit.
+    """
 
-    k_split: ClassVar[bool] = False
-    out_dtype: ClassVar[Any] = np.float32
+    @property
+    def k_split_multiple(self) -> int:
+        """A K split's stream tile must be a multiple of this (unit: elements): a group."""
+        return self.group_size
 
     def output_accumulator(self, m: int, n: int) -> np.ndarray:
-        return np.zeros((m, n), dtype=self.out_dtype)
+        """FP32 partial sums, +0.0 before the first K chunk."""
+        return np.zeros((m, n), dtype=np.float32)
 
     def fold_merge(self, block: np.ndarray, tile: Any) -> np.ndarray:
-        """Each fold owns its whole output block (all of K): the block is its result."""
-        return self.golden(tile)
+        """The fold's groups continue the block's FP32 sums."""
+        return self.partial_sums(tile, block)
 
     def finish_output(self, acc: np.ndarray) -> np.ndarray:
-        return acc
+        return self.round_output(acc)

@@ -88,7 +88,7 @@ support (the fold plan does not know a layer's operand kinds) and are not modell
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -147,7 +147,8 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
     """R x C bit-serial BitMoD PEs (``lanes``-wide dot products), output stationary."""
 
     os_mapping = MAPPING
-    out_dtype = np.float16
+    #: FP32 partial sums of a K split (unit: bits); outputs leave as FP16 (``acc_bits``)
+    psum_bits = 32
     phase_presets = {"prefill": "bitmod-prefill", "decode": "bitmod-decode"}
     #: the BitMoD paper's PE (DESIGN.md "Energy/area model": 28 nm, 1 GHz) and the
     #: ``pe_area`` of its authors' simulator (bitmod_sim/test_bitmod.py, PR_SCALING not applied)
@@ -278,6 +279,15 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
         Every group runs term by term (cycle j of every lane step), lanes and tree summed as
         the exact integers the accumulator holds.
         """
+        return to_fp16(self.partial_sums(tile, np.zeros((tile.M, tile.N), np.float32)))
+
+    def round_output(self, acc: np.ndarray) -> np.ndarray:
+        """Rounding point 4: the FP32 sums to the FP16 outputs."""
+        return to_fp16(acc)
+
+    def partial_sums(self, tile: Tile, acc_in: np.ndarray) -> np.ndarray:
+        """Stages 1-5 of one tile continuing the FP32 accumulators from ``acc_in`` (float32
+        [M x N]): the groups of a K split add in the same order as without it."""
         self.check_tile(tile)
         a, w = tile.a, tile.b
         if a.dtype != np.float16 or not isinstance(w, BitmodWeights):
@@ -291,7 +301,7 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
         alpha, emax = align_activations(a, g_size, f)                  # stage 1
         signs, shifts = term_tables(self.bits, self.cpw)               # stage 2
         wf = weight_ints(self.bits)[1]
-        acc = np.zeros((tile.M, tile.N), dtype=np.float32)
+        acc = np.array(acc_in, dtype=np.float32)
         for g in range(w.groups):
             ks = slice(g * g_size, min((g + 1) * g_size, tile.K))
             codes = w.codes[ks].astype(np.intp)
@@ -304,7 +314,7 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
                 raise AssertionError("group accumulator bound violated")  # pragma: no cover
             p, x = dequantize(s, w.scales[g], emax[:, g], f, wf)       # stage 4
             acc = (acc + round_fp32(p, x)).astype(np.float32)          # stage 5
-        return to_fp16(acc)                                            # stage 6
+        return acc                                      # stage 6 (to_fp16) in golden()
 
     def fold_cycles_of(self, m: int, k: int, n: int, overlapped: bool = False) -> int:
         """Cycles of one fold: ``tile_cycles(k)``, the RTL's start->done count (fill and
@@ -364,27 +374,6 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
     def meta_bits_per_group(self) -> int:  # type: ignore[override]
         """Weight metadata per group of 128 (type id + scale; unit: bits): ``metadata_bits``."""
         return self.metadata_bits
-
-    def adjust_traffic(self, counts: Any, plan: Any) -> Any:
-        """``counts`` with the weights' per-group metadata added to the B traffic.
-
-        B is the row operand and every B block spans all of K (no K split), so each bit count
-        of B is a whole number of N-rows of ``K * b_bits`` bits, each carrying ``ceil(K/128) *
-        metadata_bits`` more. Block 0 of B is in the prologue. (Buffer-fit decisions of the
-        fold plan count the codes only.)
-        """
-        row_bits = plan.K * self.b_bits
-        meta = -(-plan.K // self.group_size) * self.metadata_bits
-
-        def with_meta(bits: Any) -> Any:
-            rows, rest = divmod(bits.B, row_bits)
-            if rest:
-                raise AssertionError("B traffic is not whole rows of B")  # pragma: no cover
-            return replace(bits, B=bits.B + rows * meta)
-
-        return replace(counts, dram_rd=with_meta(counts.dram_rd),
-                       sram_rd=with_meta(counts.sram_rd), sram_wr=with_meta(counts.sram_wr),
-                       prologue_bits=counts.prologue_bits + plan.sizes("N")[0][0] * meta)
 
 
 def compute_cycles_formula(pe: BitmodArray, m: int, k: int, n: int) -> int:

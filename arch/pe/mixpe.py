@@ -140,7 +140,8 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
 
     a_bits: int = spec_field(IntIn(8, 16), "bits",
                              "activation width: 8 (W4A8, INT8) or 16 (W4A16, FP16) (unit: bits)")
-    #: weight and accumulator/output widths (unit: bits)
+    #: weight and accumulator/output widths (unit: bits); one scale/zero point per group
+    group_size = G_SIZE
     b_bits = 4
     acc_bits = 32
 
@@ -180,6 +181,15 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
     # ---- the four levels -----------------------------------------------------------------
     def golden(self, tile: Tile) -> np.ndarray:
         """FP32 outputs [M x N] of one tile, group by group (module docstring)."""
+        return self.partial_sums(tile, np.zeros((tile.M, tile.N), np.float32))
+
+    def round_output(self, acc: np.ndarray) -> np.ndarray:
+        """Outputs leave as FP32: nothing to round."""
+        return acc
+
+    def partial_sums(self, tile: Tile, acc_in: np.ndarray) -> np.ndarray:
+        """The tile's groups added to ``acc_in`` (float32 [M x N]) in order: a K split at
+        group boundaries adds exactly what one tile over all of K adds."""
         self.check_tile(tile)
         a, w = tile.a, tile.b
         want = np.int8 if self.a_bits == 8 else np.float16
@@ -191,7 +201,7 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
         else:
             ai, big_e = align_fp16(a)
             u = big_e - 10 - ALIGN_FRAC_BITS
-        acc = np.zeros((tile.M, tile.N), dtype=np.float32)
+        acc = np.array(acc_in, dtype=np.float32)
         for g in range(w.s.shape[0]):
             ks = slice(g * G_SIZE, min((g + 1) * G_SIZE, tile.K))
             for m in range(tile.M):

@@ -54,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
     p.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)}")
+    p.add_argument("--mapping", metavar="auto|fixed",
+                   help="auto: the mapper picks each layer's mapping on every item; fixed: "
+                   "each preset's own dataflow and loop order (default: each spec's)")
+    p.add_argument("--objective", default="cycles", metavar="cycles|energy|edp",
+                   help="what the mapper minimizes per layer (default: cycles)")
+    p.add_argument("--preload", metavar="serial|overlapped",
+                   help="stationary preload for every item (families that have it)")
     p.add_argument("--plot", type=Path, default=Path("qaccel-compare.png"), metavar="PNG",
                    help="bar plot of speedup and energy ratio (default: qaccel-compare.png)")
     add_out_argument(p)
@@ -91,7 +98,8 @@ def _cases(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     return [(w, ph) for w in workloads for ph in phases]
 
 
-def _accelerators(items: list[str], phases: set[str]) -> dict[tuple[str, str], object]:
+def _accelerators(items: list[str], phases: set[str],
+                  args: argparse.Namespace) -> dict[tuple[str, str], object]:
     """(item, run phase) -> accelerator, for every run phase the cases need; all validated
     before the first simulation."""
     runs = {"prefill"} if "generative" in phases else set()
@@ -100,7 +108,9 @@ def _accelerators(items: list[str], phases: set[str]) -> dict[tuple[str, str], o
     out = {}
     for item in items:
         for phase in sorted(runs):
-            ns = argparse.Namespace(arch=item, dataflow=None, phase=phase)
+            ns = argparse.Namespace(arch=item, dataflow=None, phase=phase,
+                                    mapping=args.mapping, objective=args.objective,
+                                    preload=args.preload)
             out[(item, phase)] = accelerator_from_args(ns)
     return out
 
@@ -117,7 +127,7 @@ def compare_frame(args: argparse.Namespace) -> pd.DataFrame:
         raise ConfigError.single("--baseline", f"must be one of {', '.join(items)}, "
                                  f"not {baseline!r}")
     cases = _cases(args)
-    accels = _accelerators(items, {ph for _, ph in cases})
+    accels = _accelerators(items, {ph for _, ph in cases}, args)
     traces: dict[tuple[str | None, str], object] = {}
     rows = []
     for workload, phase in cases:
@@ -131,7 +141,8 @@ def compare_frame(args: argparse.Namespace) -> pd.DataFrame:
                 if key not in traces:
                     traces[key] = _layers(args, workload, trace_phase)
                 accel = accels[(item, run_phase)]
-                tot = run(traces[key], accel, engine=args.engine, values=False).totals()
+                tot = run(traces[key], accel, engine=args.engine, values=False,
+                          objective=args.objective).totals()
                 cycles += tot["total_cycles"]
                 latency += tot["total_cycles"] / accel.clock_mhz
                 energy += tot["energy_pj_total"] / 1e6

@@ -4,8 +4,8 @@ Cycles: all folds stream the whole K; only the column-block size ``c_t`` enters
 ``BitmodArray.fold_cycles`` (the function ``timing()`` uses), so compute = n_r * (sum over the
 column blocks of fold_cycles(K, c_t)). Events: the per-fold counts of ``events()`` summed in
 closed form (aligners run once per fold on the fold's M x K activations, decoders on its N x K
-weights). Traffic: ``gemm_traffic`` plus the weights' per-group metadata
-(``BitmodArray.metadata_traffic``, shared with the reference engine).
+weights). Traffic: ``gemm_traffic``, whose B lines carry their groups' metadata
+(``FoldPlan.line_bits``, shared with the reference engine).
 
 Values: stage 1 (``align_activations``) is the golden model's own function. Stages 2-3 (terms,
 lanes, tree, accumulator) are replaced by one exact integer product per group: the terms of a

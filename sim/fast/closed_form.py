@@ -52,13 +52,13 @@ def _reads(set_bits: int, uses: int, cap: int) -> int:
 def _input_reads(plan: FoldPlan, role: str, t: int) -> int:
     """DRAM read bits of the row or col input operand over one chunk of length t."""
     op = plan.roles[role]
-    b, cap = plan.elem_bits[op], plan.reuse_bits[op]
+    line, cap = plan.line_bits(op, t), plan.reuse_bits[op]
     dim, uses = (plan.row_dim, plan.col_blocks) if role == "row" else (plan.col_dim,
                                                                        plan.row_blocks)
     cyclic = (role == "row") == (plan.loop_order is LoopOrder.COLS_OUTER)
     if cyclic:
-        return _reads(plan.dims[dim] * t * b, uses, cap)
-    return sum(n * _reads(size * t * b, uses, cap) for size, n in plan.sizes(dim))
+        return _reads(plan.dims[dim] * line, uses, cap)
+    return sum(n * _reads(size * line, uses, cap) for size, n in plan.sizes(dim))
 
 
 def _psum_traffic(plan: FoldPlan, t: int) -> tuple[int, int]:
@@ -81,7 +81,7 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     (reads)."""
     roles, bits, cap = plan.roles, plan.elem_bits, plan.reuse_bits
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
-    d_r, d_c, S = plan.dims[plan.row_dim], plan.dims[plan.col_dim], plan.streamed
+    d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
     n_r, n_c, n_s = plan.row_blocks, plan.col_blocks, plan.chunks
     rd, wr, srd, swr = OperandBits(), OperandBits(), OperandBits(), OperandBits()
 
@@ -101,8 +101,10 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
             wr, rd = wr.plus("O", n * w), rd.plus("O", n * r)
         else:
             rd = rd.plus(col_op, n * _input_reads(plan, "col", t))
-    srd = srd.plus(row_op, d_r * S * bits[row_op] * n_c)
-    col_total = d_c * S * bits[col_op]
+    chunk_lines = plan.sizes(plan.stream_dim)
+    srd = srd.plus(row_op, d_r * sum(n * plan.line_bits(row_op, t) for t, n in chunk_lines)
+                   * n_c)
+    col_total = d_c * sum(n * plan.line_bits(col_op, t) for t, n in chunk_lines)
     if col_op == "O":
         swr = swr.plus("O", col_total * n_r)
         srd = srd.plus("O", col_total * (n_r - 1))
@@ -113,11 +115,11 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
                                                              plan.stream_dim))
     r_last, c_last, t_last = (plan.sizes(d)[-1][0] for d in (plan.row_dim, plan.col_dim,
                                                               plan.stream_dim))
-    prologue = r0 * t0 * bits[row_op]
+    prologue = r0 * plan.line_bits(row_op, t0)
     if stat != "O":
         prologue += r0 * c0 * bits[stat]
     if col_op != "O":
-        prologue += c0 * t0 * bits[col_op]
+        prologue += c0 * plan.line_bits(col_op, t0)
     epilogue = r_last * c_last * bits["O"] if stat == "O" else c_last * t_last * bits["O"]
     return GemmCounts(folds=n_r * n_c * n_s, prologue_bits=prologue, epilogue_bits=epilogue,
                       dram_rd=rd, dram_wr=wr, sram_rd=srd + wr, sram_wr=swr + rd)
@@ -160,8 +162,7 @@ def gemm_cycles(pe: object, plan: FoldPlan) -> int:
 
 
 def gemm_counts(pe: object, plan: FoldPlan) -> GemmCounts:
-    """Everything the fast engine reports for one GEMM's timing: traffic, cycles, events,
-    and the family's traffic adjustments (``pe.adjust_traffic``)."""
+    """Everything the fast engine reports for one GEMM's timing: traffic, cycles, events."""
     counts = gemm_traffic(plan)
     compute = gemm_cycles(pe, plan)
     events = Events()
@@ -171,4 +172,4 @@ def gemm_counts(pe: object, plan: FoldPlan) -> GemmCounts:
                         prologue_bits=counts.prologue_bits, epilogue_bits=counts.epilogue_bits,
                         dram_rd=counts.dram_rd, dram_wr=counts.dram_wr, sram_rd=counts.sram_rd,
                         sram_wr=counts.sram_wr, events=events + cycle_events(pe, compute))
-    return pe.adjust_traffic(counts, plan)
+    return counts

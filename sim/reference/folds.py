@@ -114,11 +114,11 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
             bufs[stat].read(("stat", rb, cb), stat_bits)
             rd[stat] += stat_bits
         # row operand block (rb, chunk): an input, reused across column blocks
-        row_bits = r_t * t * bits[row_op]
+        row_bits = r_t * plan.line_bits(row_op, t)
         bufs[row_op].read(("row", rb, j), row_bits)
         rd[row_op] += row_bits
         # col operand block (cb, chunk): an input reused across row blocks, or partial sums
-        col_bits = c_t * t * bits[col_op]
+        col_bits = c_t * plan.line_bits(col_op, t)
         if col_op == "O":
             wr["O"] += col_bits
             if rb > 0:
@@ -153,7 +153,6 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
 
 def run_gemm(pe: object, plan: FoldPlan, a: np.ndarray | None = None,
              b: np.ndarray | None = None) -> tuple[GemmCounts, np.ndarray | None]:
-    """The reference level of every family: the fold loop with the family's golden tiles,
-    then the family's traffic adjustments (``pe.adjust_traffic``)."""
+    """The reference level of every family: the fold loop with the family's golden tiles."""
     stats, out = run_folds(plan, pe, a, b)
-    return pe.adjust_traffic(stats.counts(pe), plan), out
+    return stats.counts(pe), out

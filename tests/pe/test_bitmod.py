@@ -6,6 +6,7 @@ both engines, hand-computed cycles, traffic, energy/area against the paper's PE,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from qaccel.arch.pe.bitmod import (
     term_tables,
     weight_ints,
 )
+from qaccel.arch.spec import MappingMode
 from qaccel.cli.common import accelerator_from_args
 from qaccel.models import fp16 as fp16_format
 from qaccel.models.bitmod import BitMoD, lut
@@ -44,14 +46,14 @@ def make_pe(rows: int = 4, cols: int = 4, fmt: str = "bitmod_fp4", guard_bits: i
 
 
 def accel_dict(rows: int = 4, cols: int = 4, kib: float = 64.0, bits_per_cycle: int = 32,
-               **pe: object) -> dict:
+               mapping: str = "fixed", **pe: object) -> dict:
     buf = {"size_kib": kib, "word_bits": 64, "banks": 1}
     array = {"family": "bitmod", "rows": rows, "cols": cols, "dataflow": "os",
              "weight_format": "bitmod_fp4", "guard_bits": 3, "metadata_bits": 18, **pe}
     return {"version": 1, "name": f"bitmod-{rows}x{cols}", "clock_mhz": 1000,
             "pe_array": array, "buffers": {k: dict(buf) for k in ("weight", "input", "output")},
             "dram": {"bits_per_cycle": bits_per_cycle, "pj_per_bit": 8.0},
-            "tech": {"node_nm": 28}}
+            "tech": {"node_nm": 28}, "mapping": mapping}
 
 
 def weights(codes: list[int], type_id: int, scale: float, bits: int = 4) -> BitmodWeights:
@@ -310,7 +312,8 @@ CYCLE_CASES = [
 @pytest.mark.parametrize("engine", ["reference", "fast"])
 @pytest.mark.parametrize(("arch", "m", "k", "n", "cycles"), CYCLE_CASES)
 def test_hand_computed_cycles(engine, arch, m, k, n, cycles):
-    frame = sim.run([gemm_layer(m, k, n)], load_accelerator(arch), engine=engine).frame
+    accel = dataclasses.replace(load_accelerator(arch), mapping=MappingMode.FIXED)
+    frame = sim.run([gemm_layer(m, k, n)], accel, engine=engine).frame
     assert frame["compute_cycles"][0] == cycles
 
 
