@@ -1,7 +1,11 @@
-"""Model adapter: the family's own ``golden()`` and ``timing()`` predict each tile.
+"""Model adapter: the family's own ``golden()`` and ``batch_timing()`` predict each tile.
 
 Nothing is re-implemented here: the expected values and cycles come from the family's
 parameter object (DESIGN.md "Names that are fixed"), fed with the tiles the driver reports.
+Cycles depend on a tile's place in its batch (with ``preload: overlapped`` every tile after
+a batch's first hides its stationary preload), so the model collects the tiles reported
+since the last ``start`` pulse and predicts them all when the next ``start`` is pulsed, with
+``params.batch_timing(batch)``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ __all__ = ["Expected", "TileModel"]
 
 @dataclass(frozen=True)
 class Expected:
-    """Prediction for one tile: ``out`` from ``golden(tile)``, ``cycles`` from ``timing``."""
+    """Prediction for one tile: ``out`` from ``golden(tile)``, ``cycles`` from
+    ``batch_timing`` of its batch."""
 
     index: int
     tile: Tile
@@ -28,11 +33,19 @@ class Expected:
 
 
 class TileModel:
-    """Turns each reported tile into an :class:`Expected` and hands it on."""
+    """Turns each batch of reported tiles into :class:`Expected` s and hands them on."""
 
     def __init__(self, params: PEArray, on_expected: Callable[[Expected], None]) -> None:
         self.params, self.on_expected = params, on_expected
+        self._batch: list[tuple[int, Tile]] = []
 
     def on_tile(self, index: int, tile: Tile) -> None:
-        p = self.params
-        self.on_expected(Expected(index, tile, p.golden(tile), p.timing(tile)))
+        """A tile entered the buffers (every stream of it accepted)."""
+        self._batch.append((index, tile))
+
+    def on_start(self) -> None:
+        """``start`` was pulsed: the tiles reported since the last pulse run as one batch."""
+        batch, self._batch = self._batch, []
+        cycles = self.params.batch_timing([tile for _, tile in batch])
+        for (index, tile), c in zip(batch, cycles, strict=True):
+            self.on_expected(Expected(index, tile, self.params.golden(tile), c))
