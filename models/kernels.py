@@ -1,0 +1,236 @@
+"""Numba kernels of the searched quantizers: one pass over the data per step, no float64 copy.
+
+Each kernel reads the input in its own dtype (float32 or float64; a value is widened to
+float64 exactly before any arithmetic) and repeats, operation for operation, the float64
+NumPy expression of the encoder it serves, so codes are bit-identical to the NumPy code they
+replaced (tests/models/test_quantizer_pins.py holds the codes of commit 018e362):
+
+- nearest-entry searches are ranks among sorted midpoints (:class:`Lut`: a uniform table
+  finds a start, two loops finish it exactly: ``#(t <= v)`` or ``#(t < v)``, as
+  ``np.searchsorted`` sides right / left);
+- sums whose rounding matters (BitMoD's group error, OliVe's mean and std) use NumPy's own
+  pairwise summation order (:func:`pairwise_sum`: blocks of 8 accumulators up to 128 values,
+  halves split at multiples of 8 above);
+- no fused multiply-add (numba does not contract without ``fastmath``).
+
+Kernels run in parallel over rows or chunks of ``CHUNK`` values (``numba.prange``).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["CHUNK", "Lut", "flat", "pairwise_sum", "rank_right", "rank_left", "row_absmax",
+           "row_moments", "bucket_sums"]
+
+#: values per parallel work item when a row is long (unit: elements)
+CHUNK = 1 << 16
+
+
+def flat(x: np.ndarray) -> np.ndarray:
+    """``x`` as a flat C-ordered float32 or float64 array for the kernels (no copy if it
+    already is one; other dtypes are widened to float64, as the encoders' ``astype`` did)."""
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    return np.ascontiguousarray(x).reshape(-1)
+
+
+class Lut:
+    """Sorted thresholds ``t`` (float64) with a uniform start table: a rank query of ``v``
+    starts at ``lut[cell(v)]`` and walks to the exact rank (a few steps)."""
+
+    def __init__(self, t: np.ndarray, side: str = "right", cells_per_entry: int = 16) -> None:
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        self.t = t
+        lo, hi = (float(t[0]), float(t[-1])) if t.size else (0.0, 0.0)
+        self.ncell = max(16, cells_per_entry * t.size)
+        width = (hi - lo) / self.ncell if hi > lo else 1.0
+        self.lo, self.inv = lo, 1.0 / width
+        edges = lo + np.arange(self.ncell + 1) * width
+        self.lut = np.searchsorted(t, edges, side=side).astype(np.int64)
+
+    @property
+    def args(self) -> tuple:
+        """The arrays and constants a kernel's rank query takes."""
+        return self.t, self.lut, self.lo, self.inv, self.ncell
+
+
+@nb.njit(inline="always")
+def _cell(v, lo, inv, ncell):
+    c = (v - lo) * inv
+    if c <= 0.0:
+        return 0
+    if c >= ncell:
+        return ncell
+    return int(c)
+
+
+@nb.njit(inline="always")
+def rank_right(v, t, lut, lo, inv, ncell):
+    """``#(t <= v)`` = ``np.searchsorted(t, v, "right")``."""
+    b = lut[_cell(v, lo, inv, ncell)]
+    n = t.shape[0]
+    while b < n and t[b] <= v:
+        b += 1
+    while b > 0 and t[b - 1] > v:
+        b -= 1
+    return b
+
+
+@nb.njit(inline="always")
+def rank_left(v, t, lut, lo, inv, ncell):
+    """``#(t < v)`` = ``np.searchsorted(t, v, "left")``."""
+    b = lut[_cell(v, lo, inv, ncell)]
+    n = t.shape[0]
+    while b < n and t[b] < v:
+        b += 1
+    while b > 0 and t[b - 1] >= v:
+        b -= 1
+    return b
+
+
+@nb.njit(inline="always")
+def _term(x, i, center):
+    v = np.float64(x[i])
+    if np.isnan(center):
+        return v
+    v = v - center
+    return v * v
+
+
+@nb.njit(cache=True)
+def _leaf(x, start, n, center):
+    """NumPy's pairwise block (``n <= 128``): 8 accumulators, then the rest in order."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += _term(x, start + i, center)
+        return res
+    r0, r1 = _term(x, start, center), _term(x, start + 1, center)
+    r2, r3 = _term(x, start + 2, center), _term(x, start + 3, center)
+    r4, r5 = _term(x, start + 4, center), _term(x, start + 5, center)
+    r6, r7 = _term(x, start + 6, center), _term(x, start + 7, center)
+    i = 8
+    while i < n - n % 8:
+        j = start + i
+        r0 += _term(x, j, center)
+        r1 += _term(x, j + 1, center)
+        r2 += _term(x, j + 2, center)
+        r3 += _term(x, j + 3, center)
+        r4 += _term(x, j + 4, center)
+        r5 += _term(x, j + 5, center)
+        r6 += _term(x, j + 6, center)
+        r7 += _term(x, j + 7, center)
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += _term(x, start + i, center)
+        i += 1
+    return res
+
+
+@nb.njit(cache=True)
+def pairwise_sum(x, start, n, center):
+    """NumPy's float64 ``add.reduce`` of ``float64(x[start:start + n])`` in its pairwise
+    order (halves split at a multiple of 8 above 128 values), or of ``(float64(x) - center)
+    ** 2`` unless ``center`` is NaN. Iterative: numba's cache mishandles recursion."""
+    if n <= 128:
+        return _leaf(x, start, n, center)
+    s_start = np.empty(64, np.int64)
+    s_n = np.empty(64, np.int64)
+    s_stage = np.zeros(64, np.int64)
+    s_left = np.zeros(64)
+    top, ret = 0, 0.0
+    s_start[0], s_n[0] = start, n
+    while top >= 0:
+        st, m = s_start[top], s_n[top]
+        if m <= 128:
+            ret = _leaf(x, st, m, center)
+            top -= 1
+            continue
+        n2 = m // 2
+        n2 -= n2 % 8
+        if s_stage[top] == 0:
+            s_stage[top] = 1
+            top += 1
+            s_start[top], s_n[top], s_stage[top] = st, n2, 0
+        elif s_stage[top] == 1:
+            s_left[top], s_stage[top] = ret, 2
+            top += 1
+            s_start[top], s_n[top], s_stage[top] = st + n2, m - n2, 0
+        else:
+            ret = s_left[top] + ret
+            top -= 1
+    return ret
+
+
+@nb.njit(parallel=True, cache=True)
+def row_moments(x, rows, n):
+    """Per row of the flat ``x`` (``rows`` x ``n``): NumPy's ``mean`` and ``std(ddof=1)``
+    (0 for ``n == 1``) and max|x|, all float64."""
+    mean = np.zeros(rows)
+    std = np.zeros(rows)
+    amax = np.zeros(rows)
+    for r in nb.prange(rows):
+        m = pairwise_sum(x, r * n, n, np.nan) / n
+        mean[r] = m
+        if n > 1:
+            std[r] = np.sqrt(pairwise_sum(x, r * n, n, m) / (n - 1))
+        a = 0.0
+        for i in range(r * n, (r + 1) * n):
+            a = max(a, abs(np.float64(x[i])))
+        amax[r] = a
+    return mean, std, amax
+
+
+@nb.njit(parallel=True, cache=True)
+def row_absmax(x, rows, n):
+    """Per row of the flat ``x`` (``rows`` x ``n``): max|x| (float64)."""
+    nch = max(1, (n + CHUNK - 1) // CHUNK)
+    part = np.zeros(rows * nch)
+    for it in nb.prange(rows * nch):
+        r, c = it // nch, it % nch
+        a = 0.0
+        for i in range(r * n + c * CHUNK, r * n + min(n, (c + 1) * CHUNK)):
+            a = max(a, abs(np.float64(x[i])))
+        part[it] = a
+    out = np.zeros(rows)
+    for it in range(rows * nch):
+        out[it // nch] = max(out[it // nch], part[it])
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def bucket_sums(x, rows, n, div, absolute, t, lut, lo, inv, ncell):
+    """Count, sum and sum of squares of ``v = x / div[row]`` (0 where ``div`` is 0; ``|v|``
+    if ``absolute``) per row and bucket ``#(t <= v)`` (0..len(t)): three float64 arrays
+    ``rows x (len(t) + 1)``."""
+    nch = max(1, (n + CHUNK - 1) // CHUNK)
+    nbk = t.shape[0] + 1
+    cnt = np.zeros((rows * nch, nbk))
+    s1 = np.zeros((rows * nch, nbk))
+    s2 = np.zeros((rows * nch, nbk))
+    for it in nb.prange(rows * nch):
+        r, c = it // nch, it % nch
+        d = div[r]
+        for i in range(r * n + c * CHUNK, r * n + min(n, (c + 1) * CHUNK)):
+            v = np.float64(x[i]) / d if d > 0 else 0.0
+            if absolute:
+                v = abs(v)
+            b = rank_right(v, t, lut, lo, inv, ncell)
+            cnt[it, b] += 1.0
+            s1[it, b] += v
+            s2[it, b] += v * v
+    return _fold(cnt, rows, nch), _fold(s1, rows, nch), _fold(s2, rows, nch)
+
+
+@nb.njit(cache=True)
+def _fold(a, rows, nch):
+    """Sum the ``nch`` chunk rows of each row of ``a`` (``rows * nch`` x buckets)."""
+    if nch == 1:
+        return a
+    out = np.zeros((rows, a.shape[1]))
+    for it in range(rows * nch):
+        out[it // nch] += a[it]
+    return out
