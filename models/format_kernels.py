@@ -13,21 +13,22 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from qaccel.models.kernels import CHUNK, _fold, pairwise_sum, rank_left, rank_right
+from qaccel.models.kernels import pairwise_sum, prefix, rank_left, rank_right, span
 
-__all__ = ["table_codes", "pair_buckets", "pair_candidates", "pair_codes", "bitmod_groups",
-           "group_ranges", "intk_codes"]
+__all__ = ["table_codes", "pair_buckets", "pair_candidates", "victim_terms", "pair_codes",
+           "bitmod_groups", "group_ranges", "intk_codes"]
 
 
 @nb.njit(parallel=True, cache=True)
 def table_codes(x, rows, n, scale, codes_of, t, lut, lo, inv, ncell):
     """ANT: ``codes_of[#(mids <= x / scale[row])]`` (``Grid(..., Tie.UPPER).index``)."""
     out = np.empty(rows * n, np.uint8)
-    nch = max(1, (n + CHUNK - 1) // CHUNK)
+    w = span(n)
+    nch = max(1, (n + w - 1) // w)
     for it in nb.prange(rows * nch):
         r, c = it // nch, it % nch
         s = scale[r]
-        for i in range(r * n + c * CHUNK, r * n + min(n, (c + 1) * CHUNK)):
+        for i in range(r * n + c * w, r * n + min(n, (c + 1) * w)):
             out[i] = codes_of[rank_right(np.float64(x[i]) / s, t, lut, lo, inv, ncell)]
     return out
 
@@ -42,18 +43,18 @@ def _add(cnt, s1, s2, it, b, v):
 @nb.njit(parallel=True, cache=True)
 def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl, lol, invl,
                  ncl):
-    """OliVe's search streams, ``u = |x / div[row]|`` (0 where ``div`` is 0): bucket sums
-    (count, sum, sum of squares per row, as :func:`qaccel.models.kernels.bucket_sums`) of
+    """OliVe's search streams, ``u = |x / div[row]|`` (0 where ``div`` is 0): prefix bucket
+    sums (count, sum, sum of squares per row, as :func:`qaccel.models.kernels.bucket_sums`) of
     each pair's larger value on the thresholds ``th``, of its smaller one and of the unpaired
     last values on ``tl``; and per work item the number of pairs whose larger value is at
     least ``floor``. Returns the nine sums and the counts (work items ``rows * nch``, in
     row-major order, ``nch`` as :func:`pair_candidates` takes it)."""
     m = n // k
     kp = k - k % 2
-    sub = max(1, CHUNK // k)
+    sub = max(1, span(n) // k)
     nch = max(1, (m + sub - 1) // sub)
     items = rows * nch
-    nh, nl = th.shape[0] + 1, tl.shape[0] + 1
+    nh, nl = th.shape[0] + 2, tl.shape[0] + 2
     hc, h1, h2 = np.zeros((items, nh)), np.zeros((items, nh)), np.zeros((items, nh))
     lc, l1, l2 = np.zeros((items, nl)), np.zeros((items, nl)), np.zeros((items, nl))
     oc, o1, o2 = np.zeros((items, nl)), np.zeros((items, nl)), np.zeros((items, nl))
@@ -67,16 +68,16 @@ def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl
                 a = abs(np.float64(x[base + p]) / d) if d > 0 else 0.0
                 b = abs(np.float64(x[base + p + 1]) / d) if d > 0 else 0.0
                 hi, lo_ = max(a, b), min(a, b)
-                _add(hc, h1, h2, it, rank_right(hi, th, luth, loh, invh, nch_h), hi)
-                _add(lc, l1, l2, it, rank_right(lo_, tl, lutl, lol, invl, ncl), lo_)
+                _add(hc, h1, h2, it, rank_right(hi, th, luth, loh, invh, nch_h) + 1, hi)
+                _add(lc, l1, l2, it, rank_right(lo_, tl, lutl, lol, invl, ncl) + 1, lo_)
                 if hi >= floor:
                     ncand[it] += 1
             if kp < k:
                 a = abs(np.float64(x[base + kp]) / d) if d > 0 else 0.0
-                _add(oc, o1, o2, it, rank_right(a, tl, lutl, lol, invl, ncl), a)
-    return (_fold(hc, rows, nch), _fold(h1, rows, nch), _fold(h2, rows, nch),
-            _fold(lc, rows, nch), _fold(l1, rows, nch), _fold(l2, rows, nch),
-            _fold(oc, rows, nch), _fold(o1, rows, nch), _fold(o2, rows, nch), ncand)
+                _add(oc, o1, o2, it, rank_right(a, tl, lutl, lol, invl, ncl) + 1, a)
+    return (prefix(hc, rows, nch), prefix(h1, rows, nch), prefix(h2, rows, nch),
+            prefix(lc, rows, nch), prefix(l1, rows, nch), prefix(l2, rows, nch),
+            prefix(oc, rows, nch), prefix(o1, rows, nch), prefix(o2, rows, nch), ncand)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -85,7 +86,7 @@ def pair_candidates(x, rows, n, k, div, floor, ncand):
     row-major order: their row, larger and smaller ``u``."""
     m = n // k
     kp = k - k % 2
-    sub = max(1, CHUNK // k)
+    sub = max(1, span(n) // k)
     nch = max(1, (m + sub - 1) // sub)
     start = np.zeros(rows * nch + 1, np.int64)
     start[1:] = np.cumsum(ncand)
@@ -107,6 +108,26 @@ def pair_candidates(x, rows, n, k, div, floor, ncand):
                     crow[j], chi[j], clo[j] = r, hi, min(a, b)
                     j += 1
     return crow, chi, clo
+
+
+@nb.njit(parallel=True, cache=True)
+def victim_terms(crow, chi, clo, rows, steps, cut, table, t, lut, lo, inv, ncell):
+    """OliVe's search, per step: the error change when a candidate pair's larger value is an
+    outlier (``chi >= cut * step``) and its smaller one the victim, ``lo^2 - (lo - nearest
+    normal)^2``, summed per row in candidate order (as ``np.bincount`` does); and whether any
+    pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools."""
+    out = np.zeros((steps.shape[0], rows))
+    hit = np.zeros(steps.shape[0], np.bool_)
+    for ri in nb.prange(steps.shape[0]):
+        step = steps[ri]
+        c = cut * step
+        for i in range(crow.shape[0]):
+            if chi[i] >= c:
+                v = clo[i]
+                e = v - table[rank_right(v / step, t, lut, lo, inv, ncell)] * step
+                out[ri, crow[i]] += v * v - e * e
+                hit[ri] = True
+    return out, hit
 
 
 @nb.njit(parallel=True, cache=True)

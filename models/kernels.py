@@ -13,7 +13,7 @@ replaced (tests/models/test_quantizer_pins.py holds the codes of commit 018e362)
   halves split at multiples of 8 above);
 - no fused multiply-add (numba does not contract without ``fastmath``).
 
-Kernels run in parallel over rows or chunks of ``CHUNK`` values (``numba.prange``).
+Kernels run in parallel over rows or chunks of :func:`span` values (``numba.prange``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,19 @@ import numba as nb
 import numpy as np
 
 __all__ = ["CHUNK", "Lut", "flat", "pairwise_sum", "rank_right", "rank_left", "row_absmax",
-           "row_moments", "bucket_sums"]
+           "row_moments", "bucket_sums", "prefix", "span", "level_errors"]
 
-#: values per parallel work item when a row is long (unit: elements)
+#: values per parallel work item when a row is long (unit: elements) ...
 CHUNK = 1 << 16
+#: ... unless that makes more than this many items per row (each holds its own bucket sums)
+MAX_CHUNKS = 64
+
+
+@nb.njit(inline="always")
+def span(n):
+    """Values per work item of a row of ``n``: :data:`CHUNK`, at most :data:`MAX_CHUNKS`
+    items."""
+    return max(CHUNK, (n + MAX_CHUNKS - 1) // MAX_CHUNKS)
 
 
 def flat(x: np.ndarray) -> np.ndarray:
@@ -203,34 +212,59 @@ def row_absmax(x, rows, n):
 
 @nb.njit(parallel=True, cache=True)
 def bucket_sums(x, rows, n, div, absolute, t, lut, lo, inv, ncell):
-    """Count, sum and sum of squares of ``v = x / div[row]`` (0 where ``div`` is 0; ``|v|``
-    if ``absolute``) per row and bucket ``#(t <= v)`` (0..len(t)): three float64 arrays
-    ``rows x (len(t) + 1)``."""
-    nch = max(1, (n + CHUNK - 1) // CHUNK)
-    nbk = t.shape[0] + 1
+    """Prefix sums over buckets of the count, sum and sum of squares of ``v = x / div[row]``
+    (0 where ``div`` is 0; ``|v|`` if ``absolute``), bucket ``#(t <= v)``: three float64
+    arrays ``rows x (len(t) + 2)``, column ``j`` summing buckets ``< j`` (so column 0 is 0)."""
+    w = span(n)
+    nch = max(1, (n + w - 1) // w)
+    nbk = t.shape[0] + 2
     cnt = np.zeros((rows * nch, nbk))
     s1 = np.zeros((rows * nch, nbk))
     s2 = np.zeros((rows * nch, nbk))
     for it in nb.prange(rows * nch):
         r, c = it // nch, it % nch
         d = div[r]
-        for i in range(r * n + c * CHUNK, r * n + min(n, (c + 1) * CHUNK)):
+        for i in range(r * n + c * w, r * n + min(n, (c + 1) * w)):
             v = np.float64(x[i]) / d if d > 0 else 0.0
             if absolute:
                 v = abs(v)
-            b = rank_right(v, t, lut, lo, inv, ncell)
+            b = rank_right(v, t, lut, lo, inv, ncell) + 1
             cnt[it, b] += 1.0
             s1[it, b] += v
             s2[it, b] += v * v
-    return _fold(cnt, rows, nch), _fold(s1, rows, nch), _fold(s2, rows, nch)
+    return prefix(cnt, rows, nch), prefix(s1, rows, nch), prefix(s2, rows, nch)
 
 
 @nb.njit(cache=True)
-def _fold(a, rows, nch):
-    """Sum the ``nch`` chunk rows of each row of ``a`` (``rows * nch`` x buckets)."""
-    if nch == 1:
-        return a
-    out = np.zeros((rows, a.shape[1]))
-    for it in range(rows * nch):
-        out[it // nch] += a[it]
+def prefix(a, rows, nch):
+    """Add up the ``nch`` work items of each row of ``a`` (``rows * nch`` x columns, in
+    order), then take prefix sums along each row (in place when ``nch`` is 1)."""
+    out = a
+    if nch > 1:
+        out = np.zeros((rows, a.shape[1]))
+        for it in range(rows * nch):
+            out[it // nch] += a[it]
+    for r in range(rows):
+        for j in range(1, out.shape[1]):
+            out[r, j] += out[r, j - 1]
+    return out
+
+
+@nb.njit(cache=True)
+def level_errors(pc, p1, p2, edges, q):
+    """Per row: ``sum over levels l of s2 - 2 q s1 + n q^2`` (in NumPy's pairwise order),
+    ``n, s1, s2`` the differences of the prefix sums ``pc, p1, p2`` between the columns
+    ``edges[row, l]`` and ``edges[row, l + 1]``, ``q[row, l]`` the level (float64)."""
+    rows, levels = q.shape
+    out = np.zeros(rows)
+    terms = np.empty(levels)
+    for r in range(rows):
+        for lv in range(levels):
+            a, b = edges[r, lv], edges[r, lv + 1]
+            s1 = p1[r, b] - p1[r, a]
+            s2 = p2[r, b] - p2[r, a]
+            n = pc[r, b] - pc[r, a]
+            ql = q[r, lv]
+            terms[lv] = s2 - 2 * ql * s1 + n * ql * ql
+        out[r] = pairwise_sum(terms, 0, levels, np.nan)
     return out

@@ -53,7 +53,12 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.format_kernels import pair_buckets, pair_candidates, pair_codes
+from qaccel.models.format_kernels import (
+    pair_buckets,
+    pair_candidates,
+    pair_codes,
+    victim_terms,
+)
 from qaccel.models.kernels import Lut, flat, row_moments
 from qaccel.models.numerics import F32_MAX, F32_TINY, FormatConfig, Grid, Tie, as_real
 from qaccel.models.search import Buckets, thresholds
@@ -219,18 +224,17 @@ class OliVe(FormatConfig):
         norm = np.array(sp.normal_mags, dtype=np.float64)
         cut = _cut(sp)                                   # |u| / step >= cut: an outlier
         nrows = pairs.hi.rows
-        grid = Grid(norm, Tie.UPPER)
+        steps = np.array([r / norm[-1] for r in self.clip_ratios])
+        terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
+                                  cut, norm, *Lut(Grid(norm, Tie.UPPER).mids).args)
         best_err = np.full(nrows, np.inf)
         best_r = np.ones(nrows)
-        for r in self.clip_ratios:
-            step = r / norm[-1]
+        for i, r in enumerate(self.clip_ratios):
+            step = steps[i]
             err = (pairs.hi.sq_error(comb, step) + pairs.lo.sq_error(norm, step)
                    + pairs.lone.sq_error(norm, step))
-            out = pairs.cand_hi >= cut * step
-            if out.any():
-                v, row = pairs.cand_lo[out], pairs.cand_row[out]
-                e_norm = (v - grid.nearest(v / step) * step) ** 2
-                err = err + np.bincount(row, v ** 2 - e_norm, minlength=nrows)
+            if hit[i]:  # the victims: e_normal(lo) becomes lo^2
+                err = err + terms[i]
             win = err < best_err
             best_err = np.where(win, err, best_err)
             best_r = np.where(win, r, best_r)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qaccel.models.kernels import Lut, bucket_sums
+from qaccel.models.kernels import Lut, bucket_sums, level_errors
 
 __all__ = ["Buckets", "thresholds"]
 
@@ -36,16 +36,14 @@ class Buckets:
     """Per row: count, sum and sum of squares of the values between neighbouring
     ``thresholds`` (every threshold a later :meth:`sq_error` query uses must be among them).
 
-    ``cnt, s1, s2``: rows x (T + 1) float64, bucket ``b`` holding ``t[b-1] <= v < t[b]``.
+    ``pc, p1, p2``: rows x (T + 2) float64 prefix sums of the count, values and squares,
+    column ``j + 1`` summing the values below ``t[j]`` (column 0 is 0, the last one all).
     """
 
-    def __init__(self, t: np.ndarray, cnt: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> None:
+    def __init__(self, t: np.ndarray, pc: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> None:
         self.t = t
-        self.rows = cnt.shape[0]
-        zero = np.zeros((self.rows, 1))
-        self.pc = np.hstack([zero, np.cumsum(cnt, axis=1)])
-        self.p1 = np.hstack([zero, np.cumsum(s1, axis=1)])
-        self.p2 = np.hstack([zero, np.cumsum(s2, axis=1)])
+        self.rows = pc.shape[0]
+        self.pc, self.p1, self.p2 = pc, p1, p2
 
     @classmethod
     def of(cls, x: np.ndarray, rows: int, div: np.ndarray, wanted: np.ndarray,
@@ -55,9 +53,8 @@ class Buckets:
         threshold the queries will use."""
         lut = Lut(np.unique(np.asarray(wanted, dtype=np.float64)))
         n = x.size // rows if rows else 0
-        cnt, s1, s2 = bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64),
-                                  absolute, *lut.args)
-        return cls(lut.t, cnt, s1, s2)
+        return cls(lut.t, *bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64),
+                                       absolute, *lut.args))
 
     def sq_error(self, table: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         """Per row: sum of (value - nearest entry of ``table * step``)^2, ``table``
@@ -69,12 +66,8 @@ class Buckets:
         if np.any(self.t[np.minimum(j, len(self.t) - 1)] != t):
             raise ValueError("Buckets.sq_error thresholds must be among the bucket edges")
         last = self.pc.shape[1] - 1
-        edges = np.empty((self.rows, len(table) + 1), dtype=np.intp)
+        edges = np.empty((self.rows, len(table) + 1), dtype=np.int64)
         edges[:, 0], edges[:, -1] = 0, last
         edges[:, 1:-1] = j + 1
-        s1 = np.diff(np.take_along_axis(self.p1, edges, axis=1), axis=1)
-        s2 = np.diff(np.take_along_axis(self.p2, edges, axis=1), axis=1)
-        cnt = np.diff(np.take_along_axis(self.pc, edges, axis=1), axis=1)
-        q = table[None, :] * step[:, None]
-        err = np.sum(s2 - 2 * q * s1 + cnt * q * q, axis=1)
-        return np.maximum(err, 0.0)
+        q = np.broadcast_to(table[None, :] * step[:, None], (self.rows, len(table)))
+        return np.maximum(level_errors(self.pc, self.p1, self.p2, edges, q), 0.0)
