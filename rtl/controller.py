@@ -191,13 +191,16 @@ class ArrayTop(wiring.Component):
             raise TypeError(f"core must have signature {core_signature(spec)!r}, "
                             f"not {core.signature!r}")
         preload = str(params.get("preload", "serial"))
+        problem = None
         if (preload == "overlapped") != spec.shadow:
-            raise ValueError(f"Cannot build {name} with preload {preload!r} because its core "
-                             f"{'has' if spec.shadow else 'has no'} shadow stationary "
-                             f"registers")
-        if fault is not None and fault.kind != "done_late" and not spec.shadow:
-            raise ValueError(f"Cannot inject the fault {fault.kind!r} into {name} because it "
-                             f"has no shadow stationary registers")
+            problem = (f"Cannot build {name} with preload {preload!r} because its core "
+                       f"{'has' if spec.shadow else 'has no'} shadow stationary registers")
+        elif fault is not None and fault.kind != "done_late" and not spec.shadow:
+            problem = (f"Cannot inject the fault {fault.kind!r} into {name} because it has "
+                       f"no shadow stationary registers")
+        if problem:
+            self._MustUse__silence = True  # never built: no "created but never used" warning
+            raise ValueError(problem)
         self.fault = fault
         self._args = {"params": dict(params), "name": name, "buffer_rows": buffer_rows,
                       "max_tiles": max_tiles, "meta_rows": meta_rows}
@@ -492,17 +495,16 @@ class ArrayTop(wiring.Component):
                      core.w_swap.eq((own & (tt == R - 1)) | swap_nxt),
                      core.w_row.eq(Mux((own & (tt + k_sel >= R))
                                        | (nxt & (rem_now < k_rd_next.data)), w_rd.data, 0))]
-        # Read in cycle c what is presented in cycle c + 1.
-        own_more = (active & first_now & (tt < R - 1)) if R > 1 else Const(0)
-        with m.If(own_more):
-            m.d.comb += w_rd.addr.eq(wb + (R - 2) - tt)     # own row R-2-tt
-        with m.Elif(idle & ~go):
-            m.d.comb += w_rd.addr.eq(R - 1)                 # step 0 of the batch's first tile
+        # Read in cycle c what is presented in cycle c + 1 (first match wins, bottom up).
+        addr = wb + R + rem_now - 1                          # tile sel+1's row rem_now-1
         if C == 1:  # only then can a tile (S = 1) shift the next one's rows in its cycle 0
-            with m.Elif(rem_now == 0):
-                m.d.comb += w_rd.addr.eq(wb + (3 * R - 1))  # tile sel+2's row R-1
-        with m.Else():
-            m.d.comb += w_rd.addr.eq(wb + R + rem_now - 1)  # tile sel+1's row rem_now-1
+            addr = Mux(rem_now == 0, wb + (3 * R - 1), addr)  # tile sel+2's row R-1
+        if fault is not None and fault.kind == "preload_serial":  # its own step 0, serially
+            addr = Mux((rem_now == 0) & (sel + 1 == fault.tile), wb + (2 * R - 1), addr)
+        addr = Mux(idle & ~go, R - 1, addr)                  # step 0 of the batch's first tile
+        if R > 1:
+            addr = Mux(active & first_now & (tt < R - 1), wb + (R - 2) - tt, addr)  # own row
+        m.d.comb += w_rd.addr.eq(addr)
 
         # Stream: a serial tile reads row m in cycle R-1+m, an overlapped one in m-1 (row 0 in
         # the previous tile's last cycle); the row is presented one cycle later.
