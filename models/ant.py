@@ -142,8 +142,8 @@ class Ant(FormatConfig):
         top = float(vals.max())
         best_err = np.full(rows.rows, np.inf)
         best_r = np.ones(rows.rows)
-        for r in self.clip_ratios:
-            err = rows.sq_error(vals, r / top)
+        errs = rows.sq_errors(vals, np.array([r / top for r in self.clip_ratios]))
+        for r, err in zip(self.clip_ratios, errs, strict=True):
             win = err < best_err
             best_err = np.where(win, err, best_err)
             best_r = np.where(win, r, best_r)

@@ -50,7 +50,7 @@ import numpy as np
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
 from qaccel.models.format_kernels import bitmod_groups, group_ranges
-from qaccel.models.kernels import Lut, flat
+from qaccel.models.kernels import flat
 from qaccel.models.numerics import FormatConfig, Grid, Tie, as_real, ungroup
 
 __all__ = ["BitMoD", "FAMILY", "TYPE_NAMES", "SCALE_MIN", "SCALE_MAX",
@@ -128,13 +128,10 @@ class BitMoD(FormatConfig):
         xk = flat(x)
         amax = group_ranges(xk, rows, k, g)[2].reshape(shape[:-1] + (ng, 1))
         scales = np.stack([candidate_scale(amax, self.max_value(t)) for t in range(4)], -1)
-        grids = [Lut(grid.mids, side="left") for grid, _ in self._grids]
-        t, lut, lo, inv, ncell = (np.array(a) for a in zip(*(gr.args for gr in grids),
-                                                           strict=True))
         codes, ids = bitmod_groups(xk, rows, k, g, scales.reshape(-1, 4).astype(np.float64),
                                    np.stack([grid.table for grid, _ in self._grids]),
                                    np.stack([order for _, order in self._grids]),
-                                   t, lut, lo, inv, ncell)
+                                   np.stack([grid.mids for grid, _ in self._grids]))
         codes = codes.reshape(shape[:-1] + (ng, g))
         type_ids = ids.reshape(amax.shape)
         scales = np.take_along_axis(scales, type_ids[..., None].astype(np.intp), -1)[..., 0]

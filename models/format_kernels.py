@@ -13,13 +13,13 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from qaccel.models.kernels import pairwise_sum, prefix, rank_left, rank_right, span
+from qaccel.models.kernels import kernel, pairwise_sum, prefix, rank_right, span
 
 __all__ = ["table_codes", "pair_buckets", "pair_candidates", "victim_terms", "pair_codes",
            "bitmod_groups", "group_ranges", "intk_codes"]
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def table_codes(x, rows, n, scale, codes_of, t, lut, lo, inv, ncell):
     """ANT: ``codes_of[#(mids <= x / scale[row])]`` (``Grid(..., Tie.UPPER).index``)."""
     out = np.empty(rows * n, np.uint8)
@@ -40,7 +40,7 @@ def _add(cnt, s1, s2, it, b, v):
     s2[it, b] += v * v
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl, lol, invl,
                  ncl):
     """OliVe's search streams, ``u = |x / div[row]|`` (0 where ``div`` is 0): prefix bucket
@@ -80,7 +80,7 @@ def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl
             prefix(oc, rows, nch), prefix(o1, rows, nch), prefix(o2, rows, nch), ncand)
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def pair_candidates(x, rows, n, k, div, floor, ncand):
     """The pairs counted by :func:`pair_buckets` (larger ``u`` at least ``floor``) in
     row-major order: their row, larger and smaller ``u``."""
@@ -110,7 +110,7 @@ def pair_candidates(x, rows, n, k, div, floor, ncand):
     return crow, chi, clo
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def victim_terms(crow, chi, clo, rows, steps, cut, table, t, lut, lo, inv, ncell):
     """OliVe's search, per step: the error change when a candidate pair's larger value is an
     outlier (``chi >= cut * step``) and its smaller one the victim, ``lo^2 - (lo - nearest
@@ -130,7 +130,7 @@ def victim_terms(crow, chi, clo, rows, steps, cut, table, t, lut, lo, inv, ncell
     return out, hit
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def pair_codes(x, rows, n, k, scale, nmag, mag_bits, victim, tc, lutc, loc, invc, ncc,
                tn, lutn, lon, invn, ncn):
     """OliVe codes of ``v = x / scale[row]`` (``encode_pairs``): rank among all magnitudes
@@ -173,7 +173,7 @@ def _pair_code(v, idx, outlier, nmag, sgn):
     return 0 if idx == 0 else sign | min(idx, nmag - 1)
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def group_ranges(x, rows, k, g):
     """Per group of ``g`` along each row of ``k`` (zero-padded): min, max and max|x|
     (float64, the padding included)."""
@@ -195,7 +195,7 @@ def group_ranges(x, rows, k, g):
     return lo, hi, amax
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def intk_codes(x, rows, k, g, scale, zero, qmin, qmax, mask):
     """INTk codes in groups (``[rows, G, g]`` flat): ``clip(rint(x / s) + z, qmin, qmax)``
     (asymmetric: ``qmin = 0``) as the low bits (``& mask``) of a two's complement integer."""
@@ -212,35 +212,39 @@ def intk_codes(x, rows, k, g, scale, zero, qmin, qmax, mask):
     return out
 
 
-@nb.njit(parallel=True, cache=True)
-def bitmod_groups(x, rows, k, g, scales, tables, orders, t, lut, lo, inv, ncell):
+@kernel
+def bitmod_groups(x, rows, k, g, scales, tables, orders, t):
     """BitMoD per group: for each type ``j`` (``scales[grp, j]``, sorted ``tables[j]``, their
     midpoints ``t[j]``, ``Tie.LOWER``) the squared error summed in NumPy's pairwise order;
     the first type with the smallest error wins. Returns codes (``[rows, G, g]`` flat) and
     the winning type per group."""
     ng = (k + g - 1) // g
+    nt, nm = t.shape
     codes = np.empty(rows * ng * g, np.uint8)
     ids = np.empty(rows * ng, np.uint8)
     for grp in nb.prange(rows * ng):
         r, gi = grp // ng, grp % ng
         m = min(g, k - gi * g)
         off = r * k + gi * g
-        buf = np.empty(g)
-        best, win = np.inf, 0
-        for j in range(tables.shape[0]):
-            s = scales[grp, j]
-            for i in range(g):
-                v = np.float64(x[off + i]) if i < m else 0.0
-                q = tables[j, rank_left(v / s, t[j], lut[j], lo[j], inv[j], ncell[j])]
-                e = q * s - v
-                buf[i] = e * e
-            err = pairwise_sum(buf, 0, g, np.nan)
-            if err < best:
-                best, win = err, j
-        s = scales[grp, win]
+        err = np.empty((nt, g))
+        idx = np.empty((nt, g), np.int64)
         for i in range(g):
             v = np.float64(x[off + i]) if i < m else 0.0
-            codes[grp * g + i] = orders[win, rank_left(v / s, t[win], lut[win], lo[win],
-                                                       inv[win], ncell[win])]
+            for j in range(nt):
+                s = scales[grp, j]
+                u = v / s
+                c = 0
+                for h in range(nm):          # #(mids < u): branch-free for short tables
+                    c += t[j, h] < u
+                e = tables[j, c] * s - v
+                err[j, i] = e * e
+                idx[j, i] = c
+        best, win = np.inf, 0
+        for j in range(nt):
+            e = pairwise_sum(err[j], 0, g, np.nan)
+            if e < best:
+                best, win = e, j
+        for i in range(g):
+            codes[grp * g + i] = orders[win, idx[win, i]]
         ids[grp] = win
     return codes, ids

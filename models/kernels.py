@@ -5,29 +5,57 @@ float64 exactly before any arithmetic) and repeats, operation for operation, the
 NumPy expression of the encoder it serves, so codes are bit-identical to the NumPy code they
 replaced (tests/models/test_quantizer_pins.py holds the codes of commit 018e362):
 
-- nearest-entry searches are ranks among sorted midpoints (:class:`Lut`: a uniform table
-  finds a start, two loops finish it exactly: ``#(t <= v)`` or ``#(t < v)``, as
-  ``np.searchsorted`` sides right / left);
+- nearest-entry searches are ranks among sorted midpoints, ``#(t <= v)`` or ``#(t < v)`` as
+  ``np.searchsorted`` sides right / left: counted branch-free up to :data:`SHORT`
+  thresholds, else through :class:`Lut` (a uniform table finds a start, two loops finish it
+  exactly);
 - sums whose rounding matters (BitMoD's group error, OliVe's mean and std) use NumPy's own
   pairwise summation order (:func:`pairwise_sum`: blocks of 8 accumulators up to 128 values,
   halves split at multiples of 8 above);
 - no fused multiply-add (numba does not contract without ``fastmath``).
 
-Kernels run in parallel over rows or chunks of :func:`span` values (``numba.prange``).
+Kernels run in parallel over rows or chunks of :func:`span` values (``numba.prange``) when
+the input is large (:class:`kernel`).
 """
 
 from __future__ import annotations
+
+import types
 
 import numba as nb
 import numpy as np
 
 __all__ = ["CHUNK", "Lut", "flat", "pairwise_sum", "rank_right", "rank_left", "row_absmax",
-           "row_moments", "bucket_sums", "prefix", "span", "level_errors"]
+           "row_moments", "bucket_sums", "prefix", "span", "level_errors", "step_errors", "kernel",
+           "PARALLEL_MIN"]
 
 #: values per parallel work item when a row is long (unit: elements) ...
 CHUNK = 1 << 16
 #: ... unless that makes more than this many items per row (each holds its own bucket sums)
 MAX_CHUNKS = 64
+
+
+#: below this much work (elements), a kernel runs on one thread: a parallel region waits for
+#: every thread to wake, which costs milliseconds on a busy machine
+PARALLEL_MIN = 1 << 21
+
+
+class kernel:  # noqa: N801 - used as a decorator
+    """A kernel compiled twice, serial and parallel (``prange``); a call takes the parallel
+    one when ``work`` (default: the first argument's size) is at least
+    :data:`PARALLEL_MIN`."""
+
+    def __init__(self, fn) -> None:
+        self.__doc__, self.__name__ = fn.__doc__, fn.__name__
+        self.parallel = nb.njit(parallel=True, cache=True)(fn)
+        # a copy under another name: numba's cache files are named after the function
+        one = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
+        one.__qualname__ = fn.__qualname__ + "_serial"
+        self.serial = nb.njit(cache=True)(one)
+
+    def __call__(self, *args, work: int | None = None):
+        work = np.size(args[0]) if work is None else work
+        return (self.parallel if work >= PARALLEL_MIN else self.serial)(*args)
 
 
 @nb.njit(inline="always")
@@ -75,11 +103,20 @@ def _cell(v, lo, inv, ncell):
     return int(c)
 
 
+#: up to this many thresholds a rank is counted branch-free (faster than the table)
+SHORT = 32
+
+
 @nb.njit(inline="always")
 def rank_right(v, t, lut, lo, inv, ncell):
     """``#(t <= v)`` = ``np.searchsorted(t, v, "right")``."""
-    b = lut[_cell(v, lo, inv, ncell)]
     n = t.shape[0]
+    if n <= SHORT:
+        c = 0
+        for h in range(n):
+            c += t[h] <= v
+        return c
+    b = lut[_cell(v, lo, inv, ncell)]
     while b < n and t[b] <= v:
         b += 1
     while b > 0 and t[b - 1] > v:
@@ -90,8 +127,13 @@ def rank_right(v, t, lut, lo, inv, ncell):
 @nb.njit(inline="always")
 def rank_left(v, t, lut, lo, inv, ncell):
     """``#(t < v)`` = ``np.searchsorted(t, v, "left")``."""
-    b = lut[_cell(v, lo, inv, ncell)]
     n = t.shape[0]
+    if n <= SHORT:
+        c = 0
+        for h in range(n):
+            c += t[h] < v
+        return c
+    b = lut[_cell(v, lo, inv, ncell)]
     while b < n and t[b] < v:
         b += 1
     while b > 0 and t[b - 1] >= v:
@@ -174,7 +216,7 @@ def pairwise_sum(x, start, n, center):
     return ret
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def row_moments(x, rows, n):
     """Per row of the flat ``x`` (``rows`` x ``n``): NumPy's ``mean`` and ``std(ddof=1)``
     (0 for ``n == 1``) and max|x|, all float64."""
@@ -193,7 +235,7 @@ def row_moments(x, rows, n):
     return mean, std, amax
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def row_absmax(x, rows, n):
     """Per row of the flat ``x`` (``rows`` x ``n``): max|x| (float64)."""
     nch = max(1, (n + CHUNK - 1) // CHUNK)
@@ -210,7 +252,7 @@ def row_absmax(x, rows, n):
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@kernel
 def bucket_sums(x, rows, n, div, absolute, t, lut, lo, inv, ncell):
     """Prefix sums over buckets of the count, sum and sum of squares of ``v = x / div[row]``
     (0 where ``div`` is 0; ``|v|`` if ``absolute``), bucket ``#(t <= v)``: three float64
@@ -267,4 +309,25 @@ def level_errors(pc, p1, p2, edges, q):
             ql = q[r, lv]
             terms[lv] = s2 - 2 * ql * s1 + n * ql * ql
         out[r] = pairwise_sum(terms, 0, levels, np.nan)
+    return out
+
+
+@nb.njit(cache=True)
+def step_errors(pc, p1, p2, edges, q):
+    """:func:`level_errors` for several steps shared by all rows: ``edges`` and ``q`` hold
+    one row per step; the result is steps x rows."""
+    steps, levels = q.shape
+    rows = pc.shape[0]
+    out = np.zeros((steps, rows))
+    terms = np.empty(levels)
+    for si in range(steps):
+        for r in range(rows):
+            for lv in range(levels):
+                a, b = edges[si, lv], edges[si, lv + 1]
+                s1 = p1[r, b] - p1[r, a]
+                s2 = p2[r, b] - p2[r, a]
+                n = pc[r, b] - pc[r, a]
+                ql = q[si, lv]
+                terms[lv] = s2 - 2 * ql * s1 + n * ql * ql
+            out[si, r] = pairwise_sum(terms, 0, levels, np.nan)
     return out

@@ -226,13 +226,14 @@ class OliVe(FormatConfig):
         nrows = pairs.hi.rows
         steps = np.array([r / norm[-1] for r in self.clip_ratios])
         terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
-                                  cut, norm, *Lut(Grid(norm, Tie.UPPER).mids).args)
+                                  cut, norm, *Lut(Grid(norm, Tie.UPPER).mids).args,
+                                  work=pairs.cand_row.size * steps.size)
+        errs = (pairs.hi.sq_errors(comb, steps) + pairs.lo.sq_errors(norm, steps)
+                + pairs.lone.sq_errors(norm, steps))
         best_err = np.full(nrows, np.inf)
         best_r = np.ones(nrows)
         for i, r in enumerate(self.clip_ratios):
-            step = steps[i]
-            err = (pairs.hi.sq_error(comb, step) + pairs.lo.sq_error(norm, step)
-                   + pairs.lone.sq_error(norm, step))
+            err = errs[i]
             if hit[i]:  # the victims: e_normal(lo) becomes lo^2
                 err = err + terms[i]
             win = err < best_err

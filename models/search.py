@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from qaccel.models.kernels import Lut, bucket_sums, level_errors
+from qaccel.models.kernels import Lut, bucket_sums, level_errors, step_errors
 
 __all__ = ["Buckets", "thresholds"]
 
 
 def thresholds(table: np.ndarray, step: float | np.ndarray) -> np.ndarray:
-    """The midpoints of ascending ``table`` times ``step`` (a scalar: 1-d; one step per row:
-    rows x midpoints), the exact float64 values :meth:`Buckets.sq_error` asks about."""
+    """The midpoints of ascending ``table`` times ``step`` (a scalar: 1-d; a 1-d array, one
+    step per row or per query: len(step) x midpoints), the exact float64 values
+    :meth:`Buckets.sq_error` and :meth:`Buckets.sq_errors` ask about."""
     table = np.asarray(table, dtype=np.float64)
     mids = (table[1:] + table[:-1]) / 2
     step = np.asarray(step, dtype=np.float64)
@@ -56,18 +57,30 @@ class Buckets:
         return cls(lut.t, *bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64),
                                        absolute, *lut.args))
 
+    def _edges(self, t: np.ndarray) -> np.ndarray:
+        """Prefix columns of the bucket edges below and above each level, thresholds ``t``
+        (one row per row or step): ``0, j(t_1) + 1, ..., last``."""
+        j = np.searchsorted(self.t, t)
+        if np.any(self.t[np.minimum(j, len(self.t) - 1)] != t):
+            raise ValueError("Buckets.sq_error thresholds must be among the bucket edges")
+        edges = np.empty((t.shape[0], t.shape[1] + 2), dtype=np.int64)
+        edges[:, 0], edges[:, -1] = 0, self.pc.shape[1] - 1
+        edges[:, 1:-1] = j + 1
+        return edges
+
+    def sq_errors(self, table: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """:meth:`sq_error` for each of ``steps`` (scalars): steps x rows, in one call."""
+        table = np.asarray(table, dtype=np.float64)
+        steps = np.asarray(steps, dtype=np.float64).reshape(-1)
+        edges = self._edges(thresholds(table, steps))
+        q = table[None, :] * steps[:, None]
+        return np.maximum(step_errors(self.pc, self.p1, self.p2, edges, q), 0.0)
+
     def sq_error(self, table: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         """Per row: sum of (value - nearest entry of ``table * step``)^2, ``table``
         ascending, ``step`` a scalar or one positive number per row."""
         table = np.asarray(table, dtype=np.float64)
         step = np.broadcast_to(np.asarray(step, dtype=np.float64), (self.rows,))
-        t = thresholds(table, step)
-        j = np.searchsorted(self.t, t)
-        if np.any(self.t[np.minimum(j, len(self.t) - 1)] != t):
-            raise ValueError("Buckets.sq_error thresholds must be among the bucket edges")
-        last = self.pc.shape[1] - 1
-        edges = np.empty((self.rows, len(table) + 1), dtype=np.int64)
-        edges[:, 0], edges[:, -1] = 0, last
-        edges[:, 1:-1] = j + 1
+        edges = self._edges(thresholds(table, step))
         q = np.broadcast_to(table[None, :] * step[:, None], (self.rows, len(table)))
         return np.maximum(level_errors(self.pc, self.p1, self.p2, edges, q), 0.0)

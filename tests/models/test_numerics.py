@@ -96,6 +96,9 @@ def test_buckets_match_brute_force(v, step, table, div, absolute):
     for s in (step, 2 * step):
         np.testing.assert_allclose(rows.sq_error(t, s), brute(u, t, np.full(v.shape[0], s)),
                                    rtol=1e-9, atol=1e-9)
+    # all steps at once: the same arithmetic, so the same bits
+    np.testing.assert_array_equal(rows.sq_errors(t, [step, 2 * step]),
+                                  [rows.sq_error(t, step), rows.sq_error(t, 2 * step)])
     # counts per bucket: values exactly on a threshold count above it
     edges = np.unique(wanted)
     want = (u[:, :, None] < edges[None, None, :]).sum(axis=1)
