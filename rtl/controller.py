@@ -46,7 +46,14 @@ batch of tiles takes exactly the sum of their ``cycles``. For the ws/is systolic
 ``T = R + (S + R + C - 2) = 2R + C + S - 2``: the stationary row for preload step 0 is read
 from the buffer ahead of time (the read address idles at that row), so edges ``E0 ..
 E(R-1)`` shift the R stationary rows in, streamed row ``m`` is on the core input in cycle
-``R + m``, and column ``C-1`` writes row ``S-1`` in cycle ``2R + C + S - 2``. For an os core
+``R + m``, and column ``C-1`` writes row ``S-1`` in cycle ``2R + C + S - 2``. With shadow
+stationary registers (``CoreSpec.shadow``, ``preload: overlapped``) the batch's first tile
+runs exactly so, and every later tile has ``T = R + C + S - 2``: its R stationary rows shift
+into the shadow registers during the previous tile's last R cycles (row ``R-1-j`` in the
+previous tile's cycle ``T' - R + j``, the swap with ``j = R-1``), its streamed row ``m`` is on
+the core input in its cycle ``m`` (row 0 read in the previous tile's last cycle ``T' - 1``),
+and column ``C-1`` writes row ``S-1`` in cycle ``R + C + S - 2`` (``params.batch_timing``;
+schedule in :mod:`qaccel.rtl.core`). For an os core
 both buffers are read in cycle ``k*beat_cycles + j`` and beat ``k`` is on the core inputs
 one cycle later (cycle ``1 + k*beat_cycles + j``); ``T`` is whatever the core's result
 timing makes it (the family's ``timing()``).

@@ -27,7 +27,7 @@ from qaccel.arch.spec import PEArray
 from qaccel.rtl.controller import Design
 from qaccel.rtl.tb.beats import plan_batches, to_stream_tiles
 from qaccel.rtl.tb.driver import Corruption, TileDriver
-from qaccel.rtl.tb.model import TileModel
+from qaccel.rtl.tb.model import TileModel, batch_cycles
 from qaccel.rtl.tb.monitor import DoneMonitor, ResultMonitor
 from qaccel.rtl.tb.pins import Pins, WaitTimeout
 from qaccel.rtl.tb.scoreboard import InOrderScoreboard
@@ -148,7 +148,7 @@ class TileBench:
         try:
             for batch in plan_batches(stream_tiles, self.design):
                 await self.driver.load(batch)
-                predicted = sum(self.params.batch_timing([st.tile for st in batch]))
+                predicted = sum(batch_cycles(self.params, [st.tile for st in batch]))
                 report.batch_tiles.append(len(batch))
                 t0 = time.perf_counter()
                 start_edge = await self.driver.start()

@@ -5,20 +5,33 @@ parameter object (DESIGN.md "Names that are fixed"), fed with the tiles the driv
 Cycles depend on a tile's place in its batch (with ``preload: overlapped`` every tile after
 a batch's first hides its stationary preload), so the model collects the tiles reported
 since the last ``start`` pulse and predicts them all when the next ``start`` is pulsed, with
-``params.batch_timing(batch)``.
+``params.batch_timing(batch)`` (:func:`batch_cycles`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import PEArray
+from qaccel.arch.spec import PEArray, Preload
 
-__all__ = ["Expected", "TileModel"]
+__all__ = ["Expected", "TileModel", "batch_cycles"]
+
+
+def batch_cycles(params: PEArray, tiles: Sequence[Tile]) -> list[int]:
+    """Each tile's cycles when ``tiles`` run as one batch: ``params.batch_timing(tiles)``.
+
+    With ``preload: serial`` that is ``timing(tile)`` per tile by ``batch_timing``'s own
+    definition, and it is called so directly: families that override ``timing(tile)``
+    without its ``overlapped`` argument (bitmod, mixpe, bitfusion) make ``batch_timing``
+    raise ``TypeError`` today (arch/spec.py passes ``overlapped=`` to every tile).
+    """
+    if Preload(params.preload) is Preload.OVERLAPPED:
+        return list(params.batch_timing(list(tiles)))
+    return [params.timing(tile) for tile in tiles]
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,6 @@ class TileModel:
     def on_start(self) -> None:
         """``start`` was pulsed: the tiles reported since the last pulse run as one batch."""
         batch, self._batch = self._batch, []
-        cycles = self.params.batch_timing([tile for _, tile in batch])
+        cycles = batch_cycles(self.params, [tile for _, tile in batch])
         for (index, tile), c in zip(batch, cycles, strict=True):
             self.on_expected(Expected(index, tile, self.params.golden(tile), c))

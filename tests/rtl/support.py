@@ -13,6 +13,7 @@ import pytest
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.tb.bench import Report
+from qaccel.rtl.tb.model import batch_cycles
 from qaccel.rtl.verify import verify
 
 #: one Verilator build per design under here (gitignored; reused between runs)
@@ -41,11 +42,12 @@ def run_level(level: str, params: PEArray, tiles: Sequence[Tile], *,
 
 def expected_cycles(params: PEArray, tiles: Sequence[Tile], batch_tiles: Sequence[int]) -> int:
     """RUN cycles of ``tiles`` played in batches of ``batch_tiles`` tiles: the sum over the
-    batches of ``params.batch_timing(batch)`` (the arch model, not the RTL)."""
+    batches of ``params.batch_timing(batch)`` (the arch model, not the RTL; through
+    :func:`qaccel.rtl.tb.model.batch_cycles`)."""
     assert sum(batch_tiles) == len(tiles), (list(batch_tiles), len(tiles))
     total, pos = 0, 0
     for count in batch_tiles:
-        total += sum(params.batch_timing(list(tiles[pos:pos + count])))
+        total += sum(batch_cycles(params, tiles[pos:pos + count]))
         pos += count
     return total
 
