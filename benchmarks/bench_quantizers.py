@@ -4,7 +4,7 @@ Run:  python benchmarks/bench_quantizers.py [--rows 4096] [--baseline-rows 1024]
 
 The weight is float32, Student-t (4 degrees of freedom) times 0.02, seeded: heavy-tailed like
 an LLM's, so OliVe finds outlier pairs. Per format it prints the encode time (best of
-``--repeat``, after a warm-up encode of a small tensor compiles the numba kernels; in brackets
+``--repeat``, after a warm-up encode that compiles or loads the numba kernels; in brackets
 the process CPU time of that run, all threads, which depends less on other load) and the
 peak resident memory beyond the weight (Linux: ``VmHWM`` reset through
 ``/proc/self/clear_refs`` before each encode, after ``malloc_trim`` has returned freed heap
@@ -111,7 +111,6 @@ def main() -> None:
     for i in range(0, args.rows, 256):  # in slices: no float64 copy of the whole weight
         w[i:i + 256] = 0.02 * rng.standard_t(4.0, (min(256, args.rows - i), COLS))
     part = w[:args.baseline_rows]
-    small = np.ascontiguousarray(w[:8, :520])
     print(f"weight {args.rows} x {COLS} float32 ({w.nbytes / 2**20:.0f} MiB); baseline "
           f"{BASE_COMMIT} on {args.baseline_rows} x {COLS}; numba threads "
           f"{os.environ.get('NUMBA_NUM_THREADS', os.cpu_count())}; load average "
@@ -121,7 +120,7 @@ def main() -> None:
         rows = []
         for name in names:
             fmt = FORMATS[name]
-            fmt.encode(small, name="w")                    # compile / load the kernels
+            fmt.encode(w, name="w")    # compile / load the kernels (serial and parallel)
             row = {"format": name}
             if base is not None:
                 d = format_to_dict(fmt)

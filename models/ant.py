@@ -180,7 +180,7 @@ class Ant(FormatConfig):
                           np.float32(F32_MAX / big), scales)
         scales = np.where(amax == 0, np.float32(1.0), np.maximum(scales, np.float32(F32_TINY)))
         scales = np.asarray(scales, dtype=np.float32)
-        grid = Lut(Grid(vals, Tie.UPPER).mids)
+        grid = Lut(Grid(vals, Tie.UPPER).mids, x.size)
         codes = table_codes(xk, nrows, n, scales.astype(np.float64).reshape(-1), codes_of,
                             *grid.args).reshape(x.shape)
         meta: dict[str, Any] = {"format": self.name, "family": FAMILY, "bits": self.bits,

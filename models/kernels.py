@@ -75,17 +75,20 @@ def flat(x: np.ndarray) -> np.ndarray:
 
 class Lut:
     """Sorted thresholds ``t`` (float64) with a uniform start table: a rank query of ``v``
-    starts at ``lut[cell(v)]`` and walks to the exact rank (a few steps)."""
+    starts at ``lut[cell(v)]``, the number of thresholds in the cells below ``v``'s, and
+    walks to the exact rank. ``values``: about how many queries follow; the table grows with
+    them (up to 256 cells per threshold, 2^20 in all), as a finer one saves walking."""
 
-    def __init__(self, t: np.ndarray, side: str = "right", cells_per_entry: int = 16) -> None:
+    def __init__(self, t: np.ndarray, values: int = 0) -> None:
         t = np.ascontiguousarray(t, dtype=np.float64)
         self.t = t
         lo, hi = (float(t[0]), float(t[-1])) if t.size else (0.0, 0.0)
-        self.ncell = max(16, cells_per_entry * t.size)
+        self.ncell = int(min(1 << 20, max(16, 16 * t.size, min(256 * t.size, values // 8))))
         width = (hi - lo) / self.ncell if hi > lo else 1.0
         self.lo, self.inv = lo, 1.0 / width
-        edges = lo + np.arange(self.ncell + 1) * width
-        self.lut = np.searchsorted(t, edges, side=side).astype(np.int64)
+        cells = np.clip(np.floor((t - lo) * self.inv).astype(np.int64) + 1, 0, self.ncell + 1)
+        counts = np.bincount(cells, minlength=self.ncell + 2)[:self.ncell + 1]
+        self.lut = np.cumsum(counts).astype(np.int32)
 
     @property
     def args(self) -> tuple:

@@ -225,9 +225,9 @@ class OliVe(FormatConfig):
         cut = _cut(sp)                                   # |u| / step >= cut: an outlier
         nrows = pairs.hi.rows
         steps = np.array([r / norm[-1] for r in self.clip_ratios])
+        lut = Lut(Grid(norm, Tie.UPPER).mids, pairs.cand_row.size)
         terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
-                                  cut, norm, *Lut(Grid(norm, Tie.UPPER).mids).args,
-                                  work=pairs.cand_row.size * steps.size)
+                                  cut, norm, *lut.args, work=pairs.cand_row.size * steps.size)
         errs = (pairs.hi.sq_errors(comb, steps) + pairs.lo.sq_errors(norm, steps)
                 + pairs.lone.sq_errors(norm, steps))
         best_err = np.full(nrows, np.inf)
@@ -275,7 +275,8 @@ class OliVe(FormatConfig):
         scales = np.asarray(scales, dtype=np.float32).reshape(keep)
         mags = np.array(sp.normal_mags + sp.outlier_mags, dtype=np.float64)
         nmag = len(sp.normal_mags)
-        comb, norm = Lut(Grid(mags, Tie.UPPER).mids), Lut(Grid(mags[:nmag], Tie.UPPER).mids)
+        comb = Lut(Grid(mags, Tie.UPPER).mids, x.size)
+        norm = Lut(Grid(mags[:nmag], Tie.UPPER).mids)
         codes = pair_codes(xk, nrows, n, x.shape[-1], scales.astype(np.float64).reshape(-1),
                            nmag, sp.mag_bits, sp.victim, *comb.args, *norm.args)
         meta: dict[str, Any] = {"format": self.name, "family": FAMILY, "bits": self.bits,
@@ -308,7 +309,8 @@ class _PairRows:
             for r in ratios:
                 want_hi.append(thresholds(comb, r / norm[-1]))
                 want_lo.append(thresholds(norm, r / norm[-1]))
-        th, tl = Lut(np.unique(np.concatenate(want_hi))), Lut(np.unique(np.concatenate(want_lo)))
+        th = Lut(np.unique(np.concatenate(want_hi)), n * rows // 2)
+        tl = Lut(np.unique(np.concatenate(want_lo)), n * rows // 2)
         *sums, ncand = pair_buckets(xk, rows, n, k, base, floor, *th.args, *tl.args)
         self.hi = Buckets(th.t, *sums[0:3])
         self.lo = Buckets(tl.t, *sums[3:6])

@@ -52,7 +52,7 @@ class Buckets:
         """Buckets of ``v = x / div[row]`` (0 where ``div`` is 0; ``|v|`` if ``absolute``),
         ``x`` a C-contiguous float32 / float64 array of ``rows`` equal rows, ``wanted`` every
         threshold the queries will use."""
-        lut = Lut(np.unique(np.asarray(wanted, dtype=np.float64)))
+        lut = Lut(np.unique(np.asarray(wanted, dtype=np.float64)), x.size)
         n = x.size // rows if rows else 0
         return cls(lut.t, *bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64),
                                        absolute, *lut.args))
