@@ -20,7 +20,7 @@ smallest squared error (default r = 0.75, 0.80, ..., 1.45: the authors' range at
 of their resolution, 0.01, to keep per-channel searches fast; ties: the first ratio). The
 type is the one whose summed best error over the tensor is smallest (ties: the first of
 ``types``). The search scores ``x / max|x|`` in float64 through
-:class:`qaccel.models.search.SortedRows`; the chosen scale is then rounded once to float32
+:class:`qaccel.models.search.Buckets`; the chosen scale is then rounded once to float32
 (floor 2^-149, and small enough that every table value times it stays finite); an all-zero
 channel gets scale 1.0.
 
@@ -38,8 +38,10 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
+from qaccel.models.format_kernels import table_codes
+from qaccel.models.kernels import Lut, flat, row_absmax
 from qaccel.models.numerics import F32_MAX, F32_TINY, FormatConfig, Grid, Tie, as_real
-from qaccel.models.search import SortedRows
+from qaccel.models.search import Buckets, thresholds
 
 __all__ = ["Ant", "FAMILY", "TYPES", "flint_magnitudes", "type_codes"]
 
@@ -134,14 +136,14 @@ class Ant(FormatConfig):
     def _reduce_axes(self, ndim: int) -> tuple[int, ...]:
         return tuple(range(1, ndim)) if self.granularity == "per_channel" else tuple(range(ndim))
 
-    def _search(self, rows: SortedRows, type_name: str) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, rows: Buckets, type_name: str) -> tuple[np.ndarray, np.ndarray]:
         """Best ratio and its squared error per row of ``rows`` (``x / max|x|`` per row)."""
         _, vals = type_codes(self.bits, type_name)
         top = float(vals.max())
         best_err = np.full(rows.rows, np.inf)
         best_r = np.ones(rows.rows)
-        for r in self.clip_ratios:
-            err = rows.sq_error(vals, r / top)
+        errs = rows.sq_errors(vals, np.array([r / top for r in self.clip_ratios]))
+        for r, err in zip(self.clip_ratios, errs, strict=True):
             win = err < best_err
             best_err = np.where(win, err, best_err)
             best_r = np.where(win, r, best_r)
@@ -153,13 +155,16 @@ class Ant(FormatConfig):
         if self.granularity == "per_channel" and x.ndim == 0:
             raise ConfigError.single(name, f"must have at least one axis for per_channel "
                                      f"scales, not shape {x.shape}")
-        xf = x.astype(np.float64)
+        xk = flat(x)
         axes = self._reduce_axes(x.ndim)
         keep = tuple(1 if a in axes else n for a, n in enumerate(x.shape))
-        amax = np.max(np.abs(xf), axis=axes, keepdims=True) if x.size else np.zeros(keep)
-        rows = xf.reshape(int(np.prod(keep)), -1) if x.size else np.zeros((0, 1))
-        row_max = amax.reshape(-1, 1)
-        u = SortedRows(np.divide(rows, row_max, out=np.zeros_like(rows), where=row_max > 0))
+        nrows = int(np.prod(keep)) if x.size else 0
+        n = x.size // nrows if nrows else 0
+        amax = row_absmax(xk, nrows, n).reshape(keep) if x.size else np.zeros(keep)
+        row_max = amax.reshape(-1, 1)[:nrows]
+        wanted = [thresholds(type_codes(self.bits, t)[1], r / type_codes(self.bits, t)[1].max())
+                  for t in self.types for r in self.clip_ratios]
+        u = Buckets.of(xk, nrows, row_max[:, 0], np.concatenate(wanted))
         best = None
         for type_name in self.types:
             ratios, errs = self._search(u, type_name)
@@ -175,11 +180,13 @@ class Ant(FormatConfig):
                           np.float32(F32_MAX / big), scales)
         scales = np.where(amax == 0, np.float32(1.0), np.maximum(scales, np.float32(F32_TINY)))
         scales = np.asarray(scales, dtype=np.float32)
-        idx = Grid(vals, Tie.UPPER).index(xf / scales.astype(np.float64))
+        grid = Lut(Grid(vals, Tie.UPPER).mids, x.size)
+        codes = table_codes(xk, nrows, n, scales.astype(np.float64).reshape(-1), codes_of,
+                            *grid.args).reshape(x.shape)
         meta: dict[str, Any] = {"format": self.name, "family": FAMILY, "bits": self.bits,
                                 "type": type_name, "granularity": self.granularity,
                                 "axis": 0 if self.granularity == "per_channel" else None}
-        return Encoded(codes_of[idx].astype(np.uint8), scales, meta)
+        return Encoded(codes, scales, meta)
 
     def decode(self, enc: Encoded) -> np.ndarray:
         return decode(enc)

@@ -49,7 +49,9 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.numerics import FormatConfig, Grid, Tie, as_real, group_view, ungroup
+from qaccel.models.format_kernels import bitmod_groups, group_ranges
+from qaccel.models.kernels import flat
+from qaccel.models.numerics import FormatConfig, Grid, Tie, as_real, ungroup
 
 __all__ = ["BitMoD", "FAMILY", "TYPE_NAMES", "SCALE_MIN", "SCALE_MAX",
            "AUTHORS_METADATA_BITS", "STORED_METADATA_BITS"]
@@ -121,28 +123,23 @@ class BitMoD(FormatConfig):
         """Codes, FP16 scales and type ids of ``x`` (at least 1-d, groups along the last axis)."""
         x = as_real(x, name, rows=True)
         shape = x.shape
-        xg = group_view(x, self.group_size)               # [..., G, g] float64
-        amax = np.max(np.abs(xg), axis=-1, keepdims=True) if xg.size else \
-            np.zeros(xg.shape[:-1] + (1,))
-        best_err = np.full(amax.shape, np.inf)
-        codes = np.zeros(xg.shape, dtype=np.uint8)
-        scales = np.zeros(amax.shape, dtype=np.float32)
-        type_ids = np.zeros(amax.shape, dtype=np.uint8)
-        for t, (grid, order) in enumerate(self._grids):
-            s = candidate_scale(amax, self.max_value(t))
-            idx = grid.index(xg / s.astype(np.float64))
-            err = np.sum((grid.table[idx] * s - xg) ** 2, axis=-1, keepdims=True)
-            win = err < best_err                           # strict: ties keep the lower id
-            best_err = np.where(win, err, best_err)
-            codes = np.where(win, order[idx], codes)
-            scales = np.where(win, s, scales)
-            type_ids = np.where(win, np.uint8(t), type_ids)
+        g, k = self.group_size, shape[-1]
+        rows, ng = x.size // k, -(-k // g)
+        xk = flat(x)
+        amax = group_ranges(xk, rows, k, g)[2].reshape(shape[:-1] + (ng, 1))
+        scales = np.stack([candidate_scale(amax, self.max_value(t)) for t in range(4)], -1)
+        codes, ids = bitmod_groups(xk, rows, k, g, scales.reshape(-1, 4).astype(np.float64),
+                                   np.stack([grid.table for grid, _ in self._grids]),
+                                   np.stack([order for _, order in self._grids]),
+                                   np.stack([grid.mids for grid, _ in self._grids]))
+        codes = codes.reshape(shape[:-1] + (ng, g))
+        type_ids = ids.reshape(amax.shape)
+        scales = np.take_along_axis(scales, type_ids[..., None].astype(np.intp), -1)[..., 0]
         meta: dict[str, Any] = {"format": self.name, "family": FAMILY, "bits": self.bits,
                                 "granularity": "per_group", "group_size": self.group_size,
                                 "axis": -1, "shape": list(shape), "scale_dtype": "float16",
                                 "types": list(TYPE_NAMES)}
-        return Encoded(codes.astype(np.uint8), scales.astype(np.float32), meta,
-                       {"type_ids": type_ids.astype(np.uint8)})
+        return Encoded(codes, scales.astype(np.float32), meta, {"type_ids": type_ids})
 
     def decode(self, enc: Encoded) -> np.ndarray:
         return decode(enc)

@@ -49,7 +49,9 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.numerics import FormatConfig, as_real, fp16_scale, group_view, ungroup
+from qaccel.models.format_kernels import group_ranges, intk_codes
+from qaccel.models.kernels import flat
+from qaccel.models.numerics import FormatConfig, as_real, fp16_scale, ungroup
 
 __all__ = ["IntK", "FAMILY"]
 
@@ -105,29 +107,27 @@ class IntK(FormatConfig):
         """Codes, FP16 scales and (asymmetric) zero points of ``x`` (at least 1-d)."""
         x = as_real(x, name, rows=True)
         shape = x.shape
-        g = self.group_size or shape[-1]
-        xg = group_view(x, g)                                  # [..., G, g] float64
+        k = shape[-1]
+        g = self.group_size or k
+        rows, ng = x.size // k, -(-k // g)
+        xk = flat(x)
+        lo, hi, amax = (a.reshape(shape[:-1] + (ng, 1))
+                        for a in group_ranges(xk, rows, k, g))
         if self.symmetric:
-            amax = np.max(np.abs(xg), axis=-1, keepdims=True) if xg.size else \
-                np.zeros(xg.shape[:-1] + (1,))
             scales = fp16_scale(amax / self.qmax, name, "max|x|")
             scales = np.where(amax == 0, np.float32(1.0), scales).astype(np.float32)
-            q = np.clip(np.rint(xg / scales), -self.qmax, self.qmax)
-            codes = (q.astype(np.int16) & ((1 << self.bits) - 1)).astype(np.uint8)
+            zeros = np.zeros(scales.shape)
             extra: dict[str, np.ndarray] = {}
         else:
-            if xg.size:
-                lo = np.minimum(np.min(xg, axis=-1, keepdims=True), 0.0)
-                hi = np.maximum(np.max(xg, axis=-1, keepdims=True), 0.0)
-            else:
-                lo = hi = np.zeros(xg.shape[:-1] + (1,))
+            lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
             scales = fp16_scale((hi - lo) / self.qmax, name)
             scales = np.where(hi == lo, np.float32(1.0), scales).astype(np.float32)
-            s64 = scales.astype(np.float64)
-            zeros = np.clip(np.rint(-lo / s64), 0, self.qmax)
-            q = np.clip(np.rint(xg / s64) + zeros, 0, self.qmax)
-            codes = q.astype(np.uint8)
+            zeros = np.clip(np.rint(-lo / scales.astype(np.float64)), 0, self.qmax)
             extra = {"zero_points": zeros.astype(np.uint8)}
+        qmin = -self.qmax if self.symmetric else 0
+        codes = intk_codes(xk, rows, k, g, scales.astype(np.float64).reshape(-1),
+                           zeros.reshape(-1), qmin, self.qmax, (1 << self.bits) - 1)
+        codes = codes.reshape(shape[:-1] + (ng, g))
         if self.group_size is None:  # per channel: codes keep the tensor's shape
             codes = codes.reshape(shape)
             scales = scales.reshape(shape[:-1] + (1,))

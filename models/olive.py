@@ -39,7 +39,7 @@ DESIGN.md asks for one scale per tensor (``granularity="per_tensor"``, the defau
 authors use one per output channel for weights (``"per_channel"``). ``normal="auto"`` picks
 int or flint for 4 bits by the same error (ties: int; 8 bits is always int, as the authors
 force). The search scores ``x / base`` in float64 through
-:class:`qaccel.models.search.SortedRows`; the chosen scale is rounded once to float32
+:class:`qaccel.models.search.Buckets`; the chosen scale is rounded once to float32
 (floor 2^-149; small enough that the largest outlier times it stays finite); a tensor of
 zeros gets scale 1.0.
 """
@@ -53,8 +53,15 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
+from qaccel.models.format_kernels import (
+    pair_buckets,
+    pair_candidates,
+    pair_codes,
+    victim_terms,
+)
+from qaccel.models.kernels import Lut, flat, row_moments
 from qaccel.models.numerics import F32_MAX, F32_TINY, FormatConfig, Grid, Tie, as_real
-from qaccel.models.search import SortedRows
+from qaccel.models.search import Buckets, thresholds
 
 __all__ = ["OliVe", "FAMILY", "Spec", "spec", "decode_pair", "decode_pairs", "pair_tables"]
 
@@ -217,18 +224,18 @@ class OliVe(FormatConfig):
         norm = np.array(sp.normal_mags, dtype=np.float64)
         cut = _cut(sp)                                   # |u| / step >= cut: an outlier
         nrows = pairs.hi.rows
-        grid = Grid(norm, Tie.UPPER)
+        steps = np.array([r / norm[-1] for r in self.clip_ratios])
+        lut = Lut(Grid(norm, Tie.UPPER).mids, pairs.cand_row.size)
+        terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
+                                  cut, norm, *lut.args, work=pairs.cand_row.size * steps.size)
+        errs = (pairs.hi.sq_errors(comb, steps) + pairs.lo.sq_errors(norm, steps)
+                + pairs.lone.sq_errors(norm, steps))
         best_err = np.full(nrows, np.inf)
         best_r = np.ones(nrows)
-        for r in self.clip_ratios:
-            step = r / norm[-1]
-            err = (pairs.hi.sq_error(comb, step) + pairs.lo.sq_error(norm, step)
-                   + pairs.lone.sq_error(norm, step))
-            out = pairs.cand_hi >= cut * step
-            if out.any():
-                v, row = pairs.cand_lo[out], pairs.cand_row[out]
-                e_norm = (v - grid.nearest(v / step) * step) ** 2
-                err = err + np.bincount(row, v ** 2 - e_norm, minlength=nrows)
+        for i, r in enumerate(self.clip_ratios):
+            err = errs[i]
+            if hit[i]:  # the victims: e_normal(lo) becomes lo^2
+                err = err + terms[i]
             win = err < best_err
             best_err = np.where(win, err, best_err)
             best_r = np.where(win, r, best_r)
@@ -237,26 +244,20 @@ class OliVe(FormatConfig):
     def encode(self, x: np.ndarray, *, name: str = "tensor") -> Encoded:
         """Codes (pairs along the last axis) and per-tensor (or per-channel) float32 scales."""
         x = as_real(x, name, rows=True)
-        xf = x.astype(np.float64)
         per_channel = self.granularity == "per_channel"
         if per_channel and x.ndim < 2:
             raise ConfigError.single(name, f"must have at least two axes for per_channel "
                                      f"scales (channels x pairs), not shape {x.shape}")
+        xk = flat(x)
         nrows = x.shape[0] if per_channel else 1
         keep = (x.shape[0],) + (1,) * (x.ndim - 1) if per_channel else (1,) * x.ndim
-        rows = xf.reshape(nrows, -1)
-        base = _base(rows)
-        u = np.divide(rows, base, out=np.zeros_like(rows), where=base > 0)
-        # pairs along the last axis, seen as rows x pairs
-        k = x.shape[-1]
-        ku = u.reshape(nrows, -1, k)
-        kp = k - k % 2
-        au = np.abs(ku)
+        n = x.size // nrows if nrows else 0
+        base = _base(xk, nrows, n)
         # the lowest outlier cut of any candidate, with a margin for rounding
-        floor = 0.999 * min(min(self.clip_ratios) * _cut(spec(self.bits, n))
-                            / spec(self.bits, n).normal_mags[-1] for n in self.normals)
-        pairs = _PairRows(au[..., 0:kp:2].reshape(nrows, -1), au[..., 1:kp:2].reshape(nrows, -1),
-                          au[..., kp:].reshape(nrows, -1), floor)
+        floor = 0.999 * min(min(self.clip_ratios) * _cut(spec(self.bits, nm))
+                            / spec(self.bits, nm).normal_mags[-1] for nm in self.normals)
+        pairs = _PairRows(xk, nrows, n, x.shape[-1], base[:, 0], floor,
+                          [spec(self.bits, nm) for nm in self.normals], self.clip_ratios)
         best = None
         for normal in self.normals:
             sp = spec(self.bits, normal)
@@ -272,11 +273,16 @@ class OliVe(FormatConfig):
                           np.float32(F32_MAX / biggest), scales)
         scales = np.where(base == 0, np.float32(1.0), np.maximum(scales, np.float32(F32_TINY)))
         scales = np.asarray(scales, dtype=np.float32).reshape(keep)
-        codes = encode_pairs(xf / scales.astype(np.float64), np.abs(xf), sp)
+        mags = np.array(sp.normal_mags + sp.outlier_mags, dtype=np.float64)
+        nmag = len(sp.normal_mags)
+        comb = Lut(Grid(mags, Tie.UPPER).mids, x.size)
+        norm = Lut(Grid(mags[:nmag], Tie.UPPER).mids)
+        codes = pair_codes(xk, nrows, n, x.shape[-1], scales.astype(np.float64).reshape(-1),
+                           nmag, sp.mag_bits, sp.victim, *comb.args, *norm.args)
         meta: dict[str, Any] = {"format": self.name, "family": FAMILY, "bits": self.bits,
                                 "normal": sp.normal, "granularity": self.granularity,
                                 "axis": 0 if per_channel else None, "pairs_axis": -1}
-        return Encoded(codes, scales, meta)
+        return Encoded(codes.reshape(x.shape), scales, meta)
 
     def decode(self, enc: Encoded) -> np.ndarray:
         return decode(enc)
@@ -288,16 +294,30 @@ class OliVe(FormatConfig):
 
 
 class _PairRows:
-    """The search's view of ``|x / base|`` per row: the larger (``hi``) and smaller (``lo``)
-    magnitude of each pair and the unpaired values, each sorted per row, plus the pairs whose
-    ``hi`` reaches ``floor`` (the lowest outlier cut of any candidate scale), unsorted."""
+    """The search's view of ``|x / base|`` per row: bucket sums (:class:`Buckets`) of the
+    larger (``hi``) and smaller (``lo``) magnitude of each pair and of the unpaired values,
+    on every threshold the searches of ``specs`` over ``ratios`` ask about, plus the pairs
+    whose ``hi`` reaches ``floor`` (the lowest outlier cut of any candidate scale), in
+    row-major order."""
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, lone: np.ndarray, floor: float) -> None:
-        hi, lo = np.maximum(a, b), np.minimum(a, b)
+    def __init__(self, xk: np.ndarray, rows: int, n: int, k: int, base: np.ndarray,
+                 floor: float, specs: list[Spec], ratios: tuple[float, ...]) -> None:
+        want_hi, want_lo = [], []
+        for sp in specs:
+            norm = np.array(sp.normal_mags, dtype=np.float64)
+            comb = np.array(sp.normal_mags + sp.outlier_mags, dtype=np.float64)
+            for r in ratios:
+                want_hi.append(thresholds(comb, r / norm[-1]))
+                want_lo.append(thresholds(norm, r / norm[-1]))
+        th = Lut(np.unique(np.concatenate(want_hi)), n * rows // 2)
+        tl = Lut(np.unique(np.concatenate(want_lo)), n * rows // 2)
+        *sums, ncand = pair_buckets(xk, rows, n, k, base, floor, *th.args, *tl.args)
+        self.hi = Buckets(th.t, *sums[0:3])
+        self.lo = Buckets(tl.t, *sums[3:6])
+        self.lone = Buckets(tl.t, *sums[6:9])
         self.floor = floor
-        rows, cols = np.nonzero(hi >= floor)
-        self.cand_row, self.cand_hi, self.cand_lo = rows, hi[rows, cols], lo[rows, cols]
-        self.hi, self.lo, self.lone = SortedRows(hi), SortedRows(lo), SortedRows(lone)
+        self.cand_row, self.cand_hi, self.cand_lo = pair_candidates(xk, rows, n, k, base,
+                                                                    floor, ncand)
 
 
 def _cut(sp: Spec) -> float:
@@ -305,13 +325,11 @@ def _cut(sp: Spec) -> float:
     return (sp.normal_mags[-1] + sp.outlier_mags[0]) / 2
 
 
-def _base(rows: np.ndarray) -> np.ndarray:
-    """Per row: max(|mean + 3 std|, |mean - 3 std|) (unbiased std), max|x| if that is 0."""
-    n = rows.shape[1]
-    mean = rows.mean(axis=1, keepdims=True)
-    std = rows.std(axis=1, keepdims=True, ddof=1) if n > 1 else np.zeros_like(mean)
+def _base(xk: np.ndarray, rows: int, n: int) -> np.ndarray:
+    """Per row of the flat ``xk``: max(|mean + 3 std|, |mean - 3 std|) (unbiased std),
+    max|x| if that is 0 (rows x 1, float64; NumPy's mean and std, in its summation order)."""
+    mean, std, amax = (a[:, None] for a in row_moments(xk, rows, n))
     base = np.maximum(np.abs(mean + 3 * std), np.abs(mean - 3 * std))
-    amax = np.max(np.abs(rows), axis=1, keepdims=True)
     base = np.where(base > 0, base, amax)
     return np.where(np.isfinite(base), base, amax)
 

@@ -1,14 +1,15 @@
-"""Fast squared-error queries for the clip/scale searches of ANT and OliVe.
+"""Squared-error queries for the clip/scale searches of ANT and OliVe, from one pass over the data.
 
 Quantizing a set of values to the nearest entry of a table scaled by ``step`` sends every
 value between two neighbouring midpoints to one level, so the summed squared error is, per
 such interval, ``S2 - 2 q S1 + n q^2`` with ``n, S1, S2`` the count, sum and sum of squares of
-the values in it. :class:`SortedRows` sorts each row once and keeps prefix sums; one query then
-costs a binary search per table midpoint and row instead of a pass over the data, so the
-searches can afford fine ratio grids. Values exactly on a midpoint count towards the upper
-level. The binary searches run on one flat array of keys ``value + offset(row)``, so a value
-within about 1e-16 of the rows' value range of a midpoint may land on either side of it (its
-error changes by that much). The sums are float64 (the result is clamped at 0 against
+the values in it. A search asks this for a known set of thresholds (every table midpoint
+times every candidate step), so :class:`Buckets` sorts those thresholds once and sums count,
+values and squares of each row's values between neighbouring thresholds in one pass
+(:func:`qaccel.models.kernels.bucket_sums`, parallel); a query then costs prefix sums over
+buckets: no sort of the data, no copy of it. Values exactly on a midpoint count towards the
+upper level (``v < t`` is below ``t``). The sums are float64, accumulated per chunk of
+:data:`~qaccel.models.kernels.CHUNK` values (the result is clamped at 0 against
 cancellation); the codes themselves never come from here (see
 :class:`qaccel.models.numerics.Grid`).
 """
@@ -17,51 +18,69 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SortedRows"]
+from qaccel.models.kernels import Lut, bucket_sums, level_errors, step_errors
+
+__all__ = ["Buckets", "thresholds"]
 
 
-class SortedRows:
-    """Rows of values (``rows x n``), each sorted, with prefix sums of values and squares."""
+def thresholds(table: np.ndarray, step: float | np.ndarray) -> np.ndarray:
+    """The midpoints of ascending ``table`` times ``step`` (a scalar: 1-d; a 1-d array, one
+    step per row or per query: len(step) x midpoints), the exact float64 values
+    :meth:`Buckets.sq_error` and :meth:`Buckets.sq_errors` ask about."""
+    table = np.asarray(table, dtype=np.float64)
+    mids = (table[1:] + table[:-1]) / 2
+    step = np.asarray(step, dtype=np.float64)
+    return mids * step if step.ndim == 0 else mids[None, :] * step[:, None]
 
-    def __init__(self, values: np.ndarray, presorted: bool = False) -> None:
-        v = np.asarray(values, dtype=np.float64)
-        if v.ndim != 2:
-            raise ValueError(f"SortedRows values must be 2-d (rows x n), not shape {v.shape}")
-        self.rows, self.n = v.shape
-        self.sorted = v if presorted else np.sort(v, axis=1)
-        lo = float(self.sorted.min()) if v.size else 0.0
-        hi = float(self.sorted.max()) if v.size else 0.0
-        self._lo, self._hi = lo, hi
-        self._width = (hi - lo) + 4.0
-        self._row_base = np.arange(self.rows, dtype=np.float64) * self._width
-        # keys increase along the flattened array: row r lives in [r*W + 1, r*W + W - 3]
-        self._keys = (self.sorted - lo + 1.0 + self._row_base[:, None]).ravel()
-        self.p1 = np.zeros((self.rows, self.n + 1))
-        self.p2 = np.zeros((self.rows, self.n + 1))
-        np.cumsum(self.sorted, axis=1, out=self.p1[:, 1:])
-        np.cumsum(self.sorted ** 2, axis=1, out=self.p2[:, 1:])
 
-    def count_below(self, thresholds: np.ndarray) -> np.ndarray:
-        """Per row, how many values are < each threshold (``thresholds``: rows x T)."""
-        t = np.clip(np.asarray(thresholds, dtype=np.float64), self._lo - 0.5, self._hi + 0.5)
-        keys = t - self._lo + 1.0 + self._row_base[:, None]
-        pos = np.searchsorted(self._keys, keys.ravel(), side="left").reshape(t.shape)
-        return pos - (np.arange(self.rows) * self.n)[:, None]
+class Buckets:
+    """Per row: count, sum and sum of squares of the values between neighbouring
+    ``thresholds`` (every threshold a later :meth:`sq_error` query uses must be among them).
+
+    ``pc, p1, p2``: rows x (T + 2) float64 prefix sums of the count, values and squares,
+    column ``j + 1`` summing the values below ``t[j]`` (column 0 is 0, the last one all).
+    """
+
+    def __init__(self, t: np.ndarray, pc: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> None:
+        self.t = t
+        self.rows = pc.shape[0]
+        self.pc, self.p1, self.p2 = pc, p1, p2
+
+    @classmethod
+    def of(cls, x: np.ndarray, rows: int, div: np.ndarray, wanted: np.ndarray,
+           absolute: bool = False) -> Buckets:
+        """Buckets of ``v = x / div[row]`` (0 where ``div`` is 0; ``|v|`` if ``absolute``),
+        ``x`` a C-contiguous float32 / float64 array of ``rows`` equal rows, ``wanted`` every
+        threshold the queries will use."""
+        lut = Lut(np.unique(np.asarray(wanted, dtype=np.float64)), x.size)
+        n = x.size // rows if rows else 0
+        return cls(lut.t, *bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64),
+                                       absolute, *lut.args))
+
+    def _edges(self, t: np.ndarray) -> np.ndarray:
+        """Prefix columns of the bucket edges below and above each level, thresholds ``t``
+        (one row per row or step): ``0, j(t_1) + 1, ..., last``."""
+        j = np.searchsorted(self.t, t)
+        if np.any(self.t[np.minimum(j, len(self.t) - 1)] != t):
+            raise ValueError("Buckets.sq_error thresholds must be among the bucket edges")
+        edges = np.empty((t.shape[0], t.shape[1] + 2), dtype=np.int64)
+        edges[:, 0], edges[:, -1] = 0, self.pc.shape[1] - 1
+        edges[:, 1:-1] = j + 1
+        return edges
+
+    def sq_errors(self, table: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """:meth:`sq_error` for each of ``steps`` (scalars): steps x rows, in one call."""
+        table = np.asarray(table, dtype=np.float64)
+        steps = np.asarray(steps, dtype=np.float64).reshape(-1)
+        edges = self._edges(thresholds(table, steps))
+        q = table[None, :] * steps[:, None]
+        return np.maximum(step_errors(self.pc, self.p1, self.p2, edges, q), 0.0)
 
     def sq_error(self, table: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         """Per row: sum of (value - nearest entry of ``table * step``)^2, ``table``
         ascending, ``step`` a scalar or one positive number per row."""
         table = np.asarray(table, dtype=np.float64)
         step = np.broadcast_to(np.asarray(step, dtype=np.float64), (self.rows,))
-        if self.n == 0:
-            return np.zeros(self.rows)
-        mids = (table[1:] + table[:-1]) / 2
-        edges = np.empty((self.rows, len(table) + 1), dtype=np.intp)
-        edges[:, 0], edges[:, -1] = 0, self.n
-        edges[:, 1:-1] = self.count_below(mids[None, :] * step[:, None])
-        s1 = np.diff(np.take_along_axis(self.p1, edges, axis=1), axis=1)
-        s2 = np.diff(np.take_along_axis(self.p2, edges, axis=1), axis=1)
-        cnt = np.diff(edges, axis=1)
-        q = table[None, :] * step[:, None]
-        err = np.sum(s2 - 2 * q * s1 + cnt * q * q, axis=1)
-        return np.maximum(err, 0.0)
+        edges = self._edges(thresholds(table, step))
+        q = np.broadcast_to(table[None, :] * step[:, None], (self.rows, len(table)))
+        return np.maximum(level_errors(self.pc, self.p1, self.p2, edges, q), 0.0)

@@ -46,7 +46,14 @@ batch of tiles takes exactly the sum of their ``cycles``. For the ws/is systolic
 ``T = R + (S + R + C - 2) = 2R + C + S - 2``: the stationary row for preload step 0 is read
 from the buffer ahead of time (the read address idles at that row), so edges ``E0 ..
 E(R-1)`` shift the R stationary rows in, streamed row ``m`` is on the core input in cycle
-``R + m``, and column ``C-1`` writes row ``S-1`` in cycle ``2R + C + S - 2``. For an os core
+``R + m``, and column ``C-1`` writes row ``S-1`` in cycle ``2R + C + S - 2``. With shadow
+stationary registers (``CoreSpec.shadow``, ``preload: overlapped``) the batch's first tile
+runs exactly so, and every later tile has ``T = R + C + S - 2``: its R stationary rows shift
+into the shadow registers during the previous tile's last R cycles (row ``R-1-j`` in the
+previous tile's cycle ``T' - R + j``, the swap with ``j = R-1``), its streamed row ``m`` is on
+the core input in its cycle ``m`` (row 0 read in the previous tile's last cycle ``T' - 1``),
+and column ``C-1`` writes row ``S-1`` in cycle ``R + C + S - 2`` (``params.batch_timing``;
+schedule in :mod:`qaccel.rtl.core`). For an os core
 both buffers are read in cycle ``k*beat_cycles + j`` and beat ``k`` is on the core inputs
 one cycle later (cycle ``1 + k*beat_cycles + j``); ``T`` is whatever the core's result
 timing makes it (the family's ``timing()``).
@@ -64,10 +71,36 @@ from amaranth.lib.wiring import In, Out
 
 from qaccel.rtl.core import CoreSpec, core_signature
 
-__all__ = ["ArrayTop", "Design", "CYCLES_BITS"]
+__all__ = ["ArrayTop", "Design", "ControllerFault", "CYCLES_BITS", "FAULT_KINDS"]
 
 #: width of the ``cycles`` port (unit: bits)
 CYCLES_BITS = 32
+#: controller mutations for testing the testbench (:class:`ControllerFault`)
+FAULT_KINDS = ("done_late", "preload_serial", "swap_skipped")
+
+
+@dataclass(frozen=True)
+class ControllerFault:
+    """A deliberate bug in the controller, to prove the scoreboard catches timing faults.
+
+    ``kind``: ``"done_late"`` -- ``done`` rises one cycle after the last result is written
+    (``cycles`` unchanged); ``"preload_serial"`` -- tile ``tile`` of every batch does not
+    overlap its preload: it shifts its rows in its own cycles ``0 .. R-1`` and streams from
+    cycle ``R`` (right values, ``R`` cycles late); ``"swap_skipped"`` -- tile ``tile``'s rows
+    shift into the shadow registers but the swap is suppressed, so it computes with the
+    previous tile's stationary block (right timing, wrong values). The preload kinds need
+    shadow registers and ``tile >= 1``. A top with a fault is named ``<design>_fault_<kind>``.
+    """
+
+    kind: str
+    tile: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"ControllerFault.kind must be one of {', '.join(FAULT_KINDS)}, "
+                             f"not {self.kind!r}")
+        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < 1:
+            raise ValueError(f"ControllerFault.tile must be an int >= 1, not {self.tile!r}")
 
 
 @dataclass(frozen=True)
@@ -132,6 +165,12 @@ class ArrayTop(wiring.Component):
         result buffer holds ``max_tiles * R`` rows).
     meta_rows : int
         Metadata beats per batch (only used when ``spec.meta_bits > 0``).
+    fault : ControllerFault, optional
+        A deliberate bug (testbench mutation tests only); see :meth:`with_fault`.
+
+    The Verilog module is ``name``, plus ``_ovl`` when the core has shadow stationary
+    registers (``preload: overlapped``; ``params["preload"]`` must say so) and
+    ``_fault_<kind>`` with a fault, so every variant gets its own Verilator build.
 
     Attributes
     ----------
@@ -154,10 +193,28 @@ class ArrayTop(wiring.Component):
 
     def __init__(self, spec: CoreSpec, core: wiring.Component, *, params: dict[str, Any],
                  name: str, buffer_rows: int = 256, max_tiles: int = 16,
-                 meta_rows: int = 64) -> None:
+                 meta_rows: int = 64, fault: ControllerFault | None = None) -> None:
         if core.signature != core_signature(spec):
             raise TypeError(f"core must have signature {core_signature(spec)!r}, "
                             f"not {core.signature!r}")
+        preload = str(params.get("preload", "serial"))
+        problem = None
+        if (preload == "overlapped") != spec.shadow:
+            problem = (f"Cannot build {name} with preload {preload!r} because its core "
+                       f"{'has' if spec.shadow else 'has no'} shadow stationary registers")
+        elif fault is not None and fault.kind != "done_late" and not spec.shadow:
+            problem = (f"Cannot inject the fault {fault.kind!r} into {name} because it has "
+                       f"no shadow stationary registers")
+        if problem:
+            self._MustUse__silence = True  # never built: no "created but never used" warning
+            raise ValueError(problem)
+        self.fault = fault
+        self._args = {"params": dict(params), "name": name, "buffer_rows": buffer_rows,
+                      "max_tiles": max_tiles, "meta_rows": meta_rows}
+        if spec.shadow:
+            name = f"{name}_ovl"
+        if fault is not None:
+            name = f"{name}_fault_{fault.kind}"
         for what, value in (("buffer_rows", buffer_rows), ("max_tiles", max_tiles),
                             ("meta_rows", meta_rows)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65536:
@@ -182,6 +239,12 @@ class ArrayTop(wiring.Component):
             "o_last": Out(1),
         })
         super().__init__(ports)
+
+    def with_fault(self, fault: ControllerFault) -> ArrayTop:
+        """A top with the same core object (neither elaborated yet) and ``fault`` injected;
+        this top must not be used any more."""
+        self._MustUse__silence = True  # Amaranth's "created but never used" warning
+        return ArrayTop(self.spec, self.core, **{**self._args, "fault": fault})
 
     def _metadata(self, m: Module, idle: Value, sel: Value, drained: Value) -> None:
         """The ``m_*`` stream into a metadata buffer, and the core's read port on it
@@ -296,6 +359,9 @@ class ArrayTop(wiring.Component):
         k_sel, s_sel = k_rd.data, m_rd.data
         if os:
             self._stream_os(m, go, running, ab, s_sel, w_rd, a_rd)
+        elif spec.shadow:
+            self._stream_ws_shadow(m, go, first_go, running, idle, tt, sel, a_slot, wb, ab,
+                                   k_sel, s_sel, w_rd, a_rd, kmem)
         else:
             self._stream_ws(m, go, running, idle, tt, wb, ab, k_sel, s_sel, w_rd, a_rd)
 
@@ -319,7 +385,11 @@ class ArrayTop(wiring.Component):
         with m.Else():
             m.d.sync += finished.eq(finished | last_write)
 
-        m.d.sync += self.done.eq(tile_done)
+        if self.fault is not None and self.fault.kind == "done_late":
+            done_q = Signal(name="fault_done_q")
+            m.d.sync += [done_q.eq(tile_done), self.done.eq(done_q)]
+        else:
+            m.d.sync += self.done.eq(tile_done)
         with m.If(tile_done):
             m.d.sync += self.cycles.eq(t)
 
@@ -385,6 +455,75 @@ class ArrayTop(wiring.Component):
         a_valid_q = Signal()
         m.d.comb += a_rd.addr.eq(ab + tt - (R - 1))
         m.d.sync += a_valid_q.eq(a_issue)
+        m.d.comb += [core.a_valid.eq(a_valid_q),
+                     core.a_row.eq(Mux(a_valid_q, a_rd.data, 0))]
+
+    def _stream_ws_shadow(self, m: Module, go: Value, first_go: Value, running: Value,
+                          idle: Value, tt: Value, sel: Value, tiles: Value, wb: Value,
+                          ab: Value, k_sel: Value, s_sel: Value, w_rd: Any, a_rd: Any,
+                          kmem: Memory) -> None:
+        """ws with shadow registers (overlapped preload; schedule in :mod:`qaccel.rtl.core`).
+
+        The batch's first tile preloads serially (cycles 0..R-1, swap in cycle R-1, stream
+        from cycle R). During the last R cycles of every tile the next tile's rows shift into
+        the shadow registers (row ``rem`` in the cycle ``rem`` cycles before the tile's last
+        one), the swap comes with the last of them, and the next tile streams from its cycle 0
+        (its row 0 read in the previous tile's last cycle).
+        """
+        core, R, C = self.core, self.spec.rows, self.spec.cols  # noqa: N806
+        D = self.design.buffer_rows  # noqa: N806
+        fault = self.fault
+        active = go | running
+        first, rem = Signal(name="first_tile"), Signal(range(2 * R + C + D), name="rem")
+        first_now = Mux(go, first_go, first)
+        # the tile's last cycle is T - 1 = lead + R + C + S - 3 (lead: R for a serial preload)
+        rem_go = Mux(first_now, 2 * R + C - 3, R + C - 3) + s_sel
+        rem_now = Mux(go, rem_go, rem)
+        k_rd_next = kmem.read_port(domain="comb")
+        m.d.comb += k_rd_next.addr.eq(sel + 1)
+        has_next = sel + 1 < tiles
+        if fault is not None and fault.kind == "preload_serial":
+            # the faulty tile counts as a batch's first: serial preload, not overlapped
+            first_now = Mux(go, first_go | (sel == fault.tile), first)
+            rem_go = Mux(first_now, 2 * R + C - 3, R + C - 3) + s_sel
+            rem_now = Mux(go, rem_go, rem)
+            has_next &= sel + 1 != fault.tile
+        with m.If(go):
+            m.d.sync += [first.eq(first_now), rem.eq(rem_now - 1)]
+        with m.Elif(running):
+            m.d.sync += rem.eq(rem - 1)
+
+        own = active & first_now & (tt < R)            # own preload: row R-1-tt, this tile
+        nxt = active & has_next & (rem_now < R)        # next tile's row rem_now
+        swap_nxt = nxt & (rem_now == 0)
+        if fault is not None and fault.kind == "swap_skipped":
+            swap_nxt &= sel + 1 != fault.tile
+        m.d.comb += [core.w_load.eq(own | nxt),
+                     core.w_swap.eq((own & (tt == R - 1)) | swap_nxt),
+                     core.w_row.eq(Mux((own & (tt + k_sel >= R))
+                                       | (nxt & (rem_now < k_rd_next.data)), w_rd.data, 0))]
+        # Read in cycle c what is presented in cycle c + 1 (first match wins, bottom up).
+        addr = wb + R + rem_now - 1                          # tile sel+1's row rem_now-1
+        if C == 1:  # only then can a tile (S = 1) shift the next one's rows in its cycle 0
+            addr = Mux(rem_now == 0, wb + (3 * R - 1), addr)  # tile sel+2's row R-1
+        if fault is not None and fault.kind == "preload_serial":  # its own step 0, serially
+            addr = Mux((rem_now == 0) & (sel + 1 == fault.tile), wb + (2 * R - 1), addr)
+        addr = Mux(idle & ~go, R - 1, addr)                  # step 0 of the batch's first tile
+        if R > 1:
+            addr = Mux(active & first_now & (tt < R - 1), wb + (R - 2) - tt, addr)  # own row
+        m.d.comb += w_rd.addr.eq(addr)
+
+        # Stream: a serial tile reads row m in cycle R-1+m, an overlapped one in m-1 (row 0 in
+        # the previous tile's last cycle); the row is presented one cycle later.
+        s_first = (tt < s_sel + (R - 1)) & (tt >= R - 1) if R > 1 else tt < s_sel
+        own_issue = active & Mux(first_now, s_first, tt + 1 < s_sel)
+        row0_next = nxt & (rem_now == 0)
+        a_valid_q = Signal()
+        with m.If(row0_next):
+            m.d.comb += a_rd.addr.eq(ab + s_sel)               # the next tile's row 0
+        with m.Else():
+            m.d.comb += a_rd.addr.eq(Mux(first_now, ab + tt - (R - 1), ab + tt + 1))
+        m.d.sync += a_valid_q.eq(own_issue | row0_next)
         m.d.comb += [core.a_valid.eq(a_valid_q),
                      core.a_row.eq(Mux(a_valid_q, a_rd.data, 0))]
 

@@ -26,6 +26,30 @@ Core schedule ``"ws"`` (stationary operand preloaded, the other streamed)
   results (one per streamed row). The core must accept the next tile's preload in the cycle
   after.
 
+Core schedule ``"ws"`` with shadow registers (``CoreSpec.shadow``, ``preload: overlapped``)
+-----------------------------------------------------------------------------------------
+The core has a second, *shadow* register per PE for the stationary word, and a ``w_swap``
+port. ``w_load`` shifts ``w_row`` into the shadow chain (down the columns); the PEs keep
+multiplying with the words in use. ``w_swap`` high in cycle ``t`` makes every PE's word in use,
+from cycle ``t + 1`` on, the word its shadow register latches at edge ``Et`` (``w_swap``
+comes with the last ``w_load`` of a preload, so the swap takes the word arriving at that edge).
+The controller plays a batch of tiles as follows (``T_i``: the cycles of tile ``i``):
+
+* **Tile 0 of a batch** (serial preload, timing as without shadow registers): its rows
+  shift in in cycles ``0 .. rows-1`` (row ``rows-1-t`` in cycle ``t``) and ``w_swap`` is high in
+  cycle ``rows-1``; streamed row ``m`` is on ``a_row`` in cycle ``rows + m``;
+  ``T_0 = 2*rows + cols + S - 2``.
+* **Tile i+1** (overlapped preload): its rows shift in during the last ``rows`` cycles of tile
+  ``i`` (row ``T_i - 1 - t`` in tile ``i``'s cycle ``t``, ``t = T_i - rows .. T_i - 1``), with
+  ``w_swap`` in tile ``i``'s cycle ``T_i - 1``; its streamed row ``m`` is on ``a_row`` in its own
+  cycle ``m`` (row 0 in tile ``i``'s cycle ``T_i``, the cycle in which tile ``i``'s last result is
+  delivered); ``T_{i+1} = rows + cols + S - 2``. The swap edge is the only one possible: PE
+  ``(k, n)`` multiplies tile ``i``'s last row in cycle ``T_i - 1 - (rows-1-k) - (cols-1-n)`` and
+  tile ``i+1``'s first row in cycle ``T_i + k + n``; for PE ``(rows-1, cols-1)`` the first is
+  ``T_i - 1``, for PE ``(0, 0)`` the second is ``T_i``.
+
+Results are as for ``ws``. The last tile of a batch shifts nothing in after it.
+
 Core schedule ``"os"`` (output stationary: both operands streamed, results after)
 ---------------------------------------------------------------------------------
 * **Stream**: the tile's ``S`` beats (``S`` = the streamed length, e.g. K or
@@ -79,7 +103,9 @@ class CoreSpec:
     result word, ``meta_bits`` one metadata beat (one group's scales, type ids, zero points
     for the whole array; 0 when the family has none). All widths are in bits.
     ``schedule`` is ``"ws"`` or ``"os"`` (module docstring); ``beat_cycles`` (os only) is the
-    number of consecutive cycles each stream beat is presented (unit: cycles).
+    number of consecutive cycles each stream beat is presented (unit: cycles). ``shadow``
+    (ws only): the core has shadow stationary registers and a ``w_swap`` port, and the
+    controller plays the overlapped-preload schedule (module docstring).
     """
 
     rows: int
@@ -90,6 +116,7 @@ class CoreSpec:
     meta_bits: int = 0
     schedule: str = "ws"
     beat_cycles: int = 1
+    shadow: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", "w_word_bits", "a_word_bits", "acc_bits", "beat_cycles"):
@@ -104,6 +131,11 @@ class CoreSpec:
         if self.schedule == "ws" and self.beat_cycles != 1:
             raise ValueError(f"CoreSpec.beat_cycles must be 1 for the ws schedule, not "
                              f"{self.beat_cycles!r}")
+        if not isinstance(self.shadow, bool):
+            raise ValueError(f"CoreSpec.shadow must be a bool, not {self.shadow!r}")
+        if self.shadow and self.schedule != "ws":
+            raise ValueError("CoreSpec.shadow must be False for the os schedule (it has no "
+                             "stationary preload), not True")
 
     @property
     def w_row_bits(self) -> int:
@@ -126,6 +158,8 @@ def core_signature(spec: CoreSpec) -> Signature:
 
         w_row   In(cols*w_word_bits)  ws: stationary row being preloaded; os: column operand
         w_load  In(1)                 ws only: shift ``w_row`` in at this clock edge
+        w_swap  In(1)                 ws with ``shadow`` only: the stationary words in use
+                                      become the words shifting in at this edge
         a_row   In(rows*a_word_bits)  streamed row (os: row operand), unskewed, zero when idle
         a_valid In(1)                 ``a_row`` (os: and ``w_row``) carries a beat this cycle
         a_last  In(1)                 os only: the beat is the tile's last
@@ -139,6 +173,8 @@ def core_signature(spec: CoreSpec) -> Signature:
     members = {"w_row": In(spec.w_row_bits)}
     if spec.schedule == "ws":
         members["w_load"] = In(1)
+        if spec.shadow:
+            members["w_swap"] = In(1)
     members.update({"a_row": In(spec.a_row_bits), "a_valid": In(1)})
     if spec.schedule == "os":
         members["a_last"] = In(1)

@@ -27,10 +27,18 @@ before placement (no utilization or wiring overhead).
 
 FPGA estimate: ``synth_xilinx -family xc7 -flatten -noiopad -noclkbuf; stat``: LUTs
 (LUT1..LUT6), flip-flops (FDRE/FDSE/FDCE/FDPE), CARRY4 and DSP48E1 cells.
+
+Overlapped preload: for a family whose grid has shadow stationary registers
+(:class:`qaccel.rtl.systolic.ShadowPE`, ``preload: overlapped``), the PE and the array core
+are also synthesized with them (ASIC estimate only), side by side with the serial design:
+columns ``*_overlapped`` and ``shadow_*`` (the difference: what the shadow registers cost).
+Families without them get NaN there.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import shutil
 import subprocess
@@ -45,11 +53,12 @@ from amaranth.back import verilog
 
 from qaccel.arch.components import register, scale_to
 from qaccel.arch.pe.registry import level_module
-from qaccel.arch.spec import PEArray
+from qaccel.arch.spec import PEArray, Preload
 
 __all__ = ["synth_report", "synth_pe_report", "synth_edge_reports", "PAPER_PE_AREA",
            "PAPER_PE_PJ", "PaperArea", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
-           "AREA_SCALE_45_TO_28NM", "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError"]
+           "AREA_SCALE_45_TO_28NM", "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError",
+           "OVERLAPPED_KEYS", "overlapped_variant"]
 
 #: NanGate FreePDK45 Open Cell Library, NAND2_X1 ``area : 0.798000`` (unit: um^2)
 NAND2_AREA_UM2_45NM = 0.798
@@ -115,6 +124,11 @@ PAPER_PE_AREA: dict[str, tuple[PaperArea, ...]] = {
 PAPER_PE_PJ: dict[str, float] = {"fp16": 0.77, "ant": 0.56, "olive": 0.613, "bitmod": 0.56}
 
 
+#: the columns :func:`synth_report` / :func:`synth_pe_report` add for overlapped preload
+OVERLAPPED_KEYS = ("gate_equivalents_overlapped", "flip_flops_overlapped",
+                   "area_um2_28nm_overlapped", "shadow_area_um2_28nm", "shadow_ge_per_pe")
+
+
 class SynthError(RuntimeError):
     """yosys failed or printed something this module cannot read."""
 
@@ -164,12 +178,43 @@ def _xilinx(src: Path, top: str, folder: Path) -> dict[str, int]:
     return {key: sum(cells.get(c, 0) for c in names) for key, names in _XILINX_GROUPS.items()}
 
 
+def overlapped_variant(params: PEArray) -> PEArray | None:
+    """``params`` with ``preload: overlapped`` when its family's RTL builds shadow stationary
+    registers for it (the ws/is systolic grid), else None."""
+    try:
+        ovl = dataclasses.replace(params, preload=Preload.OVERLAPPED)
+        spec = level_module(params.family, "rtl").core_spec(ovl)
+    except (TypeError, ValueError):
+        return None
+    return ovl if getattr(spec, "shadow", False) else None
+
+
+def _serial(params: PEArray) -> PEArray:
+    return dataclasses.replace(params, preload=Preload.SERIAL)
+
+
+def _shadow_columns(row: dict[str, Any], ovl: dict[str, Any] | None, pes: int) -> None:
+    """Add :data:`OVERLAPPED_KEYS` to ``row`` from the overlapped design's ``ovl`` figures."""
+    if ovl is None:
+        row.update({key: math.nan for key in OVERLAPPED_KEYS})
+        return
+    row["gate_equivalents_overlapped"] = ovl["gate_equivalents"]
+    row["flip_flops_overlapped"] = ovl["flip_flops"]
+    row["area_um2_28nm_overlapped"] = ovl["gate_equivalents"] * GE_AREA_UM2_28NM
+    row["shadow_area_um2_28nm"] = row["area_um2_28nm_overlapped"] - row["area_um2_28nm"]
+    row["shadow_ge_per_pe"] = (ovl["gate_equivalents"] - row["gate_equivalents"]) / pes
+
+
 def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     """Synthesize ``params``'s array core; one row of figures (see the module docstring).
 
     Keys: ``family rows cols dataflow pes transistors gate_equivalents flip_flops
-    ge_per_pe area_um2_28nm`` and, with ``xilinx``, ``lut ff carry dsp`` (xc7 cells).
+    ge_per_pe area_um2_28nm``, :data:`OVERLAPPED_KEYS` (the core with shadow stationary
+    registers, ASIC estimate; NaN for a family without them) and, with ``xilinx``, ``lut ff
+    carry dsp`` (xc7 cells of the serial core).
     """
+    ovl = overlapped_variant(params)
+    params = _serial(params)
     core = level_module(params.family, "rtl").create_core(params)
     name = f"{params.family}_{params.rows}x{params.cols}_core"
     row: dict[str, Any] = {"family": params.family, "rows": params.rows, "cols": params.cols,
@@ -183,6 +228,13 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
         row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
         if xilinx:
             row.update(_xilinx(src, name, folder))
+        ovl_row = None
+        if ovl is not None:
+            ovl_core = level_module(ovl.family, "rtl").create_core(ovl)
+            ovl_src = folder / f"{name}_ovl.v"
+            ovl_src.write_text(verilog.convert(ovl_core, name=f"{name}_ovl", emit_src=False))
+            ovl_row = _cmos(ovl_src, f"{name}_ovl", folder)
+    _shadow_columns(row, ovl_row, row["pes"])
     return row
 
 
@@ -203,10 +255,12 @@ def _synth_component(component: object, name: str, xilinx: bool) -> dict[str, An
 def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     """Synthesize one PE of ``params``'s family (``create_pe(params)`` of its RTL module).
 
-    Keys: ``family config unit transistors gate_equivalents flip_flops area_um2_28nm`` and,
-    with ``xilinx``, ``lut ff carry dsp``. ``config`` names the PE's parameters (lanes,
-    bits...), ``unit`` is ``"PE"``. Energy at 28 nm per fully busy cycle (unit: pJ):
-    ``pj_arith`` -- the analytic model's priced arithmetic (``params.pe_cost()``); ``pj_regs``
+    Keys: ``family config unit transistors gate_equivalents flip_flops area_um2_28nm``,
+    :data:`OVERLAPPED_KEYS` (the PE in a :class:`~qaccel.rtl.systolic.ShadowPE`, ASIC
+    estimate; NaN for a family without shadow registers) and, with ``xilinx``, ``lut ff carry
+    dsp``. ``config`` names the PE's parameters (lanes, bits...), ``unit`` is ``"PE"``.
+    Energy at 28 nm per fully busy cycle (unit: pJ): ``pj_arith`` -- the analytic model's
+    priced arithmetic (``params.pe_cost()``); ``pj_regs``
     -- the synthesized flip-flops, each clocked every cycle
     (:func:`qaccel.arch.components.register`); ``pj_published`` -- the paper's figure
     (:data:`PAPER_PE_PJ`) or NaN.
@@ -218,6 +272,14 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     config = getattr(rtl, "pe_config", lambda p: "")(params)
     row: dict[str, Any] = {"family": params.family, "config": config, "unit": "PE"}
     row.update(_synth_component(rtl.create_pe(params), f"{params.family}_pe", xilinx))
+    ovl = overlapped_variant(params)
+    ovl_row = None
+    if ovl is not None:
+        from qaccel.rtl.systolic import ShadowPE
+
+        ovl_row = _synth_component(ShadowPE(rtl.create_pe(ovl)), f"{params.family}_pe_ovl",
+                                   xilinx=False)
+    _shadow_columns(row, ovl_row, 1)
     row["pj_arith"] = scale_to(params.pe_cost(), 28).energy_pj
     row["pj_regs"] = scale_to(register(row["flip_flops"]), 28).energy_pj
     row["pj_published"] = PAPER_PE_PJ.get(params.family, float("nan"))
@@ -329,6 +391,36 @@ def _array_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _shadow_lines(pes: pd.DataFrame | None, df: pd.DataFrame) -> list[str]:
+    """Serial vs overlapped preload, PE and arrays side by side (rows with the columns)."""
+    rows = [("PE", r) for r in (pes.to_dict("records") if pes is not None else [])
+            if r.get("unit") == "PE"]
+    rows += [(f"{r['rows']}x{r['cols']} array", r) for r in df.to_dict("records")]
+    rows = [(what, r) for what, r in rows if pd.notna(r.get("area_um2_28nm_overlapped"))]
+    if not rows:
+        return []
+    lines = [
+        "## Shadow stationary registers (`preload: overlapped`)",
+        "",
+        "The families on the ws/is systolic grid double-buffer the stationary operand: one",
+        "shadow register per PE (`rtl/systolic.py` `ShadowPE`) lets the next fold's block shift",
+        "in while the current one streams (docs/rtl.md). ASIC estimate of the same design",
+        "without and with them:",
+        "",
+        "| family | design | serial GE | overlapped GE | serial um^2 | overlapped um^2 "
+        "| shadow um^2 | shadow GE / PE | + flip-flops |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for what, r in rows:
+        lines.append(f"| {r['family']} | {what} | {r['gate_equivalents']:,.0f} "
+                     f"| {r['gate_equivalents_overlapped']:,.0f} | {r['area_um2_28nm']:,.0f} "
+                     f"| {r['area_um2_28nm_overlapped']:,.0f} "
+                     f"| {r['shadow_area_um2_28nm']:,.0f} | {r['shadow_ge_per_pe']:,.0f} "
+                     f"| {int(r['flip_flops_overlapped'] - r['flip_flops']):,} |")
+    lines.append("")
+    return lines
+
+
 def area_markdown(df: pd.DataFrame, command: str, *,
                   pes: pd.DataFrame | None = None) -> str:
     """docs/area.md: the :func:`synth_pe_report` rows of ``pes`` and the :func:`synth_report`
@@ -344,6 +436,7 @@ def area_markdown(df: pd.DataFrame, command: str, *,
         lines += _pe_lines(pes)
     if len(df):
         lines += _array_lines(df)
+    lines += _shadow_lines(pes, df)
     lines += [
         "## What is synthesized",
         "",

@@ -17,6 +17,15 @@ PE ``(k, n)`` multiplies row ``m``'s word ``k`` in cycle ``s + m + k + n`` and t
 row ``m`` in column ``n`` is on ``o_data`` (with ``o_valid[n]``) in cycle ``s + m + R + n``.
 A PE uses its stationary word for the last time ``R + C - 2`` cycles after the last streamed
 row was presented, so the next preload may start in the cycle after the last result.
+
+Shadow registers (``spec.shadow``, ``preload: overlapped``): every PE is wrapped in a
+:class:`ShadowPE`, which adds a shadow register for the stationary word. The preload shift
+chain runs through the shadow registers (``w_load``), and ``w_swap`` copies, in every PE at
+the same edge, the word the shadow register latches at that edge into the PE's own register
+(the word in use). The PE itself is unchanged: the swap is its ``w_load``. So the next tile's
+block shifts in while the current one streams, and the swap costs no cycle
+(:mod:`qaccel.rtl.core` gives the schedule). Without ``spec.shadow`` none of this is
+generated: the Verilog is the serial-preload grid.
 """
 
 from __future__ import annotations
@@ -27,10 +36,11 @@ from amaranth.hdl import Cat, Module, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, Signature
 
+from qaccel.arch.spec import Preload
 from qaccel.rtl.core import CoreSpec, core_signature
 
-__all__ = ["GRID_DATAFLOWS", "grid_dataflow", "grid_result", "pe_signature", "SystolicCore",
-           "EdgeHook"]
+__all__ = ["GRID_DATAFLOWS", "grid_dataflow", "grid_result", "grid_shadow", "pe_signature",
+           "shadow_pe_signature", "ShadowPE", "SystolicCore", "EdgeHook"]
 
 #: ``hook(m, row) -> row``: adds combinational logic to the core's module ``m`` that turns
 #: a raw row (``a_row`` or ``w_row``) into the row of PE words (word i in bits
@@ -59,6 +69,61 @@ def pe_signature(a_bits: int, w_bits: int, acc_bits: int) -> Signature:
     })
 
 
+def shadow_pe_signature(a_bits: int, w_bits: int, acc_bits: int) -> Signature:
+    """:func:`pe_signature` plus ``w_swap In(1)`` (:class:`ShadowPE`); ``w_out`` is then the
+    shadow register, the next PE's ``w_in`` in the preload chain."""
+    members = dict(pe_signature(a_bits, w_bits, acc_bits).members)
+    members["w_swap"] = In(1)
+    return Signature(members)
+
+
+class ShadowPE(wiring.Component):
+    """Any family's PE with a shadow stationary register (double-buffered preload).
+
+    Parameters
+    ----------
+    pe : Component
+        The family's PE, with :func:`pe_signature`.
+
+    Attributes (:func:`shadow_pe_signature`; directions seen from the PE)
+    ----------------------------------------------------------------------
+    a_in, a_out, p_in, p_out   as the inner PE's (registered, 1 cycle per hop)
+    w_in   In(w_bits)   stationary word from the shadow register above (preload shift)
+    w_load In(1)        latch ``w_in`` into the shadow register at this edge
+    w_swap In(1)        latch ``w_in`` into the inner PE's stationary register at this edge:
+                        with ``w_load`` at the same edge, the word in use becomes the word the
+                        shadow register latches (the controller always pairs them)
+    w_out  Out(w_bits)  the shadow register, to the PE below
+
+    Cost: one ``w_bits`` register (no multiplexer: the inner PE's ``w_in`` is the wrapper's).
+    Latency and throughput are the inner PE's.
+    """
+
+    def __init__(self, pe: wiring.Component) -> None:
+        want = {n: m for n, m in pe.signature.members.items()}
+        self.pe = pe
+        a_bits = want["a_in"].shape.width
+        w_bits = want["w_in"].shape.width
+        acc_bits = want["p_in"].shape.width
+        if pe.signature != pe_signature(a_bits, w_bits, acc_bits):
+            raise TypeError(f"PE must have signature {pe_signature(a_bits, w_bits, acc_bits)!r}, "
+                            f"not {pe.signature!r}")
+        super().__init__(shadow_pe_signature(a_bits, w_bits, acc_bits))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.pe = pe = self.pe
+        # No reset: as the PEs' own stationary registers (read only after a preload).
+        shadow = Signal.like(self.w_out, name="shadow", reset_less=True)
+        with m.If(self.w_load):
+            m.d.sync += shadow.eq(self.w_in)
+        m.d.comb += [pe.a_in.eq(self.a_in), self.a_out.eq(pe.a_out),
+                     pe.p_in.eq(self.p_in), self.p_out.eq(pe.p_out),
+                     pe.w_in.eq(self.w_in), pe.w_load.eq(self.w_swap),
+                     self.w_out.eq(shadow)]
+        return m
+
+
 class SystolicCore(wiring.Component):
     """An R x C stationary-operand systolic core (see the module docstring for timing).
 
@@ -81,7 +146,8 @@ class SystolicCore(wiring.Component):
     ----------
     The ports of :func:`qaccel.rtl.core.core_signature`. Latency: a streamed row presented in
     cycle ``c`` yields column ``n``'s result in cycle ``c + R + n``. Throughput: one streamed
-    row per cycle. Preload: R cycles.
+    row per cycle. Preload: R cycles (with ``spec.shadow``: into the shadow registers, hidden
+    behind the previous tile's stream; the PEs are wrapped in :class:`ShadowPE`).
     """
 
     def __init__(self, spec: CoreSpec, make_pe: Callable[[], wiring.Component], *,
@@ -123,6 +189,9 @@ class SystolicCore(wiring.Component):
                 pe = self._make_pe()
                 if pe.signature != want:
                     raise TypeError(f"PE must have signature {want!r}, not {pe.signature!r}")
+                if spec.shadow:
+                    pe = ShadowPE(pe)
+                    m.d.comb += pe.w_swap.eq(self.w_swap)
                 m.submodules[f"pe_{k}_{n}"] = pe
                 row.append(pe)
             grid.append(row)
@@ -173,6 +242,12 @@ def grid_dataflow(params: object) -> str:
         raise ValueError(f"{params.family} dataflow must be 'ws' or 'is' for RTL, "
                          f"not {flow!r}")
     return flow
+
+
+def grid_shadow(params: object) -> bool:
+    """Whether the grid of ``params`` has shadow stationary registers: ``params.preload`` is
+    ``overlapped`` (``CoreSpec.shadow``)."""
+    return Preload(params.preload) is Preload.OVERLAPPED
 
 
 def grid_result(params: object, tile: object, rows: object) -> object:

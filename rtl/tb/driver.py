@@ -4,7 +4,8 @@ The input streams (``m_*`` only for a design with metadata) are driven in parall
 per stream per cycle when ``*_ready`` is high; ``gap`` (probability per cycle and stream)
 inserts idle cycles to exercise the handshake. When every stream of a tile has been
 accepted the driver reports the tile to its ``on_tile`` callback (the model): the
-transaction as the testbench meant to send it.
+transaction as the testbench meant to send it; each ``start`` pulse is reported to
+``on_start`` (the tiles since the previous pulse form one batch).
 
 ``corrupt`` models a fault on the wires *after* that report: it rewrites one code of one beat
 just before it reaches the pins. The model still predicts from the intended tile, so the
@@ -47,9 +48,11 @@ class TileDriver:
     """Drives the LOAD streams and the ``start`` pulse of an array top."""
 
     def __init__(self, pins: Pins, design: Design, on_tile: Callable[[int, Tile], None], *,
+                 on_start: Callable[[], None] | None = None,
                  gap: float = 0.0, rng: random.Random | None = None,
                  corrupt: Corruption | None = None) -> None:
         self.pins, self.design, self.on_tile = pins, design, on_tile
+        self.on_start = on_start
         self.gap, self.rng = gap, rng or random.Random(0)
         self.corrupt = corrupt
         for name, want in (("w_data", design.cols * design.w_word_bits),
@@ -115,7 +118,10 @@ class TileDriver:
             pins.set(f"{s}_valid", 0)
 
     async def start(self) -> int:
-        """Pulse ``start``; returns the number of the edge that samples it."""
+        """Pulse ``start`` (reported to ``on_start``: the tiles loaded since the last pulse
+        run as one batch); returns the number of the edge that samples it."""
+        if self.on_start is not None:
+            self.on_start()
         self.pins.set("start", 1)
         edge = self.pins.edge + 1
         await self.pins.tick()

@@ -95,12 +95,12 @@ class InOrderScoreboard:
         shape = f"(M={exp.tile.M} K={exp.tile.K} N={exp.tile.N})"
         if cycles != exp.cycles:
             self.mismatches.append(Mismatch(exp.index, "cycles",
-                                            f"cycles port {cycles} != timing() {exp.cycles} "
-                                            f"{shape}"))
+                                            f"cycles port {cycles} != batch_timing() "
+                                            f"{exp.cycles} {shape}"))
         if measured != exp.cycles:
             self.mismatches.append(Mismatch(exp.index, "measured",
                                             f"{measured} clock periods start->done != "
-                                            f"timing() {exp.cycles} {shape}"))
+                                            f"batch_timing() {exp.cycles} {shape}"))
         self._retire()
 
     def add_rows(self, rows: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""Shared format numerics: tie rules of Grid, FP16 scale rounding, grouping, and the sorted
+"""Shared format numerics: tie rules of Grid, FP16 scale rounding, grouping, and the bucketed
 squared-error queries of the clip searches against brute force."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from qaccel import ConfigError
 from qaccel.models.formats import FORMATS, format_from_dict, format_to_dict
 from qaccel.models.intk import IntK
 from qaccel.models.numerics import Grid, Tie, fp16_scale, group_view, ungroup
-from qaccel.models.search import SortedRows
+from qaccel.models.search import Buckets, thresholds
 
 
 @pytest.mark.parametrize(("tie", "want"), [
@@ -81,17 +81,27 @@ def brute(values: np.ndarray, table: np.ndarray, step: np.ndarray) -> np.ndarray
 
 @settings(max_examples=60, deadline=None)
 @given(v=hnp.arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(0, 12)),
-                    # multiples of 1/64: the keys are exact (positions are exact only up to
-                    # ~1e-16 of the rows' value range, which the searches do not mind)
                     elements=st.integers(-3200, 3200).map(lambda i: i / 64)),
        step=st.sampled_from([0.125, 0.5, 1.0, 3.0, 16.0]),
-       table=st.sampled_from([[0, 1, 2, 3], [-8, -1, 0, 0.5, 7], [0, 1, 2, 4, 8, 12, 16, 96]]))
-def test_sorted_rows_matches_brute_force(v, step, table):
-    rows = SortedRows(v)
+       table=st.sampled_from([[0, 1, 2, 3], [-8, -1, 0, 0.5, 7], [0, 1, 2, 4, 8, 12, 16, 96]]),
+       div=st.sampled_from([1.0, 0.0, 0.75]), absolute=st.booleans())
+def test_buckets_match_brute_force(v, step, table, div, absolute):
     t = np.array(table, np.float64)
-    steps = np.full(v.shape[0], step)
-    np.testing.assert_allclose(rows.sq_error(t, step), brute(v, t, steps), rtol=1e-9,
-                               atol=1e-9)
-    thresholds = np.array([[-10.0, 0.0, 3.5]] * v.shape[0])
-    np.testing.assert_array_equal(rows.count_below(thresholds),
-                                  (v[:, :, None] < thresholds[:, None, :]).sum(axis=1))
+    divs = np.full(v.shape[0], div)
+    u = v / div if div > 0 else np.zeros_like(v)
+    u = np.abs(u) if absolute else u
+    # every threshold of two steps: the second query must not see the first one's edges
+    wanted = np.concatenate([thresholds(t, step), thresholds(t, 2 * step)])
+    rows = Buckets.of(v, v.shape[0], divs, wanted, absolute)
+    for s in (step, 2 * step):
+        np.testing.assert_allclose(rows.sq_error(t, s), brute(u, t, np.full(v.shape[0], s)),
+                                   rtol=1e-9, atol=1e-9)
+    # all steps at once: the same arithmetic, so the same bits
+    np.testing.assert_array_equal(rows.sq_errors(t, [step, 2 * step]),
+                                  [rows.sq_error(t, step), rows.sq_error(t, 2 * step)])
+    # counts per bucket: values exactly on a threshold count above it
+    edges = np.unique(wanted)
+    want = (u[:, :, None] < edges[None, None, :]).sum(axis=1)
+    np.testing.assert_array_equal(rows.pc[:, 1:-1], want)
+    with pytest.raises(ValueError, match="^Buckets.sq_error thresholds must be among"):
+        rows.sq_error(t, 3 * step)

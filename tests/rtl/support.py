@@ -13,6 +13,7 @@ import pytest
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.tb.bench import Report
+from qaccel.rtl.tb.model import batch_cycles
 from qaccel.rtl.verify import verify
 
 #: one Verilator build per design under here (gitignored; reused between runs)
@@ -39,10 +40,22 @@ def run_level(level: str, params: PEArray, tiles: Sequence[Tile], *,
     return verify(params, list(tiles)[:amaranth_tiles], simulator="amaranth", **kw)
 
 
+def expected_cycles(params: PEArray, tiles: Sequence[Tile], batch_tiles: Sequence[int]) -> int:
+    """RUN cycles of ``tiles`` played in batches of ``batch_tiles`` tiles: the sum over the
+    batches of ``params.batch_timing(batch)`` (the arch model, not the RTL; through
+    :func:`qaccel.rtl.tb.model.batch_cycles`)."""
+    assert sum(batch_tiles) == len(tiles), (list(batch_tiles), len(tiles))
+    total, pos = 0, 0
+    for count in batch_tiles:
+        total += sum(batch_cycles(params, tiles[pos:pos + count]))
+        pos += count
+    return total
+
+
 def assert_report_matches(report: Report, params: PEArray, checked: Sequence[Tile]) -> None:
-    """Every tile checked bit-exact against ``golden()`` and its cycles against ``timing()``,
-    and the batches' RUN phases lasting exactly the sum of the tiles' ``timing()``."""
+    """Every tile checked bit-exact against ``golden()`` and its cycles against its batch's
+    ``batch_timing()``, and the batches' RUN phases lasting exactly the sum of those."""
     assert report.passed, report.summary()
     assert report.tiles_checked == report.cycles_compared == len(checked)
     assert report.values_compared == sum(t.M * t.N for t in checked)
-    assert report.run_cycles == sum(params.timing(t) for t in checked)
+    assert report.run_cycles == expected_cycles(params, checked, report.batch_tiles)

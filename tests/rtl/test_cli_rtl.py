@@ -44,9 +44,9 @@ def test_verilog_to_file(tmp_path: Path) -> None:
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "bits"],
      r"--pe-field: must look like KEY=VALUE, not 'bits'"),
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "lane=4"],
-     r"pe_array\.lane: is not a known key; allowed: cols, dataflow, rows"),
+     r"pe_array\.lane: is not a known key; allowed: cols, dataflow, preload, rows"),
     (["synth", "--pe", "systolic_int8", "--lanes", "4"],
-     r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, rows"),
+     r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, preload, rows"),
     (["verilog", "--rows", "2", "--cols", "2", "--family", "bitfusion"],
      r"--family: must be a family with RTL, not 'bitfusion' \(RTL is issue 7\)"),
 ])
@@ -90,6 +90,9 @@ def test_synth_writes_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert df[["rows", "cols", "pes"]].values.tolist() == [[1, 1, 1], [1, 2, 2]]
     text = doc.read_text()
     assert "| systolic_int8 | 1x2 | ws | 2 |" in text
+    # serial and overlapped preload side by side (shadow stationary registers)
+    assert {"area_um2_28nm_overlapped", "shadow_area_um2_28nm"} <= set(df.columns)
+    assert "| systolic_int8 | 1x2 array |" in text
     assert f"`qaccel rtl synth --array 1x1 --array 1x2 --no-xilinx --markdown {doc}`" in text
     assert "gate_equivalents" in capsys.readouterr().out
 

