@@ -117,6 +117,8 @@ class PEArray:
     published_energy: ClassVar[Any] = None
     #: whether ratios of PE areas are taken to this family's PE (the FP16 baseline)
     area_reference: ClassVar[bool] = False
+    #: whether this is the family commands use when none is named (exactly one family)
+    default_family: ClassVar[bool] = False
     #: LLM phase -> the paper preset that runs it (``qaccel sim --arch <family> --phase``)
     phase_presets: ClassVar[dict[str, str]] = {}
     rows: int = spec_field(IntIn(1, 4096), "PEs", "array rows (unit: PEs)")

@@ -2,7 +2,8 @@
 
 Two kinds of design are synthesized. :func:`synth_pe_report`: one PE of a family
 (its RTL module's ``create_pe(params)``), compared with the papers' PE areas
-(:data:`PAPER_PE_AREA`). :func:`synth_report`: the family's array core (``create_core``;
+(``published_area`` on each family's class). :func:`synth_report`: the family's array core
+(``create_core``;
 for the systolic families :class:`qaccel.rtl.systolic.SystolicCore`: the R x C PEs, the input
 skew and the valid pipeline). The tile buffers are SRAM, priced by
 the analytic SRAM model (DESIGN.md "Energy/area model"); generic synthesis would turn them
@@ -44,7 +45,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +52,12 @@ import pandas as pd
 from amaranth.back import verilog
 
 from qaccel.arch.components import register, scale_to
-from qaccel.arch.pe.registry import level_module
+from qaccel.arch.pe.registry import PE_FAMILIES, family_class, level_module
+from qaccel.arch.published import PublishedArea
 from qaccel.arch.spec import PEArray, Preload
 
-__all__ = ["synth_report", "synth_pe_report", "synth_edge_reports", "PAPER_PE_AREA",
-           "PAPER_PE_PJ", "PaperArea", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
+__all__ = ["synth_report", "synth_pe_report", "synth_edge_reports", "published_areas",
+           "published_pj", "PaperArea", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
            "AREA_SCALE_45_TO_28NM", "GE_AREA_UM2_28NM", "TRANSISTORS_PER_GE", "SynthError",
            "OVERLAPPED_KEYS", "overlapped_variant"]
 
@@ -89,39 +90,24 @@ _XILINX_GROUPS = {
 }
 
 
-@dataclass(frozen=True)
-class PaperArea:
-    """A PE area a paper (or its authors' simulator) reports: ``um2`` at ``node_nm``."""
-
-    um2: float
-    node_nm: int
-    what: str
-    source: str
-    unit: str = "PE"
+#: a published area (kept under its old name for callers): :class:`PublishedArea`
+PaperArea = PublishedArea
 
 
-#: Published PE areas to compare ours with (family -> figures). The BitMoD paper's PE is the
-#: logic area of its DESIGN.md entry; the others are the ``pe_area`` values the BitMoD
-#: authors' simulator uses for its baselines (github abdelfattah-lab/BitMoD-HPCA-25,
-#: ``bitmod_sim/test_{baseline,ant,olive,bitmod}.py``, 28 nm, all with FP16 activations and
-#: one MAC per cycle except BitMoD's 4-lane bit-serial PE; the simulator multiplies them by
-#: ``PR_SCALING = 1.5`` for place-and-route, not applied here).
-PAPER_PE_AREA: dict[str, tuple[PaperArea, ...]] = {
-    "bitmod": (PaperArea(1221.6, 28, "PE logic", "BitMoD paper (DESIGN.md)"),
-               PaperArea(1793.7, 28, "PE with registers", "BitMoD paper (DESIGN.md)"),
-               PaperArea(1507.7, 28, "pe_area", "BitMoD simulator test_bitmod.py")),
-    "fp16": (PaperArea(1968.7, 28, "FP16 PE, pe_area", "BitMoD simulator test_baseline.py"),),
-    "ant": (PaperArea(1318.6, 28, "ANT PE (FP16 act.), pe_area",
-                      "BitMoD simulator test_ant.py"),),
-    "olive": (PaperArea(1318.6, 28, "OliVe PE (FP16 act.), pe_area",
-                        "BitMoD simulator test_olive.py"),
-              PaperArea(13.5, 22, "pair decoder", "OliVe paper (issue 7)", "pair decoder")),
-}
+def published_areas(family: str) -> tuple[PublishedArea, ...]:
+    """The PE and edge-unit areas ``family`` cites (``published_area`` on its class)."""
+    return family_class(family).published_area
 
 
-#: Published PE energies at 28 nm, 1 GHz (unit: pJ per cycle; DESIGN.md "Energy/area model",
-#: the ``pe_energy`` of the BitMoD authors' simulator, same files as :data:`PAPER_PE_AREA`).
-PAPER_PE_PJ: dict[str, float] = {"fp16": 0.77, "ant": 0.56, "olive": 0.613, "bitmod": 0.56}
+def published_pj(family: str) -> float:
+    """The PE energy per busy cycle ``family`` cites (unit: pJ), or NaN."""
+    energy = family_class(family).published_energy
+    return energy.pj_per_cycle if energy is not None else float("nan")
+
+
+def area_reference() -> str:
+    """The family whose PE the area ratios are taken to (``area_reference`` on its class)."""
+    return next(name for name, cls in PE_FAMILIES.items() if cls.area_reference)
 
 
 #: the columns :func:`synth_report` / :func:`synth_pe_report` add for overlapped preload
@@ -263,7 +249,7 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     priced arithmetic (``params.pe_cost()``); ``pj_regs``
     -- the synthesized flip-flops, each clocked every cycle
     (:func:`qaccel.arch.components.register`); ``pj_published`` -- the paper's figure
-    (:data:`PAPER_PE_PJ`) or NaN.
+    (``published_energy`` on the family's class) or NaN.
     """
     rtl = level_module(params.family, "rtl")
     if not hasattr(rtl, "create_pe"):
@@ -282,7 +268,7 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     _shadow_columns(row, ovl_row, 1)
     row["pj_arith"] = scale_to(params.pe_cost(), 28).energy_pj
     row["pj_regs"] = scale_to(register(row["flip_flops"]), 28).energy_pj
-    row["pj_published"] = PAPER_PE_PJ.get(params.family, float("nan"))
+    row["pj_published"] = published_pj(params.family)
     return row
 
 
@@ -312,7 +298,8 @@ def _pe_lines(pes: pd.DataFrame) -> list[str]:
     """The one-PE table, with the papers' PE areas and the ratios to the FP16 PE."""
     rows = pes.to_dict("records")
     ours = {r["family"]: r["area_um2_28nm"] for r in rows if r["unit"] == "PE"}
-    fp16_paper = PAPER_PE_AREA["fp16"][0].um2
+    reference = area_reference()
+    ref_paper = published_areas(reference)[0].um2
     lines = [
         "## One PE, and the units at the array edge",
         "",
@@ -332,13 +319,13 @@ def _pe_lines(pes: pd.DataFrame) -> list[str]:
         "|---|---|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
-        ratio = f"{r['area_um2_28nm'] / ours['fp16']:.2f}" if "fp16" in ours else "-"
+        ratio = (f"{r['area_um2_28nm'] / ours[reference]:.2f}" if reference in ours else "-")
         fpga = [f"{int(r[k]):,}" if k in r and pd.notna(r[k]) else "-"
                 for k in ("lut", "ff", "dsp")]
-        papers = [a for a in PAPER_PE_AREA.get(r["family"], ()) if a.unit == r["unit"]]
+        papers = [a for a in published_areas(r["family"]) if a.unit == r["unit"]]
         published = "; ".join(f"{a.um2:,.1f} um^2 at {a.node_nm} nm ({a.what}; {a.source})"
                               for a in papers) or "-"
-        paper_ratio = "; ".join(f"{a.um2 / fp16_paper:.2f}" for a in papers
+        paper_ratio = "; ".join(f"{a.um2 / ref_paper:.2f}" for a in papers
                                 if a.node_nm == 28) or "-"
         lines.append(f"| {r['family']} | {r['config']} | {r['unit']} "
                      f"| {r['gate_equivalents']:,.0f} | {r['flip_flops']:,} "

@@ -4,8 +4,9 @@ objective, evaluated with the fast engine's closed forms.
 **The mapping space** of a GEMM on a family's array (what :func:`candidate_mappings` lists):
 
 - every dataflow the family's hardware supports (``PEArray.dataflows``);
-- both loop orders (``cols_outer`` first); when one of the mapped dims fits in a single block
-  the two orders run the same folds, and only ``cols_outer`` is listed;
+- every loop order (``sim.plan.LoopOrder``: the chunk loop outermost or inside the outer
+  block loop, column or row blocks outer; ``cols_outer`` first); of orders that run the same
+  folds in the same order (loops of one iteration dropped) only the first is listed;
 - stream tiles T: the whole streamed dim S, and every power of two from :data:`MIN_TILE` up
   to S (exclusive). In ``os`` the streamed dim is K: a K split is only listed for families
   whose partial sums may leave the array (``PEArray.k_split``), at multiples of
@@ -96,9 +97,14 @@ def candidate_mappings(pe: PEArray, M: int, K: int, N: int,  # noqa: N803
                 if t % step == 0:
                     tiles.append(t)
                 t *= 2
-        single = -(-dims[row] // arr.rows) == 1 or -(-dims[col] // arr.cols) == 1
-        orders = [LoopOrder.COLS_OUTER] if single else list(LoopOrder)
-        out += [Mapping(dataflow, order, t) for order in orders for t in tiles]
+        n_r, n_c = -(-dims[row] // arr.rows), -(-dims[col] // arr.cols)
+        seen = set()
+        for order in LoopOrder:
+            for t in tiles:
+                key = (t, _nest(order, n_r, n_c, -(-S // t)))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Mapping(dataflow, order, t))
     return out
 
 
@@ -115,6 +121,15 @@ def evaluate(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
                           counts.epilogue_bits, accel.dram.bits_per_cycle)
     energy = counts_energy_pj(accel, pe, counts)["energy_pj_total"]
     return Choice(mapping, pe, plan, counts, cycles, energy)
+
+
+def _nest(order: LoopOrder, n_r: int, n_c: int, n_s: int) -> tuple[str, ...]:
+    """The fold loop nest of ``order`` without its loops of one iteration: two mappings
+    with the same nest run the same folds in the same order."""
+    blocks = [("r", n_r), ("c", n_c)] if order.rows_first else [("c", n_c), ("r", n_r)]
+    loops = ([blocks[0], ("s", n_s), blocks[1]] if order.chunk_inside
+             else [("s", n_s), *blocks])
+    return tuple(name for name, n in loops if n > 1)
 
 
 @lru_cache(maxsize=16384)

@@ -64,10 +64,25 @@ def ceil_div(a: int, b: int) -> int:
 
 
 class LoopOrder(StrEnum):
-    """Which fold-grid loop is outer: column blocks (``cols_outer``) or row blocks."""
+    """The fold loop nest (outermost first): ``cols_outer`` chunk > column block > row block
+    (SCALE-Sim's order when untiled); ``rows_outer`` chunk > row block > column block;
+    ``cols_chunk`` column block > chunk > row block; ``rows_chunk`` row block > chunk > column
+    block. Without stream tiling the ``*_chunk`` orders equal their ``*_outer`` ones."""
 
     COLS_OUTER = "cols_outer"
     ROWS_OUTER = "rows_outer"
+    COLS_CHUNK = "cols_chunk"
+    ROWS_CHUNK = "rows_chunk"
+
+    @property
+    def rows_first(self) -> bool:
+        """Whether row blocks are the outer block loop."""
+        return self in (LoopOrder.ROWS_OUTER, LoopOrder.ROWS_CHUNK)
+
+    @property
+    def chunk_inside(self) -> bool:
+        """Whether the chunk loop sits inside the outer block loop."""
+        return self in (LoopOrder.COLS_CHUNK, LoopOrder.ROWS_CHUNK)
 
 
 @dataclass(frozen=True)
@@ -211,13 +226,21 @@ def mapping_problem(plan: FoldPlan) -> str | None:
     Partial sums that are revisited cyclically must stay in the output buffer's reuse half:
     with ``rows_outer`` and O as the col operand, one chunk's O (D_c x T); with a K split
     (O stationary, several chunks), all of O (D_r x D_c)."""
-    roles, cap = plan.roles, plan.reuse_bits["O"]
+    roles, cap, order = plan.roles, plan.reuse_bits["O"], plan.loop_order
     b_o = plan.elem_bits["O"]
-    if (roles["col"] == "O" and plan.loop_order is LoopOrder.ROWS_OUTER
-            and plan.row_blocks > 1 and plan.dims[plan.col_dim] * plan.tile * b_o > cap):
-        return "rows_outer needs one chunk's partial sums in the output buffer"
-    if roles["stationary"] == "O" and plan.chunks > 1 and plan.M * plan.N * b_o > cap:
-        return "a K split needs all partial sums in the output buffer"
+    d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
+    if roles["col"] == "O" and order.rows_first and plan.row_blocks > 1:
+        span = plan.streamed if order.chunk_inside else plan.tile
+        if d_c * span * b_o > cap:
+            return f"{order.value} needs the partial sums it revisits in the output buffer"
+    if roles["stationary"] == "O" and plan.chunks > 1:
+        if order.chunk_inside:
+            kept = (plan.sizes(plan.row_dim)[0][0] * d_c if order.rows_first
+                    else d_r * plan.sizes(plan.col_dim)[0][0])
+        else:
+            kept = d_r * d_c
+        if kept * b_o > cap:
+            return "a K split needs the partial sums it revisits in the output buffer"
     return None
 
 

@@ -19,7 +19,8 @@ from typing import TypeVar
 
 from qaccel.arch.spec import PEArray
 
-__all__ = ["register_pe", "PE_FAMILIES", "family_class", "level_module", "LEVELS"]
+__all__ = ["register_pe", "PE_FAMILIES", "family_class", "level_module", "LEVELS",
+           "default_family"]
 
 PE_FAMILIES: dict[str, type[PEArray]] = {}
 #: Layer packages that hold one module per family, named by the family key.
@@ -50,6 +51,11 @@ def family_class(name: str) -> type[PEArray]:
     except KeyError:
         known = ", ".join(sorted(PE_FAMILIES))
         raise KeyError(f"PE family must be one of {known}, not {name!r}") from None
+
+
+def default_family() -> str:
+    """The family commands use when none is named (the one declaring ``default_family``)."""
+    return next(name for name, cls in sorted(PE_FAMILIES.items()) if cls.default_family)
 
 
 def level_module(family: str, level: str) -> ModuleType:

@@ -41,6 +41,7 @@ class SystolicInt8(SystolicArray):
     """R x C INT8 MAC array (INT32 accumulators), weight/output/input stationary."""
 
     fmt = "int8"
+    default_family = True
     #: operand widths (unit: bits): activation, weight, accumulator/output
     a_bits = 8
     b_bits = 8

@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from qaccel.arch.fields import Context, OneOf, build
-from qaccel.arch.pe.registry import PE_FAMILIES, family_class, level_module
+from qaccel.arch.pe.registry import PE_FAMILIES, default_family, family_class, level_module
 from qaccel.arch.spec import Dataflow, PEArray
 from qaccel.errors import ConfigError, Problem
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
@@ -98,7 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_family_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--family", default="systolic_int8", help="PE family (default: %(default)s)")
+    p.add_argument("--family", default=default_family(),
+                   help="PE family (default: %(default)s)")
     p.add_argument("--dataflow", default=None, metavar="ws|is|os",
                    help="dataflow (default: the family preset's)")
     p.add_argument("--pe-field", action="append", default=[], metavar="KEY=VALUE",
@@ -309,7 +310,7 @@ def _synth_command(args: argparse.Namespace) -> str:
             parts += ["--pe", family]
         for spec in args.array or ([] if args.pe else ["4x4"]):
             parts += ["--array", spec]
-        if args.family != "systolic_int8":
+        if args.family != default_family():
             parts += ["--family", args.family]
         if args.dataflow is not None:
             parts += ["--dataflow", args.dataflow]

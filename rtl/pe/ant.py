@@ -4,7 +4,7 @@ The array top is the generic :class:`qaccel.rtl.controller.ArrayTop` around a
 :class:`qaccel.rtl.systolic.SystolicCore` whose edge hooks hold the
 :class:`~qaccel.rtl.pe._ant_decoder.AntDecoder` s (``rows`` at the left edge, ``cols`` at
 the top edge) and whose PEs are the exponent-integer MAC of :mod:`qaccel.rtl.pe.olive`
-(:class:`~qaccel.rtl.pe.olive.OlivePE` with a signed 4-bit significand and a 3-bit
+(:class:`~qaccel.rtl.sigexp_pe.SigExpPE` with a signed 4-bit significand and a 3-bit
 exponent): ``p_out = p_in + ((sig_a * sig_w) << (exp_a + exp_w))``, 32-bit wrapping, exactly
 ``AntArray.golden`` in 4-bit mode (results in units of ``2^-(frac_a + frac_b)``). ``cycles``
 equals ``AntArray.timing(tile)``, ``2R + C + S - 2`` for a tile streaming ``S`` rows: the
@@ -37,7 +37,7 @@ from qaccel.models import ant as ant_fmt
 from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._ant_decoder import CODE_BITS, EXP_BITS, SIG_BITS, TYPE_BITS, AntDecoder
-from qaccel.rtl.pe.olive import OlivePE
+from qaccel.rtl.sigexp_pe import SigExpPE
 from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result, grid_shadow
 
 __all__ = ["edge_units", "create", "create_core", "create_pe", "pe_config", "core_spec",
@@ -69,11 +69,11 @@ def core_spec(params: AntArray) -> CoreSpec:
                     shadow=grid_shadow(params))
 
 
-def create_pe(params: AntArray) -> OlivePE:
+def create_pe(params: AntArray) -> SigExpPE:
     """One PE of the array (what ``qaccel rtl synth --pe ant`` synthesizes): signed 4x4
     multiplier, exponent adder, shifter, 32-bit accumulator adder."""
     core_spec(params)
-    return OlivePE(SIG_BITS, EXP_BITS, params.acc_bits)
+    return SigExpPE(SIG_BITS, EXP_BITS, params.acc_bits)
 
 
 def edge_units(params: AntArray) -> dict[str, AntDecoder]:
@@ -105,7 +105,7 @@ def create_core(params: AntArray) -> SystolicCore:
     """The array core alone: edge decoders, R x C MAC grid, skew, valid pipeline."""
     spec = core_spec(params)
     pe_bits = SIG_BITS + EXP_BITS
-    return SystolicCore(spec, lambda: OlivePE(SIG_BITS, EXP_BITS, spec.acc_bits),
+    return SystolicCore(spec, lambda: SigExpPE(SIG_BITS, EXP_BITS, spec.acc_bits),
                         pe_a_bits=pe_bits, pe_w_bits=pe_bits,
                         a_edge=_edge(spec.rows, "a"), w_edge=_edge(spec.cols, "w"))
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from qaccel.arch.pe.tile import Tile
 from qaccel.sim.counts import Events, GemmCounts, OperandBits
-from qaccel.sim.plan import FoldPlan, LoopOrder
+from qaccel.sim.plan import FoldPlan
 
 __all__ = ["gemm_traffic", "gemm_counts", "fold_shapes", "tile_events", "cycle_events"]
 
@@ -49,29 +49,50 @@ def _reads(set_bits: int, uses: int, cap: int) -> int:
     return set_bits if set_bits <= cap or uses == 1 else set_bits * uses
 
 
-def _input_reads(plan: FoldPlan, role: str, t: int) -> int:
-    """DRAM read bits of the row or col input operand over one chunk of length t."""
+def _line_sizes(plan: FoldPlan, op: str) -> list[tuple[int, int]]:
+    """(bits of one line of ``op`` over a chunk, how many chunks of that length)."""
+    return [(plan.line_bits(op, t), n) for t, n in plan.sizes(plan.stream_dim)]
+
+
+def _input_reads(plan: FoldPlan, role: str) -> int:
+    """DRAM read bits of the row or col input operand (module docstring's patterns)."""
     op = plan.roles[role]
-    line, cap = plan.line_bits(op, t), plan.reuse_bits[op]
+    cap, order = plan.reuse_bits[op], plan.loop_order
     dim, uses = (plan.row_dim, plan.col_blocks) if role == "row" else (plan.col_dim,
                                                                        plan.row_blocks)
-    cyclic = (role == "row") == (plan.loop_order is LoopOrder.COLS_OUTER)
-    if cyclic:
-        return _reads(plan.dims[dim] * line, uses, cap)
-    return sum(n * _reads(size * line, uses, cap) for size, n in plan.sizes(dim))
+    lines = _line_sizes(plan, op)
+    if order.rows_first == (role == "row"):          # used `uses` times in a row
+        return sum(nt * n * _reads(size * line, uses, cap)
+                   for line, nt in lines for size, n in plan.sizes(dim))
+    if order.chunk_inside:                           # the whole operand, cyclic
+        return _reads(plan.dims[dim] * sum(line * nt for line, nt in lines), uses, cap)
+    return sum(nt * _reads(plan.dims[dim] * line, uses, cap) for line, nt in lines)
 
 
-def _psum_traffic(plan: FoldPlan, t: int) -> tuple[int, int]:
-    """(DRAM write, DRAM read) bits of the col operand O (partial sums) over one chunk."""
+def _stationary_reads(plan: FoldPlan, op: str) -> int:
+    """DRAM read bits of a stationary input: its blocks are used once per chunk."""
+    b, cap, n_s = plan.elem_bits[op], plan.reuse_bits[op], plan.chunks
+    d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
+    order = plan.loop_order
+    if not order.chunk_inside:
+        return _reads(d_r * d_c * b, n_s, cap)
+    if order.rows_first:                              # per row block: its row slice
+        return sum(n * _reads(r * d_c * b, n_s, cap) for r, n in plan.sizes(plan.row_dim))
+    return sum(n * _reads(d_r * c * b, n_s, cap) for c, n in plan.sizes(plan.col_dim))
+
+
+def _psum_traffic(plan: FoldPlan) -> tuple[int, int]:
+    """(DRAM write, DRAM read) bits of the col operand O (partial sums over row blocks)."""
     b, cap, n_r = plan.elem_bits["O"], plan.reuse_bits["O"], plan.row_blocks
-    if plan.loop_order is LoopOrder.ROWS_OUTER:
-        return plan.dims[plan.col_dim] * t * b, 0   # fits (mapping_problem)
+    if plan.loop_order.rows_first:                    # revisited cyclically: fits
+        return plan.dims[plan.col_dim] * plan.streamed * b, 0
     wr = rd = 0
-    for size, n in plan.sizes(plan.col_dim):
-        s = size * t * b
-        fits = s <= cap
-        wr += n * s * (1 if fits else n_r)
-        rd += 0 if fits else n * s * (n_r - 1)
+    for t, nt in plan.sizes(plan.stream_dim):
+        for size, n in plan.sizes(plan.col_dim):
+            s = size * t * b
+            fits = s <= cap
+            wr += nt * n * s * (1 if fits else n_r)
+            rd += 0 if fits else nt * n * s * (n_r - 1)
     return wr, rd
 
 
@@ -79,7 +100,7 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     """Folds, prologue/epilogue and per-operand DRAM and SRAM bits of one GEMM (no cycles or
     events yet). SRAM counts array-side accesses plus DRAM fills (writes) and write-backs
     (reads)."""
-    roles, bits, cap = plan.roles, plan.elem_bits, plan.reuse_bits
+    roles, bits = plan.roles, plan.elem_bits
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
     d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
     n_r, n_c, n_s = plan.row_blocks, plan.col_blocks, plan.chunks
@@ -91,16 +112,15 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
         swr = swr.plus("O", stat_bits * n_s)
         srd = srd.plus("O", stat_bits * (n_s - 1))
     else:
-        rd = rd.plus(stat, _reads(stat_bits, n_s, cap[stat]))
+        rd = rd.plus(stat, _stationary_reads(plan, stat))
         srd = srd.plus(stat, stat_bits * n_s)
 
-    for t, n in plan.sizes(plan.stream_dim):
-        rd = rd.plus(row_op, n * _input_reads(plan, "row", t))
-        if col_op == "O":
-            w, r = _psum_traffic(plan, t)
-            wr, rd = wr.plus("O", n * w), rd.plus("O", n * r)
-        else:
-            rd = rd.plus(col_op, n * _input_reads(plan, "col", t))
+    rd = rd.plus(row_op, _input_reads(plan, "row"))
+    if col_op == "O":
+        w, r = _psum_traffic(plan)
+        wr, rd = wr.plus("O", w), rd.plus("O", r)
+    else:
+        rd = rd.plus(col_op, _input_reads(plan, "col"))
     chunk_lines = plan.sizes(plan.stream_dim)
     srd = srd.plus(row_op, d_r * sum(n * plan.line_bits(row_op, t) for t, n in chunk_lines)
                    * n_c)

@@ -15,7 +15,7 @@ import numpy as np
 from qaccel.arch.pe.tile import Tile
 from qaccel.sim.counts import Events, GemmCounts, OperandBits
 from qaccel.sim.fast.closed_form import cycle_events
-from qaccel.sim.plan import FoldPlan, LoopOrder
+from qaccel.sim.plan import FoldPlan
 from qaccel.sim.reference.buffers import LruBuffer
 
 __all__ = ["FoldStats", "run_folds", "run_gemm"]
@@ -63,17 +63,18 @@ def _slices(plan: FoldPlan, rb: int, cb: int, chunk: int) -> dict[str, slice]:
 
 
 def _grid(plan: FoldPlan):
-    """(chunk, rb, cb) of every fold in execution order: chunks outermost, then the loop
-    order's outer and inner block loops."""
-    for j in range(plan.chunks):
-        if plan.loop_order is LoopOrder.COLS_OUTER:
-            for cb in range(plan.col_blocks):
-                for rb in range(plan.row_blocks):
-                    yield j, rb, cb
-        else:
-            for rb in range(plan.row_blocks):
-                for cb in range(plan.col_blocks):
-                    yield j, rb, cb
+    """(chunk, rb, cb) of every fold in execution order: the loop order's nest
+    (``LoopOrder``: chunks outermost, or inside the outer block loop)."""
+    order = plan.loop_order
+    outer, inner = ((plan.row_blocks, plan.col_blocks) if order.rows_first
+                    else (plan.col_blocks, plan.row_blocks))
+    loops = ((plan.chunks, outer, inner) if not order.chunk_inside
+             else (outer, plan.chunks, inner))
+    for i0 in range(loops[0]):
+        for i1 in range(loops[1]):
+            for i2 in range(loops[2]):
+                j, x, y = (i0, i1, i2) if not order.chunk_inside else (i1, i0, i2)
+                yield (j, x, y) if order.rows_first else (j, y, x)
 
 
 def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,

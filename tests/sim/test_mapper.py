@@ -135,7 +135,7 @@ def test_partial_sums_that_do_not_fit_are_outside_the_space():
     # (D_c x T x 32 bits) over the 4 row blocks: N = 8, T = 8 -> 2048 bits > 1024: rejected
     accel = make_accel(rows=2, cols=2, kib=0.25)
     plan = plan_gemm(accel, 8, 8, 8, Mapping(accel.pe_array.dataflow, LoopOrder.ROWS_OUTER, 8))
-    assert mapping_problem(plan) == ("rows_outer needs one chunk's partial sums in the output "
+    assert mapping_problem(plan) == ("rows_outer needs the partial sums it revisits in the output "
                                      "buffer")
     assert evaluate(accel, 8, 8, 8, plan_mapping(plan)) is None
     # T = 4: 1024 bits fit, the mapping is in the space
