@@ -33,7 +33,7 @@ from functools import lru_cache
 from qaccel.arch.cost import counts_energy_pj
 from qaccel.arch.spec import Accelerator, PEArray
 from qaccel.sim.counts import GemmCounts
-from qaccel.sim.fast.closed_form import gemm_counts
+from qaccel.sim.fast.closed_form import gemm_cycles, gemm_traffic, with_cycles_and_events
 from qaccel.sim.plan import (
     FoldPlan,
     LoopOrder,
@@ -116,11 +116,19 @@ def evaluate(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     plan = plan_gemm(accel, M, K, N, mapping)
     if mapping_problem(plan) is not None:
         return None
-    counts = gemm_counts(pe, plan)
-    cycles = total_cycles(counts.compute_cycles, counts.dram_bits, counts.prologue_bits,
-                          counts.epilogue_bits, accel.dram.bits_per_cycle)
-    energy = counts_energy_pj(accel, pe, counts)["energy_pj_total"]
-    return Choice(mapping, pe, plan, counts, cycles, energy)
+    return _complete(accel, mapping, pe, plan, gemm_traffic(plan), gemm_cycles(pe, plan))
+
+
+def _complete(accel: Accelerator, mapping: Mapping, pe: PEArray, plan: FoldPlan,
+              traffic: GemmCounts, compute: int) -> Choice:
+    counts = with_cycles_and_events(pe, plan, traffic, compute)
+    return Choice(mapping, pe, plan, counts, _total(accel, traffic, compute),
+                  counts_energy_pj(accel, pe, counts)["energy_pj_total"])
+
+
+def _total(accel: Accelerator, traffic: GemmCounts, compute: int) -> int:
+    return total_cycles(compute, traffic.dram_bits, traffic.prologue_bits,
+                        traffic.epilogue_bits, accel.dram.bits_per_cycle)
 
 
 def _nest(order: LoopOrder, n_r: int, n_c: int, n_s: int) -> tuple[str, ...]:
@@ -144,11 +152,29 @@ def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
         assert choice is not None  # cols_outer without chunks is always valid
         return choice
     objective = Objective(objective)
-    best = None
+    if objective is not Objective.CYCLES:
+        best = None
+        for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
+            choice = evaluate(accel, M, K, N, mapping)
+            if choice is not None and (best is None
+                                       or choice.score(objective) < best.score(objective)):
+                best = choice
+        assert best is not None  # the fixed mapping of each dataflow is always valid
+        return best
+    # cycles: total >= compute, so a candidate whose compute alone reaches the best total
+    # cannot win (ties go to the earlier one); events and energy only for the winner
+    best_key, best = None, None
     for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
-        choice = evaluate(accel, M, K, N, mapping)
-        if choice is not None and (best is None
-                                   or choice.score(objective) < best.score(objective)):
-            best = choice
+        pe = accel.pe_array.with_dataflow(mapping.dataflow)
+        plan = plan_gemm(accel, M, K, N, mapping)
+        compute = gemm_cycles(pe, plan)
+        if best_key is not None and compute >= best_key:
+            continue
+        if mapping_problem(plan) is not None:
+            continue
+        traffic = gemm_traffic(plan)
+        cycles = _total(accel, traffic, compute)
+        if best_key is None or cycles < best_key:
+            best_key, best = cycles, (mapping, pe, plan, traffic, compute)
     assert best is not None  # the fixed mapping of each dataflow is always valid
-    return best
+    return _complete(accel, *best)

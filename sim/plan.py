@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from qaccel.arch.spec import Accelerator, Dataflow
 
@@ -43,6 +44,7 @@ OPERAND_DIMS = {"A": ("M", "K"), "B": ("K", "N"), "O": ("M", "N")}
 BUFFER_OF = {"A": "input_buffer", "B": "weight_buffer", "O": "output_buffer"}
 
 
+@lru_cache(maxsize=64)
 def roles_of(mapping: tuple[str, str, str]) -> dict[str, str]:
     """Role -> operand for a mapping (row dim, col dim, streamed dim), any permutation of
     M, K, N: the stationary operand is indexed by (row, col), the row operand by
@@ -129,7 +131,10 @@ class FoldPlan:
 
     @property
     def dims(self) -> dict[str, int]:
-        return {"M": self.M, "K": self.K, "N": self.N}
+        cached = self.__dict__.get("_dims")
+        if cached is None:
+            cached = self.__dict__["_dims"] = {"M": self.M, "K": self.K, "N": self.N}
+        return cached
 
     @property
     def row_blocks(self) -> int:
@@ -164,6 +169,12 @@ class FoldPlan:
 
     def sizes(self, dim: str) -> list[tuple[int, int]]:
         """(block size, how many blocks of that size) along a mapped or the streamed dim."""
+        cache = self.__dict__.setdefault("_size_cache", {})
+        if dim not in cache:
+            cache[dim] = self._sizes(dim)
+        return cache[dim]
+
+    def _sizes(self, dim: str) -> list[tuple[int, int]]:
         if dim == self.stream_dim:
             side, n = self.tile, self.chunks
         else:

@@ -104,32 +104,32 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
     d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
     n_r, n_c, n_s = plan.row_blocks, plan.col_blocks, plan.chunks
-    rd, wr, srd, swr = OperandBits(), OperandBits(), OperandBits(), OperandBits()
+    rd, wr, srd, swr = ({"A": 0, "B": 0, "O": 0} for _ in range(4))
 
     stat_bits = d_r * d_c * bits[stat]
     if stat == "O":                      # written per chunk, reloaded by later chunks
-        wr = wr.plus("O", stat_bits)
-        swr = swr.plus("O", stat_bits * n_s)
-        srd = srd.plus("O", stat_bits * (n_s - 1))
+        wr["O"] += stat_bits
+        swr["O"] += stat_bits * n_s
+        srd["O"] += stat_bits * (n_s - 1)
     else:
-        rd = rd.plus(stat, _stationary_reads(plan, stat))
-        srd = srd.plus(stat, stat_bits * n_s)
+        rd[stat] += _stationary_reads(plan, stat)
+        srd[stat] += stat_bits * n_s
 
-    rd = rd.plus(row_op, _input_reads(plan, "row"))
+    rd[row_op] += _input_reads(plan, "row")
     if col_op == "O":
         w, r = _psum_traffic(plan)
-        wr, rd = wr.plus("O", w), rd.plus("O", r)
+        wr["O"] += w
+        rd["O"] += r
     else:
-        rd = rd.plus(col_op, _input_reads(plan, "col"))
+        rd[col_op] += _input_reads(plan, "col")
     chunk_lines = plan.sizes(plan.stream_dim)
-    srd = srd.plus(row_op, d_r * sum(n * plan.line_bits(row_op, t) for t, n in chunk_lines)
-                   * n_c)
+    srd[row_op] += d_r * sum(n * plan.line_bits(row_op, t) for t, n in chunk_lines) * n_c
     col_total = d_c * sum(n * plan.line_bits(col_op, t) for t, n in chunk_lines)
     if col_op == "O":
-        swr = swr.plus("O", col_total * n_r)
-        srd = srd.plus("O", col_total * (n_r - 1))
+        swr["O"] += col_total * n_r
+        srd["O"] += col_total * (n_r - 1)
     else:
-        srd = srd.plus(col_op, col_total * n_r)
+        srd[col_op] += col_total * n_r
 
     (r0, _), (c0, _), (t0, _) = (plan.sizes(d)[0] for d in (plan.row_dim, plan.col_dim,
                                                              plan.stream_dim))
@@ -141,8 +141,12 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     if col_op != "O":
         prologue += c0 * plan.line_bits(col_op, t0)
     epilogue = r_last * c_last * bits["O"] if stat == "O" else c_last * t_last * bits["O"]
+    for op in "ABO":                     # DRAM fills write the buffer, write-backs read it
+        srd[op] += wr[op]
+        swr[op] += rd[op]
     return GemmCounts(folds=n_r * n_c * n_s, prologue_bits=prologue, epilogue_bits=epilogue,
-                      dram_rd=rd, dram_wr=wr, sram_rd=srd + wr, sram_wr=swr + rd)
+                      dram_rd=OperandBits(**rd), dram_wr=OperandBits(**wr),
+                      sram_rd=OperandBits(**srd), sram_wr=OperandBits(**swr))
 
 
 def fold_shapes(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
@@ -171,25 +175,42 @@ def cycle_events(pe: object, compute_cycles: int) -> Events:
 
 def gemm_cycles(pe: object, plan: FoldPlan) -> int:
     """Compute cycles of one GEMM: every fold's ``fold_cycles_of``; with overlapped preload
-    every fold but the first hides its preload behind the previous one."""
+    every fold but the first hides its preload behind the previous one. (The loop order does
+    not change it: cached on the fold shapes.)"""
+    return _cycles(pe, plan.row_dim, plan.col_dim, plan.stream_dim,
+                   tuple(plan.sizes(plan.row_dim)), tuple(plan.sizes(plan.col_dim)),
+                   tuple(plan.sizes(plan.stream_dim)))
+
+
+@lru_cache(maxsize=65536)
+def _cycles(pe: object, row_dim: str, col_dim: str, stream_dim: str, rows: tuple,
+            cols: tuple, chunks: tuple) -> int:
     hide = pe.hides_preload
-    shapes = fold_shapes(plan)
-    total = sum(n * pe.fold_cycles_of(*dims, overlapped=hide) for dims, n in shapes)
+    first = None
+    total = 0
+    for (r, nr), (c, nc), (t, ns) in product(rows, cols, chunks):
+        dims = {row_dim: r, col_dim: c, stream_dim: t}
+        shape = (dims["M"], dims["K"], dims["N"])
+        first = first or shape
+        total += nr * nc * ns * pe.fold_cycles_of(*shape, overlapped=hide)
     if hide:
-        first = shapes[0][0]
         total += pe.fold_cycles_of(*first) - pe.fold_cycles_of(*first, overlapped=True)
     return total
 
 
 def gemm_counts(pe: object, plan: FoldPlan) -> GemmCounts:
     """Everything the fast engine reports for one GEMM's timing: traffic, cycles, events."""
-    counts = gemm_traffic(plan)
-    compute = gemm_cycles(pe, plan)
-    events = Events()
+    return with_cycles_and_events(pe, plan, gemm_traffic(plan), gemm_cycles(pe, plan))
+
+
+def with_cycles_and_events(pe: object, plan: FoldPlan, counts: GemmCounts,
+                           compute: int) -> GemmCounts:
+    """``counts`` (traffic only) completed with the compute cycles and the events."""
+    events: dict[str, int] = {}
     for dims, n in fold_shapes(plan):
-        events = events + tile_events(pe, *dims) * n
-    counts = GemmCounts(folds=counts.folds, compute_cycles=compute,
+        for name, v in tile_events(pe, *dims).items():
+            events[name] = events.get(name, 0) + v * n
+    return GemmCounts(folds=counts.folds, compute_cycles=compute,
                         prologue_bits=counts.prologue_bits, epilogue_bits=counts.epilogue_bits,
                         dram_rd=counts.dram_rd, dram_wr=counts.dram_wr, sram_rd=counts.sram_rd,
-                        sram_wr=counts.sram_wr, events=events + cycle_events(pe, compute))
-    return counts
+                        sram_wr=counts.sram_wr, events=Events(events) + cycle_events(pe, compute))
