@@ -102,21 +102,28 @@ def pair_candidates(x, rows, n, k, div, floor, ncand):
 
 
 @kernel
-def victim_terms(crow, chi, clo, rows, steps, cut, table, t, lut, lo, inv, ncell):
+def victim_terms(crow, chi, clo, rows, steps, order, cut, table, t, lut, lo, inv, ncell):
     """OliVe's search, per step: the error change when a candidate pair's larger value is an
     outlier (``chi >= cut * step``) and its smaller one the victim, ``lo^2 - (lo - nearest
     normal)^2``, summed per row in candidate order (as ``np.bincount`` does); and whether any
-    pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools."""
-    out = np.zeros((steps.shape[0], rows))
-    hit = np.zeros(steps.shape[0], np.bool_)
-    for ri in nb.prange(steps.shape[0]):
-        step = steps[ri]
-        c = cut * step
+    pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools. ``order`` sorts
+    ``steps`` ascending, so a candidate is an outlier for a prefix of it; work items are
+    blocks of that order."""
+    ns = steps.shape[0]
+    out = np.zeros((ns, rows))
+    hit = np.zeros(ns, np.bool_)
+    nblk = min(ns, 16)
+    for blk in nb.prange(nblk):
+        a, b = blk * ns // nblk, (blk + 1) * ns // nblk
         for i in range(crow.shape[0]):
-            if chi[i] >= c:
-                v = clo[i]
+            h, v, row = chi[i], clo[i], crow[i]
+            for o in range(a, b):
+                ri = order[o]
+                step = steps[ri]
+                if h < cut * step:
+                    break
                 e = v - table[rank_right(v / step, t, lut, lo, inv, ncell)] * step
-                out[ri, crow[i]] += v * v - e * e
+                out[ri, row] += v * v - e * e
                 hit[ri] = True
     return out, hit
 

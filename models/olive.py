@@ -227,7 +227,8 @@ class OliVe(FormatConfig):
         steps = np.array([r / norm[-1] for r in self.clip_ratios])
         lut = Lut(Grid(norm, Tie.UPPER).mids, pairs.cand_row.size)
         terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
-                                  cut, norm, *lut.args, work=pairs.cand_row.size * steps.size)
+                                  np.argsort(steps, kind="stable"), cut, norm, *lut.args,
+                                  work=pairs.cand_row.size * steps.size)
         errs = (pairs.hi.sq_errors(comb, steps) + pairs.lo.sq_errors(norm, steps)
                 + pairs.lone.sq_errors(norm, steps))
         best_err = np.full(nrows, np.inf)
