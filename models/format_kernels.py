@@ -1,6 +1,9 @@
 """Numba encoders of ANT, OliVe, BitMoD and INTk: each repeats its format's float64 NumPy
 expressions element by element (see :mod:`qaccel.models.kernels` for why that is exact) and
-reads the input in its own dtype, so no float64 copy of a weight is made.
+reads the input in its own dtype, so no float64 copy of a weight is made. These duplicate the
+NumPy encoders of commit 018e362; tests/models/test_quantizer_pins.py ties every format to
+their output byte for byte, and tests/models/test_kernels.py ties :func:`pair_codes` to
+:func:`qaccel.models.olive.encode_pairs` (still the readable pair coder).
 
 Layouts: ``x`` is a flat C-ordered array of ``rows`` equal rows of ``n`` values; OliVe rows
 hold sub-rows of ``k`` values (the last axis, paired 0-1, 2-3, ...); BitMoD and INTk rows are
