@@ -110,17 +110,16 @@ def victim_terms(crow, chi, clo, rows, steps, order, cut, table, t, lut, lo, inv
     outlier (``chi >= cut * step``) and its smaller one the victim, ``lo^2 - (lo - nearest
     normal)^2``, summed per row in candidate order (as ``np.bincount`` does); and whether any
     pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools. ``order`` sorts
-    ``steps`` ascending, so a candidate is an outlier for a prefix of it; work items are
-    blocks of that order."""
+    ``steps`` ascending, so a candidate is an outlier for a prefix of it; work items take
+    every ``nblk``-th step of that order."""
     ns = steps.shape[0]
     out = np.zeros((ns, rows))
     hit = np.zeros(ns, np.bool_)
     nblk = min(ns, 16)
-    for blk in nb.prange(nblk):
-        a, b = blk * ns // nblk, (blk + 1) * ns // nblk
+    for blk in nb.prange(nblk):             # every nblk-th step of the order: balanced work
         for i in range(crow.shape[0]):
             h, v, row = chi[i], clo[i], crow[i]
-            for o in range(a, b):
+            for o in range(blk, ns, nblk):
                 ri = order[o]
                 step = steps[ri]
                 if h < cut * step:
