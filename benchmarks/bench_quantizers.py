@@ -1,6 +1,7 @@
 """Quantizers at LLM scale: every ANT / OliVe / BitMoD / INTk format on one 4096 x 11008 weight.
 
 Run:  python benchmarks/bench_quantizers.py [--rows 4096] [--baseline-rows 1024] [--repeat 3]
+      python benchmarks/bench_quantizers.py --minilm
 
 The weight is float32, Student-t (4 degrees of freedom) times 0.02, seeded: heavy-tailed like
 an LLM's, so OliVe finds outlier pairs. Per format it prints the encode time (best of
@@ -18,6 +19,10 @@ float64 copies and sort every row, so they run on the first ``--baseline-rows`` 
 for a same-run ratio; the codes, scales and extra arrays of both are compared there (they
 must be identical). Targets (issue 17): at most 1 s and 200 MB beyond the weight per format
 at 4096 x 11008.
+
+``--minilm`` instead runs ``qaccel quantize --model minilm --all`` twice, back to back in
+fresh processes: on a copy of commit 018e362 (``git archive``) and on this tree, and prints
+each run's wall time and the wall / CPU time spent inside the four families' ``encode``.
 """
 
 from __future__ import annotations
@@ -97,6 +102,68 @@ def same(a, b) -> bool:
             and all(np.array_equal(a.extra[k], b.extra[k]) for k in a.extra))
 
 
+#: run in a child process: ``qaccel quantize --all`` with the four families' encode timed
+MINILM_CHILD = """
+import json, sys, time
+from qaccel.models import ant, bitmod, intk, olive
+spent = {"encode_s": 0.0, "encode_cpu_s": 0.0, "calls": 0}
+def timed(encode):
+    def wrapper(self, *a, **k):
+        c, t = time.process_time(), time.perf_counter()
+        try:
+            return encode(self, *a, **k)
+        finally:
+            spent["encode_s"] += time.perf_counter() - t
+            spent["encode_cpu_s"] += time.process_time() - c
+            spent["calls"] += 1
+    return wrapper
+for cls in (ant.Ant, bitmod.BitMoD, intk.IntK, olive.OliVe):
+    cls.encode = timed(cls.encode)
+from qaccel.cli import main
+t = time.perf_counter()
+rc = main(["quantize", "--model", "minilm", "--all", "--out", sys.argv[1]])
+spent["total_s"] = time.perf_counter() - t
+print(json.dumps(spent), file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def minilm() -> None:
+    """``qaccel quantize --all`` on MiniLM with the quantizers of 018e362 and of this tree."""
+    import json
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, pkg = Path(tmp) / "src", Path(tmp) / "pkg"
+        src.mkdir()
+        archive = subprocess.run(["git", "archive", BASE_COMMIT], cwd=root, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        (pkg / "qaccel").mkdir(parents=True)
+        subprocess.run(["cp", "-r", f"{src}/qaccel/.", str(pkg / "qaccel")], check=True)
+        for sub in ("arch", "models", "sim", "rtl", "sweeps"):
+            (pkg / "qaccel" / sub).symlink_to(src / sub)
+        rows = {}
+        for side, path in ((BASE_COMMIT, str(pkg)), ("this tree", "")):
+            env = dict(os.environ, PYTHONPATH=path, HF_HUB_OFFLINE="1")
+            out = Path(tmp) / "table.csv"
+            load = os.getloadavg()[0]
+            run = subprocess.run([sys.executable, "-c", MINILM_CHILD, str(out)], cwd=tmp,
+                                 env=env, capture_output=True, text=True, check=True)
+            rows[side] = json.loads(run.stderr.strip().splitlines()[-1])
+            rows[side]["load"] = load
+            rows[side]["table"] = pd.read_csv(out).drop(columns=["seconds"])
+    same = rows[BASE_COMMIT]["table"].equals(rows["this tree"]["table"])
+    print("| quantizers | `quantize --all` wall | in encode: wall (cpu) | encode calls | "
+          "load average |\n|---|---:|---:|---:|---:|")
+    for side, r in rows.items():
+        print(f"| {side} | {r['total_s']:.1f} s | {r['encode_s']:.1f} s "
+              f"({r['encode_cpu_s']:.1f} s) | {r['calls']} | {r['load']:.1f} |")
+    print(f"accuracy tables identical: {'yes' if same else 'NO'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=4096)
@@ -104,7 +171,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--formats", default=",".join(
         n for n, f in FORMATS.items() if getattr(f, "family", None) in FAMILIES))
+    ap.add_argument("--minilm", action="store_true",
+                    help="time qaccel quantize --all on MiniLM, 018e362 vs this tree")
     args = ap.parse_args()
+    if args.minilm:
+        minilm()
+        return
     names = args.formats.split(",")
     rng = np.random.default_rng(17)
     w = np.empty((args.rows, COLS), np.float32)

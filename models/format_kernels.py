@@ -1,6 +1,9 @@
 """Numba encoders of ANT, OliVe, BitMoD and INTk: each repeats its format's float64 NumPy
 expressions element by element (see :mod:`qaccel.models.kernels` for why that is exact) and
-reads the input in its own dtype, so no float64 copy of a weight is made.
+reads the input in its own dtype, so no float64 copy of a weight is made. These duplicate the
+NumPy encoders of commit 018e362; tests/models/test_quantizer_pins.py ties every format to
+their output byte for byte, and tests/models/test_kernels.py ties :func:`pair_codes` to
+:func:`qaccel.models.olive.encode_pairs` (still the readable pair coder).
 
 Layouts: ``x`` is a flat C-ordered array of ``rows`` equal rows of ``n`` values; OliVe rows
 hold sub-rows of ``k`` values (the last axis, paired 0-1, 2-3, ...); BitMoD and INTk rows are
@@ -13,7 +16,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from qaccel.models.kernels import kernel, pairwise_sum, prefix, rank_right, span
+from qaccel.models.kernels import add, kernel, pairwise_sum, prefix, rank_right, span
 
 __all__ = ["table_codes", "pair_buckets", "pair_candidates", "victim_terms", "pair_codes",
            "bitmod_groups", "group_ranges", "intk_codes"]
@@ -33,13 +36,6 @@ def table_codes(x, rows, n, scale, codes_of, t, lut, lo, inv, ncell):
     return out
 
 
-@nb.njit(inline="always")
-def _add(cnt, s1, s2, it, b, v):
-    cnt[it, b] += 1.0
-    s1[it, b] += v
-    s2[it, b] += v * v
-
-
 @kernel
 def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl, lol, invl,
                  ncl):
@@ -47,17 +43,16 @@ def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl
     sums (count, sum, sum of squares per row, as :func:`qaccel.models.kernels.bucket_sums`) of
     each pair's larger value on the thresholds ``th``, of its smaller one and of the unpaired
     last values on ``tl``; and per work item the number of pairs whose larger value is at
-    least ``floor``. Returns the nine sums and the counts (work items ``rows * nch``, in
-    row-major order, ``nch`` as :func:`pair_candidates` takes it)."""
+    least ``floor``. Returns the three prefix-sum arrays (rows x columns x 3) and the counts
+    (work items ``rows * nch``, in row-major order, as :func:`pair_candidates` takes them)."""
     m = n // k
     kp = k - k % 2
     sub = max(1, span(n) // k)
     nch = max(1, (m + sub - 1) // sub)
     items = rows * nch
-    nh, nl = th.shape[0] + 2, tl.shape[0] + 2
-    hc, h1, h2 = np.zeros((items, nh)), np.zeros((items, nh)), np.zeros((items, nh))
-    lc, l1, l2 = np.zeros((items, nl)), np.zeros((items, nl)), np.zeros((items, nl))
-    oc, o1, o2 = np.zeros((items, nl)), np.zeros((items, nl)), np.zeros((items, nl))
+    hi_acc = np.zeros((items, th.shape[0] + 2, 3))
+    lo_acc = np.zeros((items, tl.shape[0] + 2, 3))
+    one_acc = np.zeros((items, tl.shape[0] + 2, 3))
     ncand = np.zeros(items, np.int64)
     for it in nb.prange(items):
         r, c = it // nch, it % nch
@@ -68,16 +63,15 @@ def pair_buckets(x, rows, n, k, div, floor, th, luth, loh, invh, nch_h, tl, lutl
                 a = abs(np.float64(x[base + p]) / d) if d > 0 else 0.0
                 b = abs(np.float64(x[base + p + 1]) / d) if d > 0 else 0.0
                 hi, lo_ = max(a, b), min(a, b)
-                _add(hc, h1, h2, it, rank_right(hi, th, luth, loh, invh, nch_h) + 1, hi)
-                _add(lc, l1, l2, it, rank_right(lo_, tl, lutl, lol, invl, ncl) + 1, lo_)
+                add(hi_acc, it, rank_right(hi, th, luth, loh, invh, nch_h) + 1, hi)
+                add(lo_acc, it, rank_right(lo_, tl, lutl, lol, invl, ncl) + 1, lo_)
                 if hi >= floor:
                     ncand[it] += 1
             if kp < k:
                 a = abs(np.float64(x[base + kp]) / d) if d > 0 else 0.0
-                _add(oc, o1, o2, it, rank_right(a, tl, lutl, lol, invl, ncl) + 1, a)
-    return (prefix(hc, rows, nch), prefix(h1, rows, nch), prefix(h2, rows, nch),
-            prefix(lc, rows, nch), prefix(l1, rows, nch), prefix(l2, rows, nch),
-            prefix(oc, rows, nch), prefix(o1, rows, nch), prefix(o2, rows, nch), ncand)
+                add(one_acc, it, rank_right(a, tl, lutl, lol, invl, ncl) + 1, a)
+    return (prefix(hi_acc, rows, nch), prefix(lo_acc, rows, nch), prefix(one_acc, rows, nch),
+            ncand)
 
 
 @kernel
@@ -111,21 +105,27 @@ def pair_candidates(x, rows, n, k, div, floor, ncand):
 
 
 @kernel
-def victim_terms(crow, chi, clo, rows, steps, cut, table, t, lut, lo, inv, ncell):
+def victim_terms(crow, chi, clo, rows, steps, order, cut, table, t, lut, lo, inv, ncell):
     """OliVe's search, per step: the error change when a candidate pair's larger value is an
     outlier (``chi >= cut * step``) and its smaller one the victim, ``lo^2 - (lo - nearest
     normal)^2``, summed per row in candidate order (as ``np.bincount`` does); and whether any
-    pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools."""
-    out = np.zeros((steps.shape[0], rows))
-    hit = np.zeros(steps.shape[0], np.bool_)
-    for ri in nb.prange(steps.shape[0]):
-        step = steps[ri]
-        c = cut * step
+    pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools. ``order`` sorts
+    ``steps`` ascending, so a candidate is an outlier for a prefix of it; work items take
+    every ``nblk``-th step of that order."""
+    ns = steps.shape[0]
+    out = np.zeros((ns, rows))
+    hit = np.zeros(ns, np.bool_)
+    nblk = min(ns, 16)
+    for blk in nb.prange(nblk):             # every nblk-th step of the order: balanced work
         for i in range(crow.shape[0]):
-            if chi[i] >= c:
-                v = clo[i]
+            h, v, row = chi[i], clo[i], crow[i]
+            for o in range(blk, ns, nblk):
+                ri = order[o]
+                step = steps[ri]
+                if h < cut * step:
+                    break
                 e = v - table[rank_right(v / step, t, lut, lo, inv, ncell)] * step
-                out[ri, crow[i]] += v * v - e * e
+                out[ri, row] += v * v - e * e
                 hit[ri] = True
     return out, hit
 
@@ -215,36 +215,44 @@ def intk_codes(x, rows, k, g, scale, zero, qmin, qmax, mask):
 @kernel
 def bitmod_groups(x, rows, k, g, scales, tables, orders, t):
     """BitMoD per group: for each type ``j`` (``scales[grp, j]``, sorted ``tables[j]``, their
-    midpoints ``t[j]``, ``Tie.LOWER``) the squared error summed in NumPy's pairwise order;
-    the first type with the smallest error wins. Returns codes (``[rows, G, g]`` flat) and
-    the winning type per group."""
+    midpoints ``t[j]``, ``Tie.LOWER``: the rank is ``#(t[j] < x / s)``) the squared error
+    summed in NumPy's pairwise order; the first type with the smallest error wins. Returns
+    codes (``[rows, G, g]`` flat) and the winning type per group. Work items are blocks of
+    groups, each with its own scratch arrays; the loops over a group's values vectorize."""
     ng = (k + g - 1) // g
     nt, nm = t.shape
-    codes = np.empty(rows * ng * g, np.uint8)
-    ids = np.empty(rows * ng, np.uint8)
-    for grp in nb.prange(rows * ng):
-        r, gi = grp // ng, grp % ng
-        m = min(g, k - gi * g)
-        off = r * k + gi * g
+    total = rows * ng
+    codes = np.empty(total * g, np.uint8)
+    ids = np.empty(total, np.uint8)
+    block = 256
+    for blk in nb.prange((total + block - 1) // block):
+        xs = np.empty(g)
+        u = np.empty(g)
         err = np.empty((nt, g))
         idx = np.empty((nt, g), np.int64)
-        for i in range(g):
-            v = np.float64(x[off + i]) if i < m else 0.0
+        for grp in range(blk * block, min(total, (blk + 1) * block)):
+            r, gi = grp // ng, grp % ng
+            m = min(g, k - gi * g)
+            off = r * k + gi * g
+            for i in range(g):
+                xs[i] = np.float64(x[off + i]) if i < m else 0.0
+            best, win = np.inf, 0
             for j in range(nt):
                 s = scales[grp, j]
-                u = v / s
-                c = 0
-                for h in range(nm):          # #(mids < u): branch-free for short tables
-                    c += t[j, h] < u
-                e = tables[j, c] * s - v
-                err[j, i] = e * e
-                idx[j, i] = c
-        best, win = np.inf, 0
-        for j in range(nt):
-            e = pairwise_sum(err[j], 0, g, np.nan)
-            if e < best:
-                best, win = e, j
-        for i in range(g):
-            codes[grp * g + i] = orders[win, idx[win, i]]
-        ids[grp] = win
+                for i in range(g):
+                    u[i] = xs[i] / s
+                    idx[j, i] = 0
+                for h in range(nm):
+                    th = t[j, h]
+                    for i in range(g):
+                        idx[j, i] += th < u[i]
+                for i in range(g):
+                    e = tables[j, idx[j, i]] * s - xs[i]
+                    err[j, i] = e * e
+                e = pairwise_sum(err[j], 0, g, np.nan)
+                if e < best:
+                    best, win = e, j
+            for i in range(g):
+                codes[grp * g + i] = orders[win, idx[win, i]]
+            ids[grp] = win
     return codes, ids

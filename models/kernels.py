@@ -26,8 +26,8 @@ import numba as nb
 import numpy as np
 
 __all__ = ["CHUNK", "Lut", "flat", "pairwise_sum", "rank_right", "rank_left", "row_absmax",
-           "row_moments", "bucket_sums", "prefix", "span", "level_errors", "step_errors", "kernel",
-           "PARALLEL_MIN"]
+           "row_moments", "bucket_sums", "add", "prefix", "span", "level_errors", "step_errors",
+           "kernel", "PARALLEL_MIN"]
 
 #: values per parallel work item when a row is long (unit: elements) ...
 CHUNK = 1 << 16
@@ -258,14 +258,12 @@ def row_absmax(x, rows, n):
 @kernel
 def bucket_sums(x, rows, n, div, absolute, t, lut, lo, inv, ncell):
     """Prefix sums over buckets of the count, sum and sum of squares of ``v = x / div[row]``
-    (0 where ``div`` is 0; ``|v|`` if ``absolute``), bucket ``#(t <= v)``: three float64
-    arrays ``rows x (len(t) + 2)``, column ``j`` summing buckets ``< j`` (so column 0 is 0)."""
+    (0 where ``div`` is 0; ``|v|`` if ``absolute``), bucket ``#(t <= v)``: float64
+    ``rows x (len(t) + 2) x 3`` (count, sum, squares), column ``j`` summing the buckets
+    ``< j`` (so column 0 is 0)."""
     w = span(n)
     nch = max(1, (n + w - 1) // w)
-    nbk = t.shape[0] + 2
-    cnt = np.zeros((rows * nch, nbk))
-    s1 = np.zeros((rows * nch, nbk))
-    s2 = np.zeros((rows * nch, nbk))
+    acc = np.zeros((rows * nch, t.shape[0] + 2, 3))
     for it in nb.prange(rows * nch):
         r, c = it // nch, it % nch
         d = div[r]
@@ -273,25 +271,31 @@ def bucket_sums(x, rows, n, div, absolute, t, lut, lo, inv, ncell):
             v = np.float64(x[i]) / d if d > 0 else 0.0
             if absolute:
                 v = abs(v)
-            b = rank_right(v, t, lut, lo, inv, ncell) + 1
-            cnt[it, b] += 1.0
-            s1[it, b] += v
-            s2[it, b] += v * v
-    return prefix(cnt, rows, nch), prefix(s1, rows, nch), prefix(s2, rows, nch)
+            add(acc, it, rank_right(v, t, lut, lo, inv, ncell) + 1, v)
+    return prefix(acc, rows, nch)
+
+
+@nb.njit(inline="always")
+def add(acc, it, b, v):
+    """Count ``v`` into bucket column ``b`` of work item ``it``."""
+    acc[it, b, 0] += 1.0
+    acc[it, b, 1] += v
+    acc[it, b, 2] += v * v
 
 
 @nb.njit(cache=True)
 def prefix(a, rows, nch):
-    """Add up the ``nch`` work items of each row of ``a`` (``rows * nch`` x columns, in
-    order), then take prefix sums along each row (in place when ``nch`` is 1)."""
+    """Add up the ``nch`` work items of each row of ``a`` (``rows * nch`` x columns x 3, in
+    order), then take prefix sums along the columns (in place when ``nch`` is 1)."""
     out = a
     if nch > 1:
-        out = np.zeros((rows, a.shape[1]))
+        out = np.zeros((rows, a.shape[1], a.shape[2]))
         for it in range(rows * nch):
             out[it // nch] += a[it]
     for r in range(rows):
         for j in range(1, out.shape[1]):
-            out[r, j] += out[r, j - 1]
+            for q in range(out.shape[2]):
+                out[r, j, q] += out[r, j - 1, q]
     return out
 
 

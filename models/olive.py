@@ -227,7 +227,8 @@ class OliVe(FormatConfig):
         steps = np.array([r / norm[-1] for r in self.clip_ratios])
         lut = Lut(Grid(norm, Tie.UPPER).mids, pairs.cand_row.size)
         terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
-                                  cut, norm, *lut.args, work=pairs.cand_row.size * steps.size)
+                                  np.argsort(steps, kind="stable"), cut, norm, *lut.args,
+                                  work=pairs.cand_row.size * steps.size)
         errs = (pairs.hi.sq_errors(comb, steps) + pairs.lo.sq_errors(norm, steps)
                 + pairs.lone.sq_errors(norm, steps))
         best_err = np.full(nrows, np.inf)
@@ -311,10 +312,10 @@ class _PairRows:
                 want_lo.append(thresholds(norm, r / norm[-1]))
         th = Lut(np.unique(np.concatenate(want_hi)), n * rows // 2)
         tl = Lut(np.unique(np.concatenate(want_lo)), n * rows // 2)
-        *sums, ncand = pair_buckets(xk, rows, n, k, base, floor, *th.args, *tl.args)
-        self.hi = Buckets(th.t, *sums[0:3])
-        self.lo = Buckets(tl.t, *sums[3:6])
-        self.lone = Buckets(tl.t, *sums[6:9])
+        hi, lo, lone, ncand = pair_buckets(xk, rows, n, k, base, floor, *th.args, *tl.args)
+        self.hi = Buckets(th.t, hi[..., 0], hi[..., 1], hi[..., 2])
+        self.lo = Buckets(tl.t, lo[..., 0], lo[..., 1], lo[..., 2])
+        self.lone = Buckets(tl.t, lone[..., 0], lone[..., 1], lone[..., 2])
         self.floor = floor
         self.cand_row, self.cand_hi, self.cand_lo = pair_candidates(xk, rows, n, k, base,
                                                                     floor, ncand)

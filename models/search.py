@@ -54,8 +54,9 @@ class Buckets:
         threshold the queries will use."""
         lut = Lut(np.unique(np.asarray(wanted, dtype=np.float64)), x.size)
         n = x.size // rows if rows else 0
-        return cls(lut.t, *bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64),
-                                       absolute, *lut.args))
+        acc = bucket_sums(x.reshape(-1), rows, n, np.asarray(div, np.float64), absolute,
+                          *lut.args)
+        return cls(lut.t, acc[..., 0], acc[..., 1], acc[..., 2])
 
     def _edges(self, t: np.ndarray) -> np.ndarray:
         """Prefix columns of the bucket edges below and above each level, thresholds ``t``

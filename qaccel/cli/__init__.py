@@ -16,7 +16,7 @@ from qaccel import __version__
 from qaccel.errors import ConfigError
 
 #: subcommand modules (qaccel.cli.<name>), each with register(subparsers)
-COMMANDS = ("demo", "capture", "workloads", "sim", "compare", "presets", "quantize", "rtl",
+COMMANDS = ("demo", "capture", "workloads", "sim", "compare", "presets", "quantize", "rtl", "fpga",
             "sweep")
 
 

@@ -30,7 +30,7 @@ import yaml
 
 from qaccel.arch.fields import Context, OneOf, build
 from qaccel.arch.pe.registry import PE_FAMILIES, default_family, family_class, level_module
-from qaccel.arch.spec import Dataflow, PEArray
+from qaccel.arch.spec import Dataflow, PEArray, Preload
 from qaccel.errors import ConfigError, Problem
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_synth)
 
     r = rtl.add_parser("verify", help="replay random tiles through the RTL, check bit- and "
-                       "cycle-exact against golden() and timing()")
+                       "cycle-exact against golden() and batch_timing()")
     _add_design_arguments(r)
     r.add_argument("--tiles", type=int, default=100, help="tiles to check (default: 100)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -190,10 +190,13 @@ def _checked_params(family: str, data: dict[str, object]) -> PEArray:
     ctx.raise_if_any()
     assert params is not None
     try:
-        level_module(family, "rtl").core_spec(params)
+        spec = level_module(family, "rtl").core_spec(params)
     except ValueError as exc:  # e.g. a dataflow or a mode without RTL
         path = "--dataflow" if " dataflow " in f" {exc} " else "pe_array"
         raise ConfigError.single(path, str(exc)) from None
+    if Preload(params.preload) is Preload.OVERLAPPED and not getattr(spec, "shadow", False):
+        raise ConfigError.single("pe_array.preload", f"must be 'serial' for {family} RTL (its "
+                                 f"core has no shadow stationary registers), not 'overlapped'")
     return params
 
 
@@ -343,7 +346,7 @@ def _verify(args: argparse.Namespace) -> int:
     print(report.summary())
     print(f"tiles checked: {report.tiles_checked:,} of {report.tiles:,}")
     print(f"cycles compared: {report.cycles_compared:,} tiles (cycles port and clock "
-          f"periods start->done vs timing()), {report.run_cycles:,} cycles in RUN")
+          f"periods start->done vs batch_timing()), {report.run_cycles:,} cycles in RUN")
     print(f"simulated cycles/s: {report.run_cycles_per_s:,.0f} in RUN (free-running), "
           f"{report.sim_cycles_per_s:,.0f} overall with LOAD/DRAIN")
     print("PASS" if report.passed else "FAIL")

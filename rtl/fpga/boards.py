@@ -27,7 +27,8 @@ class Board:
     ``ecp5`` (the open flow); ``synth_family``: yosys ``synth_xilinx -family`` for the
     estimate (None: ``synth_ecp5``); ``capacity``: resources the design may use (per SLR on
     the U280; ``lut`` LUTs (LUTRAM included), ``ff`` flip-flops, ``dsp`` DSP48 / MULT18X18D
-    slices, ``bram`` BRAM36 tiles (a RAMB18 counts half) / DP16KD blocks); ``clock_mhz``: the kernel clock the plan requests (unit: MHz).
+    slices, ``bram`` BRAM36 tiles (a RAMB18 counts half) / DP16KD blocks);
+    ``clock_mhz``: the kernel clock the plan requests (unit: MHz).
     """
 
     name: str

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from amaranth.hdl import ClockSignal, Const, Elaboratable, Module, Signal
+from amaranth.lib import io
 
 from qaccel.rtl.fpga.shell import AxiStreamShell
 
@@ -69,7 +70,8 @@ class TrafficTop(Elaboratable):
             acc = acc ^ port.xor()
         m.d.sync += fold.eq(acc)
         if platform is not None:
-            m.d.comb += platform.request("led", 0).o.eq(fold)
+            m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+            m.d.comb += led.o.eq(fold)
         return m
 
 

@@ -82,11 +82,13 @@ REGISTERS: tuple[Register, ...] = (
     Register("STREAM", 0x10, "RW", "input stream select: 0 w_* (stationary/column operand), "
              "1 m_* (metadata), 2 a_* (streamed operand)", (Bit("SEL", 0, 2),)),
     Register("LENGTH", 0x14, "RW", "axis: 32-bit words accepted on s_axis since the last run "
-             "(read only); maxi: 32-bit words to fetch from IN_PTR", (Bit("WORDS", 0, 32),)),
+             "ended (read only); maxi: 32-bit words to fetch from IN_PTR",
+             (Bit("WORDS", 0, 32),)),
     Register("CYCLES", 0x18, "RO", "sum of the array top's `cycles` over the tiles of the last "
              "batch (start->done per tile; = timing() of a one-tile batch)",
              (Bit("CYCLES", 0, 32),)),
-    Register("TILES", 0x1C, "RO", "tiles loaded in the batch (a_last beats accepted)",
+    Register("TILES", 0x1C, "RO", "tiles in the batch (a_* beats with the last flag received "
+             "since the last run)",
              (Bit("TILES", 0, 32),)),
     Register("IN_PTR_LO", 0x20, "RW", "input buffer address, low word", (Bit("ADDR", 0, 32),),
              kinds=("maxi",)),

@@ -132,16 +132,25 @@ class AxiStreamShell(wiring.Component):
         drained = Signal(range(d.max_tiles + 1))
         running = Signal()
 
-        # ---- AXI4-Lite write channel: AW and W together, then B ------------------------
-        awaddr, wdata, wstrb = self._port("awaddr"), self._port("wdata"), self._port("wstrb")
-        bvalid = Signal()
-        write = self._port("awvalid") & self._port("wvalid") & ~bvalid
-        m.d.comb += [self._port("awready").eq(write), self._port("wready").eq(write),
+        # ---- AXI4-Lite write channel: AW and W each accepted on their own, then B --------
+        # (a master may wait for AWREADY before raising WVALID; the slave must not deadlock)
+        aw_full, w_full, bvalid = Signal(), Signal(), Signal()
+        aw_q, w_q, strb_q = (Signal.like(self._port("awaddr")), Signal(32), Signal(4))
+        aw_take = self._port("awvalid") & ~aw_full & ~bvalid
+        w_take = self._port("wvalid") & ~w_full & ~bvalid
+        m.d.comb += [self._port("awready").eq(aw_take), self._port("wready").eq(w_take),
                      self._port("bvalid").eq(bvalid), self._port("bresp").eq(0)]
+        with m.If(aw_take):
+            m.d.ap += [aw_q.eq(self._port("awaddr")), aw_full.eq(1)]
+        with m.If(w_take):
+            m.d.ap += [w_q.eq(self._port("wdata")), strb_q.eq(self._port("wstrb")),
+                       w_full.eq(1)]
+        awaddr, wdata, wstrb = aw_q, w_q, strb_q
+        write = aw_full & w_full & ~bvalid
         with m.If(bvalid & self._port("bready")):
             m.d.ap += bvalid.eq(0)
         with m.If(write):
-            m.d.ap += bvalid.eq(1)
+            m.d.ap += [bvalid.eq(1), aw_full.eq(0), w_full.eq(0)]
             with m.Switch(awaddr[2:]):
                 with m.Case(regs["CTRL"].offset >> 2):
                     with m.If(wstrb[0] & wdata[regs["CTRL"].field("AP_START").lsb]):
@@ -215,7 +224,10 @@ class AxiStreamShell(wiring.Component):
             taken = taken | (on & getattr(top, f"{s}_ready"))
         with m.If(taken):
             m.d.ap += full.eq(0)
-        with m.If(top.a_valid & top.a_ready & top.a_last):
+        # TILES counts a tile when the word holding its last a_* beat's flag arrives, so it
+        # is current as soon as the DMA transfer has ended
+        n_a, flag = beat_words(self.in_widths["a"]), self.in_widths["a"] % _W
+        with m.If(word_in & (sel == codes["a"]) & (idx == n_a - 1) & self.s_axis_tdata[flag]):
             m.d.ap += tiles.eq(tiles + 1)
 
         # ---- o_* -> m_axis (DRAIN) -------------------------------------------------------

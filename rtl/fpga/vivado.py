@@ -89,7 +89,8 @@ qaccel_expect sources "module $qaccel_top in sources_1" \\
 
 # ---- block design
 create_bd_design {BLOCK_DESIGN}
-qaccel_expect_file block_design $qaccel_proj/qaccel_pynq.srcs/sources_1/bd/{BLOCK_DESIGN}/{BLOCK_DESIGN}.bd
+qaccel_expect_file block_design \\
+    $qaccel_proj/qaccel_pynq.srcs/sources_1/bd/{BLOCK_DESIGN}/{BLOCK_DESIGN}.bd
 
 # ---- ps7: processing system with HP0 and a {board.clock_mhz:g} MHz fabric clock
 create_bd_cell -type ip -vlnv [qaccel_ipdef ps7 processing_system7] {p}

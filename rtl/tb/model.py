@@ -16,22 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from qaccel.arch.pe.tile import Tile
-from qaccel.arch.spec import PEArray, Preload
+from qaccel.arch.spec import PEArray
 
 __all__ = ["Expected", "TileModel", "batch_cycles"]
 
 
 def batch_cycles(params: PEArray, tiles: Sequence[Tile]) -> list[int]:
-    """Each tile's cycles when ``tiles`` run as one batch: ``params.batch_timing(tiles)``.
-
-    With ``preload: serial`` that is ``timing(tile)`` per tile by ``batch_timing``'s own
-    definition, and it is called so directly: families that override ``timing(tile)``
-    without its ``overlapped`` argument (bitmod, mixpe, bitfusion) make ``batch_timing``
-    raise ``TypeError`` today (arch/spec.py passes ``overlapped=`` to every tile).
-    """
-    if Preload(params.preload) is Preload.OVERLAPPED:
-        return list(params.batch_timing(list(tiles)))
-    return [params.timing(tile) for tile in tiles]
+    """Each tile's cycles when ``tiles`` run as one batch: ``params.batch_timing(tiles)``
+    (``timing(tile)`` each with serial preload; every tile after the first hides its preload
+    with ``preload: overlapped``)."""
+    return list(params.batch_timing(list(tiles)))
 
 
 @dataclass(frozen=True)

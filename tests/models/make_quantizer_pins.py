@@ -1,9 +1,11 @@
 """Write tests/models/data/quantizer_pins.npz: the codes, scales, extra arrays and meta of every
-format of the searched families (ANT, OliVe, BitMoD, INTk) on fixed tensors.
+format of the searched families (ANT, OliVe, BitMoD, INTk) on fixed tensors, as the quantizers
+of commit 018e362 (before their searches were vectorized) encode them.
 
-Generated once against commit 018e362 (the quantizers before their searches were vectorized)
-and read by tests/models/test_quantizer_pins.py, which asserts that today's encoders give
-exactly the same bytes. Run from the repository root::
+tests/models/test_quantizer_pins.py asserts that today's encoders give exactly the same bytes.
+The script loads the quantizer modules of 018e362 from git into a private package (so it
+gives the same file at any later commit) and builds each registered format from its dict.
+Run from the repository root::
 
     python tests/models/make_quantizer_pins.py
 
@@ -16,20 +18,27 @@ error's type and message instead.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from qaccel.models.formats import FORMATS
+from qaccel.models.formats import FORMATS, format_to_dict
 
 OUT = Path(__file__).parent / "data" / "quantizer_pins.npz"
 #: the searched families whose pins are stored (every registered format of them)
 FAMILIES = ("ant", "olive", "bitmod", "intk")
-#: cases stored as digests rather than arrays
-DIGEST_CASES = ("tail_300x2200", "normal_1x70001")
+#: cases stored as digests rather than arrays (the last one is large enough for the
+#: kernels' parallel variants)
+DIGEST_CASES = ("tail_300x2200", "normal_1x70001", "tail_1024x2200")
+BASE_COMMIT = "018e362"
+#: the modules of BASE_COMMIT the four families import from qaccel.models
+BASE_MODULES = ("int8", "encoded", "numerics", "search", "intk", "ant", "bitmod", "olive")
 
 
 def pin_formats() -> dict[str, object]:
@@ -76,6 +85,29 @@ def cases() -> dict[str, np.ndarray]:
     x = rng.standard_normal((1, 70001)).astype(f32)
     x[0, rng.integers(0, 70001, 40)] *= 12.0
     out["normal_1x70001"] = x
+    out["tail_1024x2200"] = (0.02 * rng.standard_t(4.0, (1024, 2200))).astype(f32)
+    return out
+
+
+def baseline_formats(tmp: Path) -> dict[str, object]:
+    """:func:`pin_formats` as the code of :data:`BASE_COMMIT` builds them (its modules loaded
+    from git as the package ``_qaccel_pins_base`` under ``tmp``)."""
+    pkg = tmp / "_qaccel_pins_base"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    root = Path(__file__).resolve().parents[2]
+    for mod in BASE_MODULES:
+        src = subprocess.run(["git", "show", f"{BASE_COMMIT}:models/{mod}.py"], cwd=root,
+                             capture_output=True, text=True, check=True).stdout
+        src = re.sub(r"qaccel\.models\.(" + "|".join(BASE_MODULES) + r")\b",
+                     r"_qaccel_pins_base.\1", src)
+        (pkg / f"{mod}.py").write_text(src)
+    sys.path.insert(0, str(tmp))
+    out = {}
+    for name, fmt in pin_formats().items():
+        d = format_to_dict(fmt)
+        module = importlib.import_module(f"_qaccel_pins_base.{d['family']}")
+        out[name] = getattr(module, type(fmt).__name__).from_dict(d)
     return out
 
 
@@ -98,7 +130,9 @@ def main() -> None:
     index: dict[str, dict] = {}
     tensors = cases()
     inputs = {case: digest(x) for case, x in tensors.items()}
-    for name, fmt in pin_formats().items():
+    with tempfile.TemporaryDirectory() as tmp:
+        formats = baseline_formats(Path(tmp))
+    for name, fmt in formats.items():
         for case, x in tensors.items():
             key = f"{name}/{case}"
             try:
@@ -114,14 +148,12 @@ def main() -> None:
                     entry["arrays"][part] = "stored"
                     store[f"{key}/{part}"] = arr
             index[key] = entry
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip()
-    index_doc = {"commit": commit, "inputs": inputs, "pins": index}
+    index_doc = {"commit": BASE_COMMIT, "inputs": inputs, "pins": index}
     store["index"] = np.array(json.dumps(index_doc, sort_keys=True))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **store)
     print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KiB, {len(index)} pins, "
-          f"commit {commit})", file=sys.stderr)
+          f"commit {BASE_COMMIT})", file=sys.stderr)
 
 
 if __name__ == "__main__":

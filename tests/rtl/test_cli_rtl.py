@@ -47,6 +47,10 @@ def test_verilog_to_file(tmp_path: Path) -> None:
      r"pe_array\.lane: is not a known key; allowed: cols, dataflow, preload, rows"),
     (["synth", "--pe", "systolic_int8", "--lanes", "4"],
      r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, preload, rows"),
+    (["verilog", "--rows", "4", "--cols", "4", "--family", "mixpe", "--pe-field",
+      "preload=overlapped"],
+     r"pe_array\.preload: must be 'serial' for mixpe RTL \(its core has no shadow stationary "
+     r"registers\), not 'overlapped'"),
     (["verilog", "--rows", "2", "--cols", "2", "--family", "bitfusion"],
      r"--family: must be a family with RTL, not 'bitfusion' \(RTL is issue 7\)"),
 ])

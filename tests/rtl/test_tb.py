@@ -155,3 +155,26 @@ def test_scoreboard_compares_float_outputs_bit_for_bit() -> None:
         sb.add_rows(np.array(got, np.float32).view(np.int32).astype(np.int64))
     assert [m.message.split(":")[0] for m in sb.mismatches] == ["1 of 2 differ (M=1 K=1 N=2)"] * 2
     assert "out[0,0] -2147483648 (0x80000000) != 0 (0x00000000)" in sb.mismatches[0].message
+
+
+@pytest.mark.parametrize("preload", ["serial", "overlapped"])
+def test_model_predicts_a_batch_when_start_is_pulsed(preload: str) -> None:
+    """Tiles reported before a ``start`` form one batch: nothing is predicted until the pulse,
+    then every tile with its ``batch_timing`` cycles (4x4 ws, S = M: serial 2R + C + M - 2
+    each; overlapped R + C + M - 2 after the batch's first), and the next batch starts over."""
+    from qaccel.rtl.tb.model import TileModel
+
+    params = SystolicInt8(rows=4, cols=4, dataflow=Dataflow.WS, preload=preload)
+    tiles = [Tile(np.ones((m, 4), dtype=np.int8), np.ones((4, 4), dtype=np.int8))
+             for m in (3, 5, 2)]
+    got: list[Expected] = []
+    model = TileModel(params, got.append)
+    model.on_tile(0, tiles[0])
+    model.on_tile(1, tiles[1])
+    assert got == []
+    model.on_start()
+    model.on_tile(2, tiles[2])
+    model.on_start()
+    first = {"serial": [13, 15, 12], "overlapped": [13, 11, 12]}[preload]
+    assert [(e.index, e.cycles) for e in got] == list(enumerate(first))
+    assert got[1].out.tolist() == [[4] * 4] * 5
