@@ -61,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
     result = run(trace, accel, engine="fast", values=True, progress=True)
     print(f"simulated bit-exactly (fast engine) in {time.perf_counter() - t0:.2f} s\n")
     print_result(result, accel)
+    print_mapping_summary(result, trace, accel)
 
     if args.check:
         t0 = time.perf_counter()
@@ -84,3 +85,24 @@ def main(args: argparse.Namespace) -> int:
         write_table(result.frame, args.out)
         print(f"wrote {args.out}")
     return 0
+
+
+def print_mapping_summary(result, trace, accel) -> None:
+    """What the mapper chose, and the stall and total cycles of the fixed mapping beside it."""
+    import dataclasses
+
+    from qaccel.arch.spec import MappingMode
+
+    frame = result.frame
+    chosen = frame.groupby(["dataflow", "loop_order"], sort=False).size()
+    picks = ", ".join(f"{n} x {flow}/{order}" for (flow, order), n in chosen.items())
+    print(f"mappings ({accel.mapping.value}): {picks}")
+    if accel.mapping is MappingMode.FIXED:
+        return
+    fixed = run(trace, dataclasses.replace(accel, mapping=MappingMode.FIXED), engine="fast",
+                values=False).totals()
+    tot = result.totals()
+    print(f"stall cycles {tot['stall_cycles']:,} (fixed mapping: {fixed['stall_cycles']:,}); "
+          f"total {tot['total_cycles']:,} (fixed: {fixed['total_cycles']:,}, "
+          f"{fixed['total_cycles'] / tot['total_cycles']:.2f}x)")
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -78,6 +80,15 @@ def test_demo_end_to_end(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert "captured" in out and "TOTAL" in out
     assert "fast engine agree on every column and every INT32 output" in out
+    # the mapper's choice is printed, with the fixed mapping's figures beside it: the mapper
+    # minimizes total cycles (stalls may grow on so small an input, 2 sentences)
+    assert "mappings (auto): " in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("stall cycles "))
+    figures = [int(x.replace(",", "")) for x in re.findall(r"\d[\d,]+", line)]
+    stalls, stalls_fixed, total, total_fixed = figures[:4]
+    frame = pd.read_csv(tmp_path / "demo.csv")
+    assert (stalls, total) == (frame.stall_cycles.sum(), frame.total_cycles.sum())
+    assert total <= total_fixed
     png = tmp_path / "qaccel-demo.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     frame = pd.read_csv(tmp_path / "demo.csv")
