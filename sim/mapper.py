@@ -1,5 +1,6 @@
 """The mapper: for each GEMM, the mapping (dataflow, loop order, stream tile) that minimizes an
-objective, evaluated with the fast engine's closed forms.
+objective, evaluated with the fast engine's closed forms. Candidates are listed dataflow by
+dataflow, then stream tile (S, then the powers of two upwards), then loop order.
 
 **The mapping space** of a GEMM on a family's array (what :func:`candidate_mappings` lists):
 
@@ -8,8 +9,8 @@ objective, evaluated with the fast engine's closed forms.
   block loop, column or row blocks outer; ``cols_outer`` first); of orders that run the same
   folds in the same order (loops of one iteration dropped) only the first is listed;
 - stream tiles T: the whole streamed dim S, and every power of two from :data:`MIN_TILE` up
-  to S (exclusive). In ``os`` the streamed dim is K: a K split is only listed for families
-  whose partial sums may leave the array (``PEArray.k_split``), at multiples of
+  to S (exclusive). In ``os`` the streamed dim is K: a K split is only listed
+  for families whose partial sums may leave the array (``PEArray.k_split``), at multiples of
   ``PEArray.k_split_multiple`` (a quantization group for the FP32-group-sum PEs);
 - minus the mappings :func:`qaccel.sim.plan.mapping_problem` rejects (partial sums that are
   revisited must fit the output buffer).
@@ -31,7 +32,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from qaccel.arch.cost import counts_energy_pj
-from qaccel.arch.spec import Accelerator, PEArray
+from qaccel.arch.spec import Accelerator, Dataflow, PEArray
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_cycles, gemm_traffic, with_cycles_and_events
 from qaccel.sim.plan import (
@@ -89,7 +90,7 @@ def candidate_mappings(pe: PEArray, M: int, K: int, N: int,  # noqa: N803
         arr = pe.with_dataflow(dataflow)
         row, col, stream = arr.mapping
         S = dims[stream]  # noqa: N806
-        tiles = [S]
+        tiles = []
         step = arr.k_split_multiple if stream == "K" else 1
         if stream != "K" or arr.k_split:
             t = MIN_TILE
@@ -97,10 +98,11 @@ def candidate_mappings(pe: PEArray, M: int, K: int, N: int,  # noqa: N803
                 if t % step == 0:
                     tiles.append(t)
                 t *= 2
+        tiles = [S, *tiles]
         n_r, n_c = -(-dims[row] // arr.rows), -(-dims[col] // arr.cols)
         seen = set()
-        for order in LoopOrder:
-            for t in tiles:
+        for t in tiles:
+            for order in LoopOrder:
                 key = (t, _nest(order, n_r, n_c, -(-S // t)))
                 if key not in seen:
                     seen.add(key)
@@ -164,10 +166,20 @@ def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     # cycles: total >= compute, so a candidate whose compute alone reaches the best total
     # cannot win (ties go to the earlier one); events and energy only for the winner
     best_key, best = None, None
+    computes: dict[tuple[Dataflow, int], int] = {}   # the loop order does not change compute
+    # no mapping moves less than every operand once: a floor under every candidate's total
+    pe0 = accel.pe_array
+    floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_bits + M * N * pe0.acc_bits)
+              // accel.dram.bits_per_cycle)
     for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
+        known = computes.get((mapping.dataflow, mapping.stream_tile))
+        if best_key is not None and (best_key <= floor or (known is not None
+                                                          and known >= best_key)):
+            continue
         pe = accel.pe_array.with_dataflow(mapping.dataflow)
         plan = plan_gemm(accel, M, K, N, mapping)
-        compute = gemm_cycles(pe, plan)
+        compute = known if known is not None else gemm_cycles(pe, plan)
+        computes[(mapping.dataflow, mapping.stream_tile)] = compute
         if best_key is not None and compute >= best_key:
             continue
         if mapping_problem(plan) is not None:
