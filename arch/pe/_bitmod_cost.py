@@ -97,7 +97,7 @@ def _units(pe: Any) -> dict[str, tuple[Cost, Cost]]:
 
 def event_costs(pe: Any) -> dict[str, Cost | None]:
     """45 nm energy of one event of each kind ``BitmodArray.events`` counts (anchored parts
-    only; ``pe_cycles``/``array_cycles`` unpriced: registers and clock have no anchor)."""
+    only; the engines' ``pe_cycles``/``array_cycles`` stay unpriced: no register anchor)."""
     u = {k: v[0] for k, v in _units(pe).items()}
     return {"lane_terms": u["lane"], "pe_steps": u["tree_acc"], "dequant_steps": u["dequant"],
             "out_adds": u["out_add"], "out_rounds": u["out_round"], "align": u["align"],

@@ -204,8 +204,7 @@ class AntArray(SystolicArray):
 
         ``mac4``: 4x4 multiply-shift-accumulates, ``passes * M*K*N``;
         ``decoder_values``: codes decoded at the array edge (4-bit mode only: every A and B
-        code enters the array once per fold, ``K * (M + N)``; INT8 needs no decoder);
-        ``pe_cycles``/``array_cycles`` as ``systolic_int8``.
+        code enters the array once per fold, ``K * (M + N)``; INT8 needs no decoder).
         """
         decodes = tile.K * (tile.M + tile.N) if self.bits == 4 else 0
         return {"mac4": self.passes * tile.M * tile.K * tile.N, "decoder_values": decodes}

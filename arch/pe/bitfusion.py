@@ -140,8 +140,7 @@ class BitFusionArray(OutputStationaryArray):
         """Operation counts of one tile.
 
         ``brick_ops``: BitBrick products, M*K*N * bricks_per_product; ``pe_steps``:
-        accumulator updates, M*N*ceil(K/lanes); ``pe_cycles``/``array_cycles`` as
-        ``systolic_int8``."""
+        accumulator updates, M*N*ceil(K/lanes)."""
         return {"brick_ops": tile.M * tile.K * tile.N * self.bricks_per_product,
                 "pe_steps": tile.M * tile.N * -(-tile.K // self.lanes)}
 

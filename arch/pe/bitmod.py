@@ -32,11 +32,14 @@ cycle, i.e. ``ceil(c_t/u)`` cycles per group for a tile of ``c_t`` columns. So
 
 Full groups never hit either bound; a short last group can. With 4 lanes, 2 cycles/weight and
 at most 32 columns (both presets) a fold equals the formula for every K > 60 (all LLM
-layers); tiles with K <= 60 take up to 11 or c_t cycles per group. Steady state: between folds
-the PEs' input registers are double buffered and the last group's dequantization and output
-add overlap the next fold, so a fold's fill and drain are counted for no fold: both engines
-charge ``fold_cycles`` per fold (the reference engine through ``fold_timing``), as the
-authors' simulator does (no fill/drain).
+layers); tiles with K <= 60 take up to 11 or c_t cycles per group. ``fold_cycles`` is this
+steady-state lane bound; the authors' simulator charges it per fold (no fill/drain).
+
+**One timing basis** (DESIGN.md "PE families"): inside a layer every fold costs what one tile
+costs on the RTL, fill and drain included, as for every family: ``fold_cycles_of`` =
+``tile_cycles(K)`` below (the RTL runs a batch's tiles back to back, each exactly that long;
+``tests/rtl/test_bitmod.py`` checks ``cycles`` against it on every tile). On a 32x32 array and
+K = 4096 that is 2,187 cycles against the lane bound's 2,048.
 
 **Single tile** (``timing(tile)``, what the RTL's ``cycles`` counts from ``start`` to the last
 result; ``rtl/pe/_bitmod_core.py``). ``S = ceil(K/lanes)`` beats arrive one per ``cpw``
@@ -329,8 +332,7 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
         bit-serial shift-adds (M*N*G*11); ``out_adds``: FP32 round + add (M*N*G);
         ``out_rounds``: FP32 -> FP16 (M*N); ``align``: activations aligned at the column
         edge (M*K per fold); ``decoder_terms``: weights decoded at the row edge (N*K per
-        fold); ``pe_cycles``/``array_cycles``: clocked PE-cycles and steady-state fold cycles
-        (``fold_timing``, unpriced).
+        fold). The engines add ``pe_cycles`` / ``array_cycles`` (unpriced).
         """
         m, k, n = tile.M, tile.K, tile.N
         groups = -(-k // self.group_size)

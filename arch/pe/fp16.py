@@ -109,8 +109,8 @@ class Fp16(SystolicArray):
             return np.asarray(acc, dtype=np.float32).astype(np.float16)
 
     def events(self, tile: Tile) -> dict[str, int]:
-        """Operation counts of one tile: ``mac_fp16`` useful MACs, ``pe_cycles`` (R*C*fold
-        cycles) and ``array_cycles`` (fold cycles)."""
+        """Operation counts of one tile: ``mac_fp16`` useful MACs (the engines add
+        ``pe_cycles`` and ``array_cycles``, unpriced)."""
         return {"mac_fp16": tile.M * tile.K * tile.N}
 
     def event_costs(self) -> dict[str, Cost | None]:

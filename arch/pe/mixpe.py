@@ -217,7 +217,7 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
     def events(self, tile: Tile) -> dict[str, int]:
         """``mac_shift_add``: useful MACs; ``act_sum``: row-adder adds (M*K); ``dequant``:
         group results dequantized (M*N*G); ``act_align``: W4A16 activations aligned (M*K, 0
-        for W4A8); ``pe_cycles``/``array_cycles`` as in systolic_int8."""
+        for W4A8)."""
         groups = -(-tile.K // G_SIZE)
         return {"mac_shift_add": tile.M * tile.K * tile.N, "act_sum": tile.M * tile.K,
                 "dequant": tile.M * tile.N * groups,

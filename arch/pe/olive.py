@@ -226,7 +226,7 @@ class OliVeArray(SystolicArray):
         ``mac``: useful MACs (multiply, exponent add, shift, accumulate);
         ``decoder_pairs``: pair decodes at the array edge, every A and B code entering the
         array once per fold, ceil(K/2) pairs per row of A and per column of B
-        (``ceil(K/2) * (M + N)``); ``pe_cycles``/``array_cycles`` as ``systolic_int8``.
+        (``ceil(K/2) * (M + N)``).
         """
         return {"mac": tile.M * tile.K * tile.N,
                 "decoder_pairs": -(-tile.K // 2) * (tile.M + tile.N)}

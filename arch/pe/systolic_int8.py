@@ -69,8 +69,8 @@ class SystolicInt8(SystolicArray):
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile, priced by the energy model.
 
-        ``mac_int8``: useful multiply-accumulates; ``pe_cycles``: PE-cycles the array is
-        clocked (R * C * fold cycles); ``array_cycles``: fold cycles.
+        ``mac_int8``: useful multiply-accumulates (the engines add ``pe_cycles`` and
+        ``array_cycles``, unpriced).
         """
         return {"mac_int8": tile.M * tile.K * tile.N}
 

@@ -1,10 +1,7 @@
 """Fast level of ``bitmod``: closed-form timing, traffic and events; exact group GEMMs on BLAS.
 
-Cycles: all folds stream the whole K; only the column-block size ``c_t`` enters
-``BitmodArray.fold_cycles`` (the function ``timing()`` uses), so compute = n_r * (sum over the
-column blocks of fold_cycles(K, c_t)). Events: the per-fold counts of ``events()`` summed in
-closed form (aligners run once per fold on the fold's M x K activations, decoders on its N x K
-weights). Traffic: ``gemm_traffic``, whose B lines carry their groups' metadata
+Cycles and events: the generic closed forms (``sim/fast/closed_form.py``: each fold shape's
+``timing`` / ``events`` times its count). Traffic: ``gemm_traffic``, whose B lines carry their groups' metadata
 (``FoldPlan.line_bits``, shared with the reference engine).
 
 Values: stage 1 (``align_activations``) is the golden model's own function. Stages 2-3 (terms,

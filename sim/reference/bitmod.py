@@ -1,10 +1,9 @@
 """Reference level of ``bitmod``: the generic fold loop with this family's golden tile, and a
 cycle-by-cycle model of one PE.
 
-Each fold is one R x C block of FP16 outputs over the whole K (column blocks of M outer, row
-blocks of N inner), so the blocks are disjoint and ``BitmodArray.fold_merge`` just stores it.
-A fold costs ``BitmodArray.fold_timing`` (the steady-state ``fold_cycles``), not ``timing``
-(a tile run alone, fill and drain included: the RTL's count).
+Each fold is one R x C block of outputs over one chunk of K (all of K unless the mapping
+splits K at group boundaries; ``BitmodArray.fold_merge`` continues the FP32 sums). A fold
+costs ``BitmodArray.timing`` (a tile as the RTL runs it, fill and drain included).
 
 :func:`run_pe` steps one PE through one dot product cycle by cycle (lanes, adder tree, group
 accumulator, the bit-serial dequantizer with its hold register, the output add); it is checked

@@ -49,10 +49,10 @@ def test_verilog_to_file(tmp_path: Path) -> None:
      r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, preload, rows"),
     (["verilog", "--rows", "4", "--cols", "4", "--family", "mixpe", "--pe-field",
       "preload=overlapped"],
-     r"pe_array\.preload: must be 'serial' for mixpe RTL \(its core has no shadow stationary "
-     r"registers\), not 'overlapped'"),
+     r"pe_array\.preload: must be one of 'serial' for the mixpe array, not 'overlapped'"),
     (["verilog", "--rows", "2", "--cols", "2", "--family", "bitfusion"],
-     r"--family: must be a family with RTL, not 'bitfusion' \(RTL is issue 7\)"),
+     r"--family: must be a family with RTL, not 'bitfusion' \(no RTL yet: the BitFusion "
+     r"baseline is simulated only\)"),
 ])
 def test_bad_input_exits_2_with_the_problem(argv: list[str], message: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
