@@ -1,8 +1,8 @@
 """Fast level of ``bitmod``: closed-form timing, traffic and events; exact group GEMMs on BLAS.
 
 Cycles and events: the generic closed forms (``sim/fast/closed_form.py``: each fold shape's
-``timing`` / ``events`` times its count). Traffic: ``gemm_traffic``, whose B lines carry their groups' metadata
-(``FoldPlan.line_bits``, shared with the reference engine).
+``timing`` / ``events`` times its count). Traffic: ``gemm_traffic``, whose B lines carry
+their groups' metadata (``FoldPlan.line_bits``, shared with the reference engine).
 
 Values: stage 1 (``align_activations``) is the golden model's own function. Stages 2-3 (terms,
 lanes, tree, accumulator) are replaced by one exact integer product per group: the terms of a
