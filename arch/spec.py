@@ -32,10 +32,12 @@ class Dataflow(StrEnum):
 
 class MappingMode(StrEnum):
     """How each layer's mapping is chosen: ``auto`` (the mapper searches the family's mapping
-    space per layer, ``sim/mapper.py``) or ``fixed`` (the preset's dataflow, column blocks
-    outer, the streamed dim untiled: SCALE-Sim's schedule)."""
+    space per layer, ``sim/mapper.py``), ``dataflow`` (the mapper keeps ``pe_array.dataflow``
+    and searches loop order and stream tile: for sweeps over the dataflow) or ``fixed`` (the
+    preset's dataflow, column blocks outer, the streamed dim untiled: SCALE-Sim's schedule)."""
 
     AUTO = "auto"
+    DATAFLOW = "dataflow"
     FIXED = "fixed"
 
 

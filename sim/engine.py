@@ -42,7 +42,8 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     simulates it (the reference engine fold by fold with its buffers)."""
     count, M, K, N = layer.gemm_shape()  # noqa: N806
     choice = choose(accel, M, K, N, Objective(objective),
-                    fixed=accel.mapping is MappingMode.FIXED, pin_dataflow=pin_dataflow)
+                    fixed=accel.mapping is MappingMode.FIXED,
+                    pin_dataflow=pin_dataflow or accel.mapping is MappingMode.DATAFLOW)
     pe, plan = choice.pe, choice.plan
     outputs = None
     if engine == "fast" and not values:

@@ -30,10 +30,11 @@ def add_arch_arguments(parser: argparse.ArgumentParser, default: str | None = No
     parser.add_argument("--dataflow", metavar="ws|os|is",
                         help="pin the dataflow (weight/output/input stationary); the mapper "
                         "then searches loop orders and stream tiles only")
-    parser.add_argument("--mapping", metavar="auto|fixed",
-                        help="auto: the mapper picks each layer's mapping; fixed: the "
-                        "preset's dataflow, column blocks outer, no stream tiling "
-                        "(SCALE-Sim's schedule) (default: the spec's `mapping:`, else auto)")
+    parser.add_argument("--mapping", metavar="auto|dataflow|fixed",
+                        help="auto: the mapper picks each layer's mapping; dataflow: the same "
+                        "with the spec's dataflow kept; fixed: the preset's dataflow, column "
+                        "blocks outer, no stream tiling (SCALE-Sim's schedule) (default: the "
+                        "spec's `mapping:`, else auto)")
     parser.add_argument("--objective", default="cycles", metavar="|".join(OBJECTIVES),
                         help="what the mapper minimizes per layer (default: cycles)")
     parser.add_argument("--preload", metavar="serial|overlapped",

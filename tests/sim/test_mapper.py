@@ -176,7 +176,7 @@ def test_fixed_mapping_mode_reproduces_the_preset_schedule():
     (["--arch", "mixpe-w4a8", "--preload", "overlapped"],
      "--preload: must be one of 'serial' for the mixpe array, not 'overlapped'"),
     (["--arch", "systolic-int8-8x8", "--mapping", "best"],
-     "--mapping: must be one of 'auto', 'fixed', not 'best'"),
+     "--mapping: must be one of 'auto', 'dataflow', 'fixed', not 'best'"),
     (["--arch", "systolic-int8-8x8", "--objective", "speed"],
      "--objective: must be one of cycles, energy, edp, not 'speed'"),
 ])
@@ -194,3 +194,16 @@ def test_yaml_preload_the_family_lacks_is_one_config_error():
     with pytest.raises(ConfigError, match=r"pe_array\.preload: must be one of 'serial' for the "
                        r"mixpe array, not 'overlapped'"):
         load_accelerator(spec)
+
+
+def test_mapping_dataflow_mode_keeps_the_spec_dataflow():
+    # 256x4096x4096 on ant-decode: auto picks os (docs/mapping.md); `mapping: dataflow` keeps
+    # the spec's ws and still tiles / orders: never worse than fixed ws, never better than auto
+    base = load_accelerator("ant-decode")
+    layer = gemm_layer(256, 4096, 4096)
+    totals = {}
+    for mode in MappingMode:
+        frame = sim.run([layer], dataclasses.replace(base, mapping=mode)).frame
+        totals[mode] = int(frame.total_cycles[0])
+        assert frame.dataflow[0] == ("os" if mode is MappingMode.AUTO else "ws"), mode
+    assert totals[MappingMode.AUTO] <= totals[MappingMode.DATAFLOW] <= totals[MappingMode.FIXED]
