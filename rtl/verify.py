@@ -5,6 +5,8 @@
 * ``"verilator"``: cocotb 2 on Verilator through the cocotb runner. One build per design
   (:mod:`qaccel.rtl.verilator`), reused while unchanged; the tiles travel in a job folder
   (:mod:`qaccel.rtl.tb.job`) named by a plusarg.
+* ``"icarus"``: the same cocotb bench on Icarus Verilog (its default ``-g2012`` mode), the
+  portability check; about 100x slower than Verilator, so for bounded runs.
 * ``"amaranth"``: Amaranth's Python simulator, in this process (slow; for small runs).
 """
 
@@ -22,11 +24,11 @@ from qaccel.rtl.export import create_top
 from qaccel.rtl.tb.bench import Report, TileBench
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.job import PLUSARG, Job
-from qaccel.rtl.verilator import SimulatorMissing, build_verilator, sim_top_name
+from qaccel.rtl.verilator import SimulatorMissing, build_icarus, build_verilator, sim_top_name
 
 __all__ = ["verify", "SimulatorMissing", "SIMULATORS", "DEFAULT_BUILD_ROOT"]
 
-SIMULATORS = ("verilator", "amaranth")
+SIMULATORS = ("verilator", "icarus", "amaranth")
 DEFAULT_BUILD_ROOT = Path("build") / "rtl"
 TEST_MODULE = "qaccel.rtl.tb.cocotb_bench"
 #: job folders of failed runs kept per build (with their sim.log) for debugging
@@ -40,14 +42,16 @@ def _prune_jobs(build_dir: Path, keep: int = KEEP_FAILED_JOBS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_verilator(top: ArrayTop, job: Job, build_root: Path) -> Report:
+def _run_cocotb(simulator: str, top: ArrayTop, job: Job, build_root: Path) -> Report:
+    """The cocotb bench on ``"verilator"`` or ``"icarus"`` through the cocotb runner."""
     from cocotb_tools.runner import get_runner
 
-    build_dir = build_verilator(top, build_root)
+    build = build_verilator if simulator == "verilator" else build_icarus
+    build_dir = build(top, build_root)
     _prune_jobs(build_dir)
     job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=build_dir))
     job.save(job_dir)
-    runner = get_runner("verilator")
+    runner = get_runner(simulator)
     try:
         runner.test(test_module=TEST_MODULE, hdl_toplevel=sim_top_name(top),
                     hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=job_dir,
@@ -58,7 +62,7 @@ def _run_verilator(top: ArrayTop, job: Job, build_root: Path) -> Report:
     if not report_file.is_file():
         log = job_dir / "sim.log"
         tail = log.read_text()[-3000:] if log.is_file() else "(no log)"
-        raise RuntimeError(f"Cannot read the Verilator report because the simulation ended "
+        raise RuntimeError(f"Cannot read the {simulator} report because the simulation ended "
                            f"early; log {log}:\n{tail}")
     report = Report.load(report_file)
     if report.passed:
@@ -107,4 +111,4 @@ def verify(params: PEArray, tiles: Sequence[Tile], *, simulator: str = "verilato
     job = Job(top.design, tuple(tiles), seed=seed, gap=gap, stall=stall, corrupt=corrupt)
     if simulator == "amaranth":
         return _run_amaranth(top, job)
-    return _run_verilator(top, job, build_root)
+    return _run_cocotb(simulator, top, job, build_root)

@@ -7,9 +7,10 @@ from 0; :attr:`edge` is the number of the last edge passed.
 
 * :class:`AmaranthPins`: Amaranth's simulator (``add_testbench``); ``tick`` is
   ``ctx.tick()``, edges are counted.
-* :class:`CocotbPins`: cocotb (any simulator, Verilator here); the settled point is the
-  falling edge, edges are numbered from simulation time, and :meth:`wait_rise` sleeps in the
-  simulator until a signal rises (no Python per cycle: this is what makes RUN free-running).
+* :class:`CocotbPins`: cocotb (Verilator and Icarus); the settled point is the falling edge,
+  edges are numbered from simulation time, and :meth:`wait_rise` sleeps in the simulator
+  until a signal rises (no Python per cycle: this is what makes RUN free-running), then
+  samples in ``ReadOnly`` (never inside the edge's callback).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Pins(Protocol):
     async def wait_rise(self, name: str, limit: int) -> int:
         """Sleep until 1-bit register output ``name`` rises; return that edge's number.
 
-        Leaves the caller just after that edge, with the registers it updated readable.
+        Leaves the caller just after that edge, with the registers it updated readable;
+        the caller must :meth:`tick` before it sets an input (cocotb: the read-only phase).
         Raises :class:`WaitTimeout` after ``limit`` cycles (where the adapter has a cheap
         way to; :class:`CocotbPins` bounds the whole run instead).
         """
@@ -135,9 +137,16 @@ class CocotbPins:
     async def wait_rise(self, name: str, limit: int) -> int:
         """As :meth:`Pins.wait_rise`, without a per-wait timer (a timer costs ~35 us of
         Python per wait; the cocotb test bounds the whole run instead, so ``limit`` is
-        unused). Registers updated by the same edge are read right away: the value-change
-        callback runs after the simulator has evaluated that edge."""
-        from cocotb.triggers import RisingEdge
+        unused).
+
+        The ``RisingEdge`` callback runs as soon as ``name`` changes, which may be before the
+        other non-blocking assignments of the same edge have settled (Icarus: ``cycles``
+        still held the previous tile's count; Verilator happens to update all registers
+        first). So the registers are sampled only after ``ReadOnly()``, the end of that time
+        step; from there the caller may read, but must :meth:`tick` before it sets inputs.
+        """
+        from cocotb.triggers import ReadOnly, RisingEdge
 
         await RisingEdge(self._h(name))
+        await ReadOnly()
         return self.edge
