@@ -26,6 +26,7 @@ of DESIGN.md's "RTL contract".
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,7 +37,8 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.export import verilog_text, write_if_changed
 
 __all__ = ["BUILD_ARGS", "CLOCK_PERIOD_NS", "SimulatorMissing", "build_verilator",
-           "build_icarus", "sim_top_name", "sim_top_verilog", "ports_vlt"]
+           "build_icarus", "sim_top_name", "sim_top_verilog", "ports_vlt",
+           "strip_initial_values"]
 
 #: clock period of the simulated top (unit: ns)
 CLOCK_PERIOD_NS = 10
@@ -163,3 +165,21 @@ def build_icarus(top: ArrayTop, build_root: Path, *, verilog: str | None = None)
         always=True, log_file=build_dir / "build.log")
     stamp_file.write_text(stamp)
     return build_dir
+
+
+#: ``reg [w] name = value;`` (a register's initial value, as yosys writes Amaranth's ``init``)
+_REG_INIT = re.compile(r"^(\s*reg\s+(?:\[[^\]]*\]\s*)?(\S+))\s*=\s*[^;]*;", re.M)
+#: ``initial begin mem[0] = ...; ... end`` (a memory's initial contents)
+_MEM_INIT = re.compile(r"^\s*initial begin\n(?:\s*\S+\[\d+\] = [^;]*;\n)*\s*end\n", re.M)
+#: yosys's time-0 trigger for ``always @*`` blocks: a simulation aid, not a register
+_TRIGGER = "$auto$verilog_backend"
+
+
+def strip_initial_values(verilog: str) -> str:
+    """``verilog`` with every register's and memory's initial value removed: X power-up, as
+    real flip-flops and RAMs have. Only ``rst`` (held by the bench for its first edges) may
+    bring the design to a known state; yosys's time-0 ``always @*`` trigger is kept."""
+    def reg(match: re.Match[str]) -> str:
+        return match.group(0) if _TRIGGER in match.group(2) else f"{match.group(1)} ;"
+
+    return _MEM_INIT.sub("", _REG_INIT.sub(reg, verilog))

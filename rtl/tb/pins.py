@@ -31,7 +31,13 @@ class Pins(Protocol):
 
     def set(self, name: str, value: int) -> None: ...
 
-    def get(self, name: str) -> int: ...
+    def get(self, name: str) -> int:
+        """The value of ``name``; raises ``AssertionError`` if any bit is X or Z."""
+        ...
+
+    def get_x(self, name: str) -> tuple[int, int]:
+        """``(value with X/Z bits read as 0, mask of the X/Z bits)`` of ``name``."""
+        ...
 
     def width(self, name: str) -> int: ...
 
@@ -60,6 +66,9 @@ class AmaranthPins:
 
     def get(self, name: str) -> int:
         return int(self._ctx.get(getattr(self._dut, name)))
+
+    def get_x(self, name: str) -> tuple[int, int]:
+        return self.get(name), 0  # two-state
 
     def width(self, name: str) -> int:
         return len(getattr(self._dut, name))
@@ -122,9 +131,18 @@ class CocotbPins:
         self._h(name).value = value
 
     def get(self, name: str) -> int:
-        value = self._h(name).value
-        to_unsigned = getattr(value, "to_unsigned", None)  # LogicArray; 1-bit ports are Logic
-        return to_unsigned() if to_unsigned else int(value)
+        value, unknown = self.get_x(name)
+        if unknown:
+            raise AssertionError(f"{name} is {self._h(name).value} (X or Z bits)")
+        return value
+
+    def get_x(self, name: str) -> tuple[int, int]:
+        bits = str(self._h(name).value)  # LogicArray / Logic: MSB first, 0 1 X Z (U W L H -)
+        if bits in ("0", "1"):
+            return int(bits), 0
+        value = int("".join("1" if b in "1H" else "0" for b in bits), 2)
+        unknown = int("".join("0" if b in "01LH" else "1" for b in bits), 2)
+        return value, unknown
 
     def width(self, name: str) -> int:
         return len(self._h(name))

@@ -20,6 +20,8 @@ import pytest
 
 from qaccel.arch.pe.registry import PE_FAMILIES
 from qaccel.arch.pe.tile import Tile
+from qaccel.rtl.verify import verify
+from qaccel.rtl.verilator import strip_initial_values
 from tests.rtl import (
     test_ant,
     test_bitmod,
@@ -79,9 +81,58 @@ def test_case_table_on_icarus(icase: IcarusCase) -> None:
     assert_report_matches(report, case.params, tiles)
 
 
+#: X power-up: the first (smallest) case of each family's table
+X_CASES = [c for family in FAMILY_TABLES for c in ICARUS_CASES
+           if c.name == f"{family}-{FAMILY_TABLES[family].RTL_CASES[0].name}"]
+
+
+@pytest.mark.parametrize("icase", X_CASES, ids=lambda c: c.name)
+def test_case_table_with_x_power_up_on_icarus(icase: IcarusCase) -> None:
+    """Every initial value stripped from the Verilog (registers and memories power up X, as
+    silicon does): after the bench's reset the outputs must be as exact as before, so every
+    register that reaches an output is reset or overwritten before it is read."""
+    case = icase.case
+    tiles = spread(icase.tiles(), ICARUS_TILES)
+    report = icase.run("icarus", case, tiles, gap=case.gap, stall=case.stall, seed=3,
+                       x_power_up=True)
+    assert_report_matches(report, case.params, tiles)
+
+
+def test_strip_initial_values_keeps_the_time_0_trigger() -> None:
+    verilog = ("module t(input clk);\n"
+               "  reg \\$auto$verilog_backend.cc:2355:dump_module$1  = 0;\n"
+               "  reg [7:0] \\$signal$20  = 8'h00;\n"
+               "  reg done = 1'h0;\n"
+               "  reg [1:0] mem [3:0];\n"
+               "  initial begin\n"
+               "    mem[0] = 2'h0;\n"
+               "    mem[1] = 2'h0;\n"
+               "  end\n"
+               "  always @(posedge clk) done <= 1'h1;\n"
+               "endmodule\n")
+    assert strip_initial_values(verilog) == (
+        "module t(input clk);\n"
+        "  reg \\$auto$verilog_backend.cc:2355:dump_module$1  = 0;\n"
+        "  reg [7:0] \\$signal$20 ;\n"
+        "  reg done ;\n"
+        "  reg [1:0] mem [3:0];\n"
+        "  always @(posedge clk) done <= 1'h1;\n"
+        "endmodule\n")
+
+
+def test_x_power_up_needs_icarus() -> None:
+    from qaccel.arch.pe.systolic_int8 import SystolicInt8
+    from qaccel.arch.spec import Dataflow
+
+    with pytest.raises(ValueError, match=r"^Cannot power up with X on verilator because only "
+                                         r"Icarus simulates X \(Verilator is two-state\)$"):
+        verify(SystolicInt8(rows=2, cols=2, dataflow=Dataflow.WS), [], x_power_up=True)
+
+
 def test_every_family_with_rtl_runs_on_icarus() -> None:
     with_rtl = {f for f, cls in PE_FAMILIES.items() if "rtl" not in cls.absent_levels}
     assert set(FAMILY_TABLES) == with_rtl
+    assert len(X_CASES) == len(FAMILY_TABLES)
 
 
 def test_spread_samples_the_whole_case() -> None:
