@@ -170,16 +170,27 @@ def build_icarus(top: ArrayTop, build_root: Path, *, verilog: str | None = None)
 #: ``reg [w] name = value;`` (a register's initial value, as yosys writes Amaranth's ``init``)
 _REG_INIT = re.compile(r"^(\s*reg\s+(?:\[[^\]]*\]\s*)?(\S+))\s*=\s*[^;]*;", re.M)
 #: ``initial begin mem[0] = ...; ... end`` (a memory's initial contents)
-_MEM_INIT = re.compile(r"^\s*initial begin\n(?:\s*\S+\[\d+\] = [^;]*;\n)*\s*end\n", re.M)
+_MEM_INIT = re.compile(r"^\s*initial begin\n\s*(\S+)\[\d+\] = [^;]*;\n"
+                       r"(?:\s*\S+\[\d+\] = [^;]*;\n)*\s*end\n", re.M)
 #: yosys's time-0 trigger for ``always @*`` blocks: a simulation aid, not a register
 _TRIGGER = "$auto$verilog_backend"
 
 
 def strip_initial_values(verilog: str) -> str:
-    """``verilog`` with every register's and memory's initial value removed: X power-up, as
-    real flip-flops and RAMs have. Only ``rst`` (held by the bench for its first edges) may
-    bring the design to a known state; yosys's time-0 ``always @*`` trigger is kept."""
+    """``verilog`` with every register's and RAM's initial value removed: X power-up, as real
+    flip-flops and RAMs have. Only ``rst`` (held by the bench for its first edges) may bring
+    the design to a known state. Kept: ROMs (memories no process of their module writes:
+    constant tables, which synthesis turns into logic) and yosys's time-0 ``always @*``
+    trigger."""
     def reg(match: re.Match[str]) -> str:
         return match.group(0) if _TRIGGER in match.group(2) else f"{match.group(1)} ;"
 
-    return _MEM_INIT.sub("", _REG_INIT.sub(reg, verilog))
+    def module(text: str) -> str:
+        def mem(match: re.Match[str]) -> str:
+            written = re.search(rf"(?<![\w$]){re.escape(match.group(1))}\[[^\n]*\]\s*<=", text)
+            return "" if written else match.group(0)
+
+        return _MEM_INIT.sub(mem, text)
+
+    parts = re.split(r"(?m)^(?=module )", _REG_INIT.sub(reg, verilog))
+    return "".join(module(part) for part in parts)
