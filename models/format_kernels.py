@@ -117,16 +117,21 @@ def victim_terms(crow, chi, clo, rows, steps, order, cut, table, t, lut, lo, inv
     hit = np.zeros(ns, np.bool_)
     nblk = min(ns, 16)
     for blk in nb.prange(nblk):             # every nblk-th step of the order: balanced work
+        mine = (ns - blk + nblk - 1) // nblk
+        acc = np.zeros((mine, rows))        # per item, so threads share no cache lines
+        got = np.zeros(mine, np.bool_)
         for i in range(crow.shape[0]):
             h, v, row = chi[i], clo[i], crow[i]
-            for o in range(blk, ns, nblk):
-                ri = order[o]
-                step = steps[ri]
+            for q in range(mine):
+                step = steps[order[blk + q * nblk]]
                 if h < cut * step:
                     break
                 e = v - table[rank_right(v / step, t, lut, lo, inv, ncell)] * step
-                out[ri, row] += v * v - e * e
-                hit[ri] = True
+                acc[q, row] += v * v - e * e
+                got[q] = True
+        for q in range(mine):
+            out[order[blk + q * nblk]] = acc[q]
+            hit[order[blk + q * nblk]] = got[q]
     return out, hit
 
 

@@ -255,13 +255,15 @@ class ArrayTop(wiring.Component):
         w_depth, o_depth = (D, T * R) if os else (T * R, D)
         m.submodules.wmem = wmem = Memory(shape=spec.w_row_bits, depth=w_depth, init=[])
         m.submodules.amem = amem = Memory(shape=spec.a_row_bits, depth=D, init=[])
-        m.submodules.kmem = kmem = Memory(shape=range(R + 1), depth=T, init=[])
+        if not os:  # rows per stationary tile (os streams both operands: nothing to store)
+            m.submodules.kmem = kmem = Memory(shape=range(R + 1), depth=T, init=[])
         m.submodules.mmem = mmem = Memory(shape=range(D + 1), depth=T, init=[])
         w_wr = wmem.write_port()
         w_rd = wmem.read_port(transparent_for=(w_wr,))
         a_wr = amem.write_port()
         a_rd = amem.read_port(transparent_for=(a_wr,))
-        k_wr, k_rd = kmem.write_port(), kmem.read_port(domain="comb")
+        if not os:
+            k_wr, k_rd = kmem.write_port(), kmem.read_port(domain="comb")
         m_wr, m_rd, m_rd_drain = (mmem.write_port(), mmem.read_port(domain="comb"),
                                   mmem.read_port(domain="comb"))
         banks = []
@@ -285,7 +287,8 @@ class ArrayTop(wiring.Component):
         w_fire = self.w_valid & self.w_ready
         a_fire = self.a_valid & self.a_ready
         m.d.comb += [w_wr.addr.eq(w_k if os else w_wbase + w_k), w_wr.data.eq(self.w_data),
-                     w_wr.en.eq(w_fire), k_wr.addr.eq(w_slot), k_wr.data.eq(w_k + 1),
+                     w_wr.en.eq(w_fire),
+                     *([] if os else [k_wr.addr.eq(w_slot), k_wr.data.eq(w_k + 1)]),
                      a_wr.addr.eq(a_ptr), a_wr.data.eq(self.a_data), a_wr.en.eq(a_fire),
                      m_wr.addr.eq(a_slot), m_wr.data.eq(a_m + 1)]
         if os:  # the column operand is one linear stream, in lockstep with a_* (w_k = pointer)
@@ -328,15 +331,15 @@ class ArrayTop(wiring.Component):
         with m.Else():
             m.d.comb += [sel.eq(cur), wb.eq(w_base), ab.eq(a_base), ob.eq(o_base)]
         tt = Mux(go, 0, t)                     # cycle index within the tile, 0 at its start
-        m.d.comb += [k_rd.addr.eq(sel), m_rd.addr.eq(sel)]
-        k_sel, s_sel = k_rd.data, m_rd.data
+        m.d.comb += [*([] if os else [k_rd.addr.eq(sel)]), m_rd.addr.eq(sel)]
+        s_sel = m_rd.data
         if os:
             stream_os(self, m, go, running, ab, s_sel, w_rd, a_rd)
         elif spec.shadow:
             stream_ws_shadow(self, m, go, first_go, running, idle, tt, sel, a_slot, wb, ab,
-                                   k_sel, s_sel, w_rd, a_rd, kmem)
+                                   k_rd.data, s_sel, w_rd, a_rd, kmem)
         else:
-            stream_ws(self, m, go, running, idle, tt, wb, ab, k_sel, s_sel, w_rd, a_rd)
+            stream_ws(self, m, go, running, idle, tt, wb, ab, k_rd.data, s_sel, w_rd, a_rd)
 
         # Results: column n writes its next row at optr[n]; the tile ends when every
         # column has written row o_end.

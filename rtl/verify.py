@@ -5,6 +5,8 @@
 * ``"verilator"``: cocotb 2 on Verilator through the cocotb runner. One build per design
   (:mod:`qaccel.rtl.verilator`), reused while unchanged; the tiles travel in a job folder
   (:mod:`qaccel.rtl.tb.job`) named by a plusarg.
+* ``"icarus"``: the same cocotb bench on Icarus Verilog (its default ``-g2012`` mode), the
+  portability check; about 100x slower than Verilator, so for bounded runs.
 * ``"amaranth"``: Amaranth's Python simulator, in this process (slow; for small runs).
 """
 
@@ -18,15 +20,21 @@ from pathlib import Path
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.controller import ArrayTop, ControllerFault
-from qaccel.rtl.export import create_top
+from qaccel.rtl.export import create_top, verilog_text
 from qaccel.rtl.tb.bench import Report, TileBench
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.job import PLUSARG, Job
-from qaccel.rtl.verilator import SimulatorMissing, build_verilator, sim_top_name
+from qaccel.rtl.verilator import (
+    SimulatorMissing,
+    build_icarus,
+    build_verilator,
+    sim_top_name,
+    strip_initial_values,
+)
 
 __all__ = ["verify", "SimulatorMissing", "SIMULATORS", "DEFAULT_BUILD_ROOT"]
 
-SIMULATORS = ("verilator", "amaranth")
+SIMULATORS = ("verilator", "icarus", "amaranth")
 DEFAULT_BUILD_ROOT = Path("build") / "rtl"
 TEST_MODULE = "qaccel.rtl.tb.cocotb_bench"
 #: job folders of failed runs kept per build (with their sim.log) for debugging
@@ -40,14 +48,22 @@ def _prune_jobs(build_dir: Path, keep: int = KEEP_FAILED_JOBS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_verilator(top: ArrayTop, job: Job, build_root: Path) -> Report:
+def _run_cocotb(simulator: str, top: ArrayTop, job: Job, build_root: Path, *,
+                x_power_up: bool = False) -> Report:
+    """The cocotb bench on ``"verilator"`` or ``"icarus"`` through the cocotb runner."""
     from cocotb_tools.runner import get_runner
 
-    build_dir = build_verilator(top, build_root)
+    if simulator == "verilator":
+        build_dir = build_verilator(top, build_root)
+    elif x_power_up:
+        build_dir = build_icarus(top, build_root,
+                                 verilog=strip_initial_values(verilog_text(top)))
+    else:
+        build_dir = build_icarus(top, build_root)
     _prune_jobs(build_dir)
     job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=build_dir))
     job.save(job_dir)
-    runner = get_runner("verilator")
+    runner = get_runner(simulator)
     try:
         runner.test(test_module=TEST_MODULE, hdl_toplevel=sim_top_name(top),
                     hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=job_dir,
@@ -58,7 +74,7 @@ def _run_verilator(top: ArrayTop, job: Job, build_root: Path) -> Report:
     if not report_file.is_file():
         log = job_dir / "sim.log"
         tail = log.read_text()[-3000:] if log.is_file() else "(no log)"
-        raise RuntimeError(f"Cannot read the Verilator report because the simulation ended "
+        raise RuntimeError(f"Cannot read the {simulator} report because the simulation ended "
                            f"early; log {log}:\n{tail}")
     report = Report.load(report_file)
     if report.passed:
@@ -88,7 +104,8 @@ def _run_amaranth(top: ArrayTop, job: Job) -> Report:
 def verify(params: PEArray, tiles: Sequence[Tile], *, simulator: str = "verilator",
            build_root: Path = DEFAULT_BUILD_ROOT, buffer_rows: int = 256, max_tiles: int = 16,
            seed: int = 0, gap: float = 0.0, stall: float = 0.0,
-           corrupt: Corruption | None = None, fault: ControllerFault | None = None) -> Report:
+           corrupt: Corruption | None = None, fault: ControllerFault | None = None,
+           x_power_up: bool = False) -> Report:
     """Replay ``tiles`` through ``params``'s array top on ``simulator``; the bench's report.
 
     Tiles go in batches that fill the buffers (several tiles per ``start``). Every tile's
@@ -97,14 +114,19 @@ def verify(params: PEArray, tiles: Sequence[Tile], *, simulator: str = "verilato
     ``params.batch_timing(batch)`` (``timing(tile)`` unless the preload is overlapped).
     ``gap`` / ``stall`` randomize the LOAD / DRAIN handshakes; ``corrupt`` injects a fault on
     the input wires (see :class:`Corruption`), ``fault`` one into the controller (see
-    :class:`ControllerFault`; its own design and build).
+    :class:`ControllerFault`; its own design and build). ``x_power_up`` (Icarus only): every
+    initial value stripped from the Verilog (:func:`strip_initial_values`), so registers and
+    memories power up X and only ``rst`` may define them.
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    if x_power_up and simulator != "icarus":
+        raise ValueError(f"Cannot power up with X on {simulator} because only Icarus simulates "
+                         f"X (Verilator is two-state)")
     top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
     if fault is not None:
         top = top.with_fault(fault)
     job = Job(top.design, tuple(tiles), seed=seed, gap=gap, stall=stall, corrupt=corrupt)
     if simulator == "amaranth":
         return _run_amaranth(top, job)
-    return _run_verilator(top, job, build_root)
+    return _run_cocotb(simulator, top, job, build_root, x_power_up=x_power_up)

@@ -1,4 +1,5 @@
-"""Verilator builds of array tops for cocotb, one per design, reused while unchanged.
+"""Verilator and Icarus builds of array tops for cocotb, one per design and simulator,
+reused while unchanged.
 
 The simulated top is a thin wrapper, ``<design>_sim``, that generates the clock in HDL
 (``always #5 clk = ~clk``, 10 ns period) and passes every other port through. With the clock
@@ -16,11 +17,16 @@ Flags beyond the cocotb runner's own (:data:`BUILD_ARGS`):
   not add them (``CFG_CXXFLAGS_COROUTINES`` is empty too).
 * ``-Wno-fatal -Wno-lint -Wno-style``: lint is checked separately and strictly
   (:mod:`qaccel.rtl.lint`); a simulation build must not stop on it.
+
+Icarus (:func:`build_icarus`, ``build_root/icarus/<design>/``) compiles the same two files in
+its default ``-g2012`` mode (the cocotb runner's), with no extra flags: the portability check
+of DESIGN.md's "RTL contract".
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,7 +37,8 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.export import verilog_text, write_if_changed
 
 __all__ = ["BUILD_ARGS", "CLOCK_PERIOD_NS", "SimulatorMissing", "build_verilator",
-           "sim_top_name", "sim_top_verilog", "ports_vlt"]
+           "build_icarus", "sim_top_name", "sim_top_verilog", "ports_vlt",
+           "strip_initial_values"]
 
 #: clock period of the simulated top (unit: ns)
 CLOCK_PERIOD_NS = 10
@@ -114,3 +121,76 @@ def build_verilator(top: ArrayTop, build_root: Path) -> Path:
         timescale=("1ns", "1ps"), always=True, log_file=build_dir / "build.log")
     stamp_file.write_text(stamp)
     return build_dir
+
+
+def _icarus_version() -> str:
+    import cocotb
+
+    out = subprocess.run(["iverilog", "-V"], capture_output=True, text=True,
+                         check=False).stdout.splitlines()
+    return f"{out[0] if out else 'iverilog ?'}; cocotb {cocotb.__version__}"
+
+
+def build_icarus(top: ArrayTop, build_root: Path, *, verilog: str | None = None) -> Path:
+    """Compile ``top`` for cocotb on Icarus into ``build_root/icarus/<design>/`` (or reuse
+    it); the folder. ``verilog``: the design's Verilog if not :func:`verilog_text`'s (a
+    variant, e.g. with its initial values stripped; it then gets its own folder, named by
+    the text's hash). A stamp of the sources and tool versions decides reuse.
+    """
+    if shutil.which("iverilog") is None:
+        raise SimulatorMissing("Cannot run the RTL on Icarus because `iverilog` is not on PATH "
+                               "(scripts/setup.sh installs Debian's iverilog)")
+    from cocotb_tools.runner import get_runner
+
+    name = top.design.name
+    folder = name
+    if verilog is None:
+        verilog = verilog_text(top)
+    else:
+        folder = f"{name}-{hashlib.sha256(verilog.encode()).hexdigest()[:12]}"
+    build_dir = (build_root / "icarus" / folder).resolve()
+    files = {f"{name}.v": verilog, "sim_top.v": sim_top_verilog(top)}
+    stamp = hashlib.sha256("\n".join([*files.values(), _icarus_version()])
+                           .encode()).hexdigest()
+    stamp_file = build_dir / "qaccel.stamp"
+    if (build_dir / "sim.vvp").is_file() and stamp_file.is_file() \
+            and stamp_file.read_text() == stamp:
+        return build_dir
+    for file, text in files.items():
+        write_if_changed(build_dir / file, text)
+    stamp_file.unlink(missing_ok=True)
+    get_runner("icarus").build(
+        sources=[build_dir / f"{name}.v", build_dir / "sim_top.v"],
+        hdl_toplevel=sim_top_name(top), build_dir=build_dir, timescale=("1ns", "1ps"),
+        always=True, log_file=build_dir / "build.log")
+    stamp_file.write_text(stamp)
+    return build_dir
+
+
+#: ``reg [w] name = value;`` (a register's initial value, as yosys writes Amaranth's ``init``)
+_REG_INIT = re.compile(r"^(\s*reg\s+(?:\[[^\]]*\]\s*)?(\S+))\s*=\s*[^;]*;", re.M)
+#: ``initial begin mem[0] = ...; ... end`` (a memory's initial contents)
+_MEM_INIT = re.compile(r"^\s*initial begin\n\s*(\S+)\[\d+\] = [^;]*;\n"
+                       r"(?:\s*\S+\[\d+\] = [^;]*;\n)*\s*end\n", re.M)
+#: yosys's time-0 trigger for ``always @*`` blocks: a simulation aid, not a register
+_TRIGGER = "$auto$verilog_backend"
+
+
+def strip_initial_values(verilog: str) -> str:
+    """``verilog`` with every register's and RAM's initial value removed: X power-up, as real
+    flip-flops and RAMs have. Only ``rst`` (held by the bench for its first edges) may bring
+    the design to a known state. Kept: ROMs (memories no process of their module writes:
+    constant tables, which synthesis turns into logic) and yosys's time-0 ``always @*``
+    trigger."""
+    def reg(match: re.Match[str]) -> str:
+        return match.group(0) if _TRIGGER in match.group(2) else f"{match.group(1)} ;"
+
+    def module(text: str) -> str:
+        def mem(match: re.Match[str]) -> str:
+            written = re.search(rf"(?<![\w$]){re.escape(match.group(1))}\[[^\n]*\]\s*<=", text)
+            return "" if written else match.group(0)
+
+        return _MEM_INIT.sub(mem, text)
+
+    parts = re.split(r"(?m)^(?=module )", _REG_INIT.sub(reg, verilog))
+    return "".join(module(part) for part in parts)

@@ -27,6 +27,15 @@ if ! command -v tclsh >/dev/null; then
   command -v tclsh >/dev/null || { log "ERROR: tclsh is missing after apt-get install tcl"; exit 1; }
 fi
 
+# iverilog: the second simulator of the RTL bench (tests/rtl/test_icarus.py, rtl verify --simulator icarus)
+if ! command -v iverilog >/dev/null; then
+  log "installing Debian's iverilog (Icarus Verilog)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq iverilog >/dev/null
+  command -v iverilog >/dev/null || { log "ERROR: iverilog is missing after apt-get install iverilog"; exit 1; }
+fi
+
 PY=${PYTHON:-$(command -v python3)}
 log "python: $($PY --version 2>&1) at $PY"
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1

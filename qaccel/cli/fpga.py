@@ -239,8 +239,9 @@ def _build(args: argparse.Namespace) -> int:
                                  f"run where {tool} is installed)")
     version = vendor_version(tool)
     if version is None or version < MIN_VENDOR_VERSION:
+        found = "a version it prints" if version is None else f"{version[0]}.{version[1]}"
         raise ConfigError.single("--board", f"`{tool}` must be {MIN_VENDOR_VERSION[0]}."
-                                 f"{MIN_VENDOR_VERSION[1]} or newer, not {version}")
+                                 f"{MIN_VENDOR_VERSION[1]} or newer, not {found}")
     proc = subprocess.run([tool, "-mode", "batch", "-source", PYNQ_TCL], cwd=args.out,
                           check=False)
     bit = args.out / "out" / "qaccel.bit"

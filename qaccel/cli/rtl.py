@@ -7,7 +7,7 @@
     qaccel rtl synth   --array 4x4 --array 8x8 [--no-xilinx] [--out FILE] [--markdown FILE]
     qaccel rtl synth   --pe bitmod --lanes 4          (one PE)
     qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
-    qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator amaranth]
+    qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
 family's paper preset (``<family>-prefill``, else the first preset of the family its RTL can
@@ -90,10 +90,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     r.add_argument("--max-streamed", type=int, default=32, metavar="S",
                    help="longest streamed dimension of a tile (M for ws; default: 32)")
-    r.add_argument("--simulator", default="verilator", metavar="verilator|amaranth",
-                   help="cocotb on Verilator (default) or Amaranth's simulator")
+    r.add_argument("--simulator", default="verilator", metavar="verilator|icarus|amaranth",
+                   help="cocotb on Verilator (default) or on Icarus Verilog (-g2012), or "
+                   "Amaranth's simulator")
     r.add_argument("--build-dir", type=Path, default=Path("build") / "rtl", metavar="DIR",
-                   help="Verilator builds, one per design (default: build/rtl)")
+                   help="simulator builds, one per design (default: build/rtl; Icarus: "
+                   "build/rtl/icarus)")
     r.set_defaults(func=_verify)
 
 

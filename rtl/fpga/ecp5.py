@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from amaranth.hdl import ClockSignal, Const, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Module, Signal
 from amaranth.lib import io
 
 from qaccel.rtl.fpga.shell import AxiStreamShell
@@ -33,8 +33,9 @@ BOARD_CLOCK_MHZ = 25.0
 
 
 class TrafficTop(Elaboratable):
-    """``shell`` clocked by the board clock, inputs from a 64-bit xorshift generator
-    (reseeded wide by rotation), outputs XOR-folded into ``led[0]`` (registered)."""
+    """``shell`` clocked by the board clock, after a 15-cycle power-on reset; each input bit
+    is the XOR of two bits of a 64-bit xorshift generator, the outputs are XOR-folded into
+    ``led[0]`` (registered)."""
 
     def __init__(self, shell: AxiStreamShell) -> None:
         self.shell = shell
@@ -56,14 +57,10 @@ class TrafficTop(Elaboratable):
         x = x ^ (x << 17)[:64]
         m.d.sync += state.eq(x)
         pos = 0
-        for port in inputs:
-            width = len(port)
-            bits = []
-            for i in range(width):
-                bits.append(state[(pos + 29 * (i // 64) + i) % 64]
-                            ^ state[(pos * 7 + 3 * i) % 64])
-            m.d.comb += port.eq(Const(0, 0) if not bits else _cat(bits))
-            pos += width
+        for port in inputs:  # each input bit: the XOR of two state bits, spread per port
+            m.d.comb += port.eq(Cat(state[(pos + 29 * (i // 64) + i) % 64]
+                                    ^ state[(pos * 7 + 3 * i) % 64] for i in range(len(port))))
+            pos += len(port)
         fold = Signal()
         acc = Const(0, 1)
         for port in outputs:
@@ -73,12 +70,6 @@ class TrafficTop(Elaboratable):
             m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
             m.d.comb += led.o.eq(fold)
         return m
-
-
-def _cat(bits: list[Any]) -> Any:
-    from amaranth.hdl import Cat
-
-    return Cat(*bits)
 
 
 @dataclass(frozen=True)
@@ -126,11 +117,10 @@ def build_ulx3s(shell: AxiStreamShell, build_dir: Path, *,
     plan = platform.build(TrafficTop(shell), name=name, do_build=False,
                           nextpnr_opts="--report report.json")
     env = {**os.environ, **YOWASP_ENV}
-    products = plan.execute_local(str(build_dir), env=env)
+    plan.execute_local(str(build_dir), env=env)
     bit = build_dir / f"{name}.bit"
     if not bit.is_file():
         raise RuntimeError(f"Cannot find the bitstream {bit}: the ECP5 flow ended without it")
-    del products
     report = json.loads((build_dir / "report.json").read_text())
     util = {k: {"used": int(v["used"]), "available": int(v["available"])}
             for k, v in report.get("utilization", {}).items() if int(v["used"])}

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.fpga import regmap
 from qaccel.rtl.fpga.boards import Board
@@ -115,8 +116,6 @@ def write_plan(board: Board, params: PEArray, folder: Path, *, tiles: int = PLAN
     plan.write(f"{shell.name}.v", shell_verilog(shell))
     plan.write("registers.json", _registers_json())
     tile_list = layer_tiles(params, tiles)
-    from qaccel.arch.pe.registry import level_module
-
     batches = traffic(params, level_module(params.family, "rtl"), shell.top.design, tile_list)
     write_tiles(folder / TILES_FILE, batches, design=shell.name, family=params.family)
     plan.files.append(TILES_FILE)

@@ -24,6 +24,7 @@ from qaccel.arch.spec import PEArray
 from qaccel.rtl.export import create_top, write_if_changed
 from qaccel.rtl.fpga.shell import AxiStreamShell
 from qaccel.rtl.tb.job import PLUSARG, Job
+from qaccel.rtl.verify import _prune_jobs
 from qaccel.rtl.verilator import BUILD_ARGS, SimulatorMissing
 
 __all__ = ["create_shell", "shell_verilog", "build_shell", "run_shell_test", "SHELL_JSON",
@@ -119,6 +120,7 @@ def run_shell_test(shell: AxiStreamShell, params: PEArray, tiles: Sequence[Tile]
 
     build_dir = build_shell(shell, build_root, pynq=pynq)
     top = pynq_sim_name(shell) if pynq else shell.name
+    _prune_jobs(build_dir)  # failed runs keep their job folders; only the newest few stay
     job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=build_dir))
     Job(shell.top.design, tuple(tiles), seed=seed, gap=gap, stall=stall).save(job_dir)
     (job_dir / SHELL_JSON).write_text(json.dumps({"name": shell.name, **(options or {})}))

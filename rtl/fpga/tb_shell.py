@@ -6,8 +6,11 @@ pauses (the job's ``gap`` / ``stall``). Per batch: select each input stream in S
 send its words, check LENGTH and TILES, write AP_START, collect the result transfer (up to
 TLAST), poll CTRL for AP_DONE, read CYCLES. Each tile's result rows are decoded with the
 family's ``tile_result`` and compared bit for bit with ``golden()``; CYCLES with the sum of
-the batch's ``timing()``; the words also with :func:`qaccel.rtl.fpga.host.batch_traffic`'s
-expected words (what the generated drivers compare). Writes ``report.json``.
+the batch's ``timing()`` (the job's first ``single`` tiles run one per batch, where CYCLES is
+the tile's own ``timing()``); the words also with :func:`qaccel.rtl.fpga.host.batch_traffic`'s
+expected words (what the generated drivers compare). Writes ``report.json``. The option
+``flip`` ([batch, stream, word, xor]) corrupts one input word after the expectations were
+made (the mutation test: the bench must report it).
 """
 
 from __future__ import annotations
@@ -82,14 +85,20 @@ async def shell_tiles(dut: Any) -> None:
                               "values_compared": 0, "batches": 0, "cycles_compared": 0,
                               "cycles_total": 0, "mismatches": []}
     bad = report["mismatches"]
-    batches = traffic(params, family_rtl, job.design, job.tiles,
-                      max_batch=options.get("max_batch"))
+    single = int(options.get("single", 0))  # the first tiles run one per batch
+    batches = traffic(params, family_rtl, job.design, job.tiles[:single], max_batch=1) \
+        + traffic(params, family_rtl, job.design, job.tiles[single:],
+                  max_batch=options.get("max_batch"))
     off = {r.name: r.offset for r in regmap.registers("axis")}
     ctrl = regmap.REGISTERS[0]
     done_bit = 1 << ctrl.field("AP_DONE").lsb
     for b, batch in enumerate(batches):
         sent = 0
         for stream, words in batch.inputs.items():
+            flip = options.get("flip")  # [batch, stream, word, xor]: a fault on the wires
+            if flip and flip[0] == b and flip[1] == stream:
+                words = words.copy()
+                words[flip[2]] ^= flip[3]
             await axil.write_dword(off["STREAM"], regmap.STREAMS.index(stream))
             await source.send(AxiStreamFrame(words.astype("<u4").tobytes()))
             await source.wait()

@@ -7,9 +7,10 @@ from 0; :attr:`edge` is the number of the last edge passed.
 
 * :class:`AmaranthPins`: Amaranth's simulator (``add_testbench``); ``tick`` is
   ``ctx.tick()``, edges are counted.
-* :class:`CocotbPins`: cocotb (any simulator, Verilator here); the settled point is the
-  falling edge, edges are numbered from simulation time, and :meth:`wait_rise` sleeps in the
-  simulator until a signal rises (no Python per cycle: this is what makes RUN free-running).
+* :class:`CocotbPins`: cocotb (Verilator and Icarus); the settled point is the falling edge,
+  edges are numbered from simulation time, and :meth:`wait_rise` sleeps in the simulator
+  until a signal rises (no Python per cycle: this is what makes RUN free-running), then
+  samples in ``ReadOnly`` (never inside the edge's callback).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ class Pins(Protocol):
 
     def set(self, name: str, value: int) -> None: ...
 
-    def get(self, name: str) -> int: ...
+    def get(self, name: str) -> int:
+        """The value of ``name``; raises ``AssertionError`` if any bit is X or Z."""
+        ...
+
+    def get_x(self, name: str) -> tuple[int, int]:
+        """``(value with X/Z bits read as 0, mask of the X/Z bits)`` of ``name``."""
+        ...
 
     def width(self, name: str) -> int: ...
 
@@ -39,7 +46,8 @@ class Pins(Protocol):
     async def wait_rise(self, name: str, limit: int) -> int:
         """Sleep until 1-bit register output ``name`` rises; return that edge's number.
 
-        Leaves the caller just after that edge, with the registers it updated readable.
+        Leaves the caller just after that edge, with the registers it updated readable;
+        the caller must :meth:`tick` before it sets an input (cocotb: the read-only phase).
         Raises :class:`WaitTimeout` after ``limit`` cycles (where the adapter has a cheap
         way to; :class:`CocotbPins` bounds the whole run instead).
         """
@@ -58,6 +66,9 @@ class AmaranthPins:
 
     def get(self, name: str) -> int:
         return int(self._ctx.get(getattr(self._dut, name)))
+
+    def get_x(self, name: str) -> tuple[int, int]:
+        return self.get(name), 0  # two-state
 
     def width(self, name: str) -> int:
         return len(getattr(self._dut, name))
@@ -120,9 +131,18 @@ class CocotbPins:
         self._h(name).value = value
 
     def get(self, name: str) -> int:
-        value = self._h(name).value
-        to_unsigned = getattr(value, "to_unsigned", None)  # LogicArray; 1-bit ports are Logic
-        return to_unsigned() if to_unsigned else int(value)
+        value, unknown = self.get_x(name)
+        if unknown:
+            raise AssertionError(f"{name} is {self._h(name).value} (X or Z bits)")
+        return value
+
+    def get_x(self, name: str) -> tuple[int, int]:
+        bits = str(self._h(name).value)  # LogicArray / Logic: MSB first, 0 1 X Z (U W L H -)
+        if bits in ("0", "1"):
+            return int(bits), 0
+        value = int("".join("1" if b in "1H" else "0" for b in bits), 2)
+        unknown = int("".join("0" if b in "01LH" else "1" for b in bits), 2)
+        return value, unknown
 
     def width(self, name: str) -> int:
         return len(self._h(name))
@@ -135,9 +155,16 @@ class CocotbPins:
     async def wait_rise(self, name: str, limit: int) -> int:
         """As :meth:`Pins.wait_rise`, without a per-wait timer (a timer costs ~35 us of
         Python per wait; the cocotb test bounds the whole run instead, so ``limit`` is
-        unused). Registers updated by the same edge are read right away: the value-change
-        callback runs after the simulator has evaluated that edge."""
-        from cocotb.triggers import RisingEdge
+        unused).
+
+        The ``RisingEdge`` callback runs as soon as ``name`` changes, which may be before the
+        other non-blocking assignments of the same edge have settled (Icarus: ``cycles``
+        still held the previous tile's count; Verilator happens to update all registers
+        first). So the registers are sampled only after ``ReadOnly()``, the end of that time
+        step; from there the caller may read, but must :meth:`tick` before it sets inputs.
+        """
+        from cocotb.triggers import ReadOnly, RisingEdge
 
         await RisingEdge(self._h(name))
+        await ReadOnly()
         return self.edge

@@ -103,7 +103,10 @@ class InOrderScoreboard:
                                             f"batch_timing() {exp.cycles} {shape}"))
         self._retire()
 
-    def add_rows(self, rows: np.ndarray) -> None:
+    def add_rows(self, rows: np.ndarray, rows_x1: np.ndarray | None = None) -> None:
+        """One tile's drained rows. ``rows_x1``: the same rows with every X/Z bit read as 1
+        (``rows`` reads them as 0), where the simulator has X; the tile's result must not
+        depend on them (X outside the result, e.g. in unused lanes, is a don't-care)."""
         exp = self._peek(self._rows_seen, "result rows")
         self._rows_seen += 1
         self.tiles_checked += 1
@@ -111,6 +114,16 @@ class InOrderScoreboard:
         shape = f"(M={tile.M} K={tile.K} N={tile.N})"
         try:
             got = _comparable(self.decode(tile, rows))
+            if rows_x1 is not None and not np.array_equal(rows, rows_x1):
+                got_x1 = _comparable(self.decode(tile, rows_x1))
+                unknown = np.argwhere(got != got_x1)
+                if len(unknown):
+                    where = ", ".join(f"out[{m},{n}]" for m, n in unknown[:SHOW_ELEMENTS].tolist())
+                    self.mismatches.append(Mismatch(exp.index, "values",
+                                                    f"{len(unknown)} of {got.size} are X "
+                                                    f"{shape}: {where}"))
+                    self._retire()
+                    return
         except (ValueError, IndexError) as exc:
             self.mismatches.append(Mismatch(exp.index, "values", f"cannot decode {rows.shape} "
                                             f"result rows {shape}: {exc}"))

@@ -102,3 +102,41 @@ def test_max_array_on_a_small_board() -> None:
     assert [(s.rows, s.fits) for s in steps] == [(2, True), (4, False), (3, False)]
     assert steps[-1].over == {"dsp": 9 - 8.0}
     assert estimate(tiny, shell_params("systolic_int8", 2)).used == best.used
+
+
+def _stand_in_vivado(folder: Path, version: str) -> dict[str, str]:
+    """A `vivado` on PATH that prints ``version`` and runs `-mode batch -source X` in tclsh
+    under the recording harness (Vivado itself cannot be installed here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "vivado"
+    script.write_text(f"""#!/bin/sh
+if [ "$1" = "-version" ]; then echo "Vivado v{version} (64-bit)"; exit 0; fi
+exec {sys.executable} -c "import sys; from pathlib import Path; \\
+from qaccel.rtl.fpga.tclcheck import run_recorded; \\
+r = run_recorded(Path(sys.argv[1]).resolve()); print(r.stdout); print(r.stderr, file=sys.stderr); \\
+sys.exit(r.returncode)" "$4"
+""")
+    script.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_build_runs_the_vivado_script_after_the_version_check(tmp_path: Path) -> None:
+    if not Path("/usr/bin/tclsh").exists():
+        require_tool("tclsh")
+    env = _stand_in_vivado(tmp_path / "bin", "2023.2")
+    out = _run("build", "--board", "pynq-z2", "--arch", "systolic_int8", "--array", "2x2",
+               "--out", str(tmp_path / "plan"), env=env)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "plan" / "out" / "qaccel.bit").is_file()
+    assert out.stdout.endswith(f"wrote {tmp_path / 'plan' / 'out' / 'qaccel.bit'} and "
+                               f"{tmp_path / 'plan' / 'out' / 'qaccel.hwh'}\n")
+
+
+def test_build_refuses_an_old_vivado(tmp_path: Path) -> None:
+    env = _stand_in_vivado(tmp_path / "bin", "2019.1")
+    out = _run("build", "--board", "pynq-z2", "--arch", "systolic_int8", "--array", "2x2",
+               "--out", str(tmp_path / "plan"), env=env)
+    assert out.returncode == 2
+    assert out.stderr == ("qaccel fpga: error: --board: `vivado` must be 2020.2 or newer, "
+                          "not 2019.1\n")
+    assert (tmp_path / "plan" / "build_pynq.tcl").is_file()

@@ -32,11 +32,12 @@ def require_tool(tool: str) -> None:
 
 def run_level(level: str, params: PEArray, tiles: Sequence[Tile], *,
               amaranth_tiles: int | None = None, **kw: object) -> Report:
-    """Replay ``tiles`` on ``level``: ``"verilator"`` (every tile, one build per design under
-    :data:`BUILD_ROOT`) or ``"amaranth"`` (the first ``amaranth_tiles``, all when None)."""
-    if level == "verilator":
-        require_tool("verilator")
-        return verify(params, tiles, simulator="verilator", build_root=BUILD_ROOT, **kw)
+    """Replay ``tiles`` on ``level``: ``"verilator"`` or ``"icarus"`` (every tile, one build per
+    design and simulator under :data:`BUILD_ROOT`) or ``"amaranth"`` (the first
+    ``amaranth_tiles``, all when None)."""
+    if level in ("verilator", "icarus"):
+        require_tool({"verilator": "verilator", "icarus": "iverilog"}[level])
+        return verify(params, tiles, simulator=level, build_root=BUILD_ROOT, **kw)
     return verify(params, list(tiles)[:amaranth_tiles], simulator="amaranth", **kw)
 
 

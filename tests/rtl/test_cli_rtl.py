@@ -39,8 +39,8 @@ def test_verilog_to_file(tmp_path: Path) -> None:
     (["synth", "--array", "4x0"], r"--array 4x0 cols: must be an int in 1\.\.64 for RTL, not 0"),
     (["verify", "--rows", "2", "--cols", "2", "--tiles", "0"],
      r"--tiles: must be an int in 1\.\.1000000, not 0"),
-    (["verify", "--rows", "2", "--cols", "2", "--simulator", "icarus"],
-     r"--simulator: must be one of verilator, amaranth, not 'icarus'"),
+    (["verify", "--rows", "2", "--cols", "2", "--simulator", "vcs"],
+     r"--simulator: must be one of verilator, icarus, amaranth, not 'vcs'"),
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "bits"],
      r"--pe-field: must look like KEY=VALUE, not 'bits'"),
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "lane=4"],
@@ -76,6 +76,15 @@ def test_verify_on_verilator(capsys: pytest.CaptureFixture[str]) -> None:
                  "--build-dir", str(BUILD_ROOT)]) == 0
     out = capsys.readouterr().out
     assert "on cocotb/Verilator" in out and "tiles checked: 30 of 30\n" in out
+    assert out.endswith("PASS\n")
+
+
+def test_verify_on_icarus(capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("iverilog")
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--tiles", "12", "--seed", "5",
+                 "--simulator", "icarus", "--build-dir", str(BUILD_ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert "on cocotb/Icarus Verilog" in out and "tiles checked: 12 of 12\n" in out
     assert out.endswith("PASS\n")
 
 

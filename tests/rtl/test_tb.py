@@ -178,3 +178,37 @@ def test_model_predicts_a_batch_when_start_is_pulsed(preload: str) -> None:
     first = {"serial": [13, 15, 12], "overlapped": [13, 11, 12]}[preload]
     assert [(e.index, e.cycles) for e in got] == list(enumerate(first))
     assert got[1].out.tolist() == [[4] * 4] * 5
+
+
+def test_scoreboard_ignores_x_outside_the_result_only() -> None:
+    """Rows read with X bits as 0 and as 1 (Icarus): X in a lane the tile's result does not
+    use (column 1 of an N = 1 tile) is a don't-care; X in the result is a mismatch."""
+    sb = _scoreboard()
+    sb.add_expected(_expected(index=0))
+    sb.add_cycles(7, 7)
+    sb.add_rows(np.array([[11, 0]]), np.array([[11, 0xFF]]))
+    assert sb.mismatches == [] and sb.tiles_checked == 1
+    sb.add_expected(_expected(index=1))
+    sb.add_rows(np.array([[11, 0]]), np.array([[15, 0]]))
+    assert [str(m) for m in sb.mismatches] == ["tile 1: values: 1 of 1 are X (M=1 K=2 N=1): "
+                                               "out[0,0]"]
+
+
+def test_cocotb_pins_read_x_bits_as_a_mask() -> None:
+    from cocotb.types import Logic, LogicArray
+
+    from qaccel.rtl.tb.pins import CocotbPins
+
+    class Handle:
+        def __init__(self, value: object) -> None:
+            self.value = value
+
+    class Dut:
+        o_data = Handle(LogicArray("01XZ10"))
+        done = Handle(Logic("1"))
+
+    pins = CocotbPins(Dut())
+    assert pins.get_x("o_data") == (0b010010, 0b001100)
+    assert pins.get_x("done") == (1, 0) and pins.get("done") == 1
+    with pytest.raises(AssertionError, match=r"^o_data is 01XZ10 \(X or Z bits\)$"):
+        pins.get("o_data")

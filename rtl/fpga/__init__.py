@@ -1,0 +1,12 @@
+"""FPGA targets (DESIGN.md "FPGA", docs/fpga.md, ``qaccel fpga``).
+
+:mod:`~qaccel.rtl.fpga.regmap` (the one register map and stream word format),
+:mod:`~qaccel.rtl.fpga.shell` (the AXI shell around any family's array top),
+:mod:`~qaccel.rtl.fpga.boards`, :mod:`~qaccel.rtl.fpga.plan` (build projects: Vivado TCL in
+:mod:`~qaccel.rtl.fpga.vivado`, drivers in :mod:`~qaccel.rtl.fpga.drivers`, the simulation
+handoff in :mod:`~qaccel.rtl.fpga.hwh`), :mod:`~qaccel.rtl.fpga.estimate` (yosys resources
+and the fit verdict), :mod:`~qaccel.rtl.fpga.ecp5` (the ULX3S bitstream), and the checks:
+:mod:`~qaccel.rtl.fpga.sim` with the cocotb modules :mod:`~qaccel.rtl.fpga.tb_shell`
+(cocotbext-axi) and :mod:`~qaccel.rtl.fpga.tb_pynq` (cocotbpynq), and
+:mod:`~qaccel.rtl.fpga.tclcheck` (TCL in tclsh).
+"""
