@@ -116,28 +116,43 @@ def estimate(board: Board, params: PEArray) -> Estimate:
 
 def max_array(board: Board, make: Callable[[int], PEArray], *, limit: int = 64,
               on_step: Callable[[Estimate], None] | None = None) -> Estimate | None:
-    """The largest square array ``make(side)`` that fits ``board`` (sides 1..``limit``):
-    doubling from 2, then bisection; None when not even 1x1 fits."""
-    def fits(side: int) -> Estimate:
-        est = estimate(board, make(side))
+    """The largest square array ``make(side)`` that fits ``board`` (sides 1..``limit`` that
+    ``make`` accepts: a family may need even sides): doubling from the second buildable
+    side, then bisection; None when not even the smallest fits."""
+    from qaccel.errors import ConfigError
+
+    sides = []
+    for side in range(1, limit + 1):
+        try:
+            make(side)
+        except (ConfigError, ValueError):
+            continue  # a size the family's RTL does not build
+        sides.append(side)
+    if not sides:
+        return None
+
+    def fits(i: int) -> Estimate:
+        est = estimate(board, make(sides[i]))
         if on_step:
             on_step(est)
         return est
 
     best: Estimate | None = None
-    lo, side = 0, 2
-    while side <= limit:
-        est = fits(side)
+    lo, hi, i = -1, len(sides), min(1, len(sides) - 1)
+    while i < len(sides):
+        est = fits(i)
         if not est.fits:
+            hi = i
             break
-        best, lo = est, side
-        side *= 2
-    hi = min(side, limit + 1)
-    if lo == 0:
-        est = fits(1)
+        best, lo = est, i
+        i = 2 * i + 1
+    if lo < 0 and hi > 0:  # the second side did not fit: try the first
+        est = fits(0)
         if not est.fits:
             return None
-        best, lo = est, 1
+        best, lo = est, 0
+    elif lo < 0:
+        return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         est = fits(mid)
