@@ -172,9 +172,10 @@ def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_bits + M * N * pe0.acc_bits)
               // accel.dram.bits_per_cycle)
     for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
+        if best_key is not None and best_key <= floor:
+            break
         known = computes.get((mapping.dataflow, mapping.stream_tile))
-        if best_key is not None and (best_key <= floor or (known is not None
-                                                          and known >= best_key)):
+        if best_key is not None and known is not None and known >= best_key:
             continue
         pe = accel.pe_array.with_dataflow(mapping.dataflow)
         plan = plan_gemm(accel, M, K, N, mapping)

@@ -189,11 +189,6 @@ class FoldPlan:
         start = index * side
         return start, min(start + side, self.dims[dim])
 
-    def first_last(self, dim: str) -> tuple[int, int]:
-        """Sizes of the first and the last block along a mapped dim (elements)."""
-        side = self.rows if dim == self.row_dim else self.cols
-        size = self.dims[dim]
-        return min(side, size), size - (ceil_div(size, side) - 1) * side
 
 
 def fixed_mapping(pe: object, M: int, K: int, N: int) -> Mapping:  # noqa: N803
