@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
-import importlib
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -43,10 +41,10 @@ import numpy as np
 
 from qaccel.models.formats import FORMATS, format_to_dict
 
-BASE_COMMIT = "018e362"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the pin generator's loader
+from tests.models.make_quantizer_pins import BASE_COMMIT, load_base_modules  # noqa: E402
+
 FAMILIES = ("intk", "ant", "bitmod", "olive")
-#: the baseline's modules (everything the four families import from qaccel.models)
-BASE_MODULES = ("int8", "encoded", "numerics", "search", "intk", "ant", "bitmod", "olive")
 COLS = 11008
 LIBC = ctypes.CDLL("libc.so.6")
 
@@ -79,19 +77,9 @@ def measure(fmt, x: np.ndarray, repeat: int) -> tuple[float, float, float, objec
 
 
 def load_baseline(tmp: Path):
-    """The four families' modules at :data:`BASE_COMMIT` as the package ``_qaccel_base``."""
-    pkg = tmp / "_qaccel_base"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    root = Path(__file__).resolve().parents[1]
-    for mod in BASE_MODULES:
-        src = subprocess.run(["git", "show", f"{BASE_COMMIT}:models/{mod}.py"], cwd=root,
-                             capture_output=True, text=True, check=True).stdout
-        src = re.sub(r"qaccel\.models\.(" + "|".join(BASE_MODULES) + r")\b",
-                     r"_qaccel_base.\1", src)
-        (pkg / f"{mod}.py").write_text(src)
-    sys.path.insert(0, str(tmp))
-    return {mod: importlib.import_module(f"_qaccel_base.{mod}") for mod in BASE_MODULES}
+    """The four families' modules at :data:`BASE_COMMIT` as the package ``_qaccel_base``
+    (the pin generator's loader, ``tests/models/make_quantizer_pins.py``)."""
+    return load_base_modules(tmp, "_qaccel_base")
 
 
 def same(a, b) -> bool:

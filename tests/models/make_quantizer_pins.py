@@ -89,10 +89,11 @@ def cases() -> dict[str, np.ndarray]:
     return out
 
 
-def baseline_formats(tmp: Path) -> dict[str, object]:
-    """:func:`pin_formats` as the code of :data:`BASE_COMMIT` builds them (its modules loaded
-    from git as the package ``_qaccel_pins_base`` under ``tmp``)."""
-    pkg = tmp / "_qaccel_pins_base"
+def load_base_modules(tmp: Path, package: str) -> dict[str, object]:
+    """The modules :data:`BASE_MODULES` as they are at :data:`BASE_COMMIT`, loaded from git as
+    the package ``package`` under ``tmp`` (their imports of each other rewritten to it).
+    ``benchmarks/bench_quantizers.py`` times its baseline with the same loader."""
+    pkg = tmp / package
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     root = Path(__file__).resolve().parents[2]
@@ -100,13 +101,20 @@ def baseline_formats(tmp: Path) -> dict[str, object]:
         src = subprocess.run(["git", "show", f"{BASE_COMMIT}:models/{mod}.py"], cwd=root,
                              capture_output=True, text=True, check=True).stdout
         src = re.sub(r"qaccel\.models\.(" + "|".join(BASE_MODULES) + r")\b",
-                     r"_qaccel_pins_base.\1", src)
+                     rf"{package}.\1", src)
         (pkg / f"{mod}.py").write_text(src)
     sys.path.insert(0, str(tmp))
+    return {mod: importlib.import_module(f"{package}.{mod}") for mod in BASE_MODULES}
+
+
+def baseline_formats(tmp: Path) -> dict[str, object]:
+    """:func:`pin_formats` as the code of :data:`BASE_COMMIT` builds them (its modules loaded
+    from git as the package ``_qaccel_pins_base`` under ``tmp``)."""
+    modules = load_base_modules(tmp, "_qaccel_pins_base")
     out = {}
     for name, fmt in pin_formats().items():
         d = format_to_dict(fmt)
-        module = importlib.import_module(f"_qaccel_pins_base.{d['family']}")
+        module = modules[d["family"]]
         out[name] = getattr(module, type(fmt).__name__).from_dict(d)
     return out
 
