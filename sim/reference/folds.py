@@ -95,6 +95,20 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
     last_fold = (plan.chunks - 1, plan.row_blocks - 1, plan.col_blocks - 1)
     hide = family.hides_preload
 
+    def use(op: str, key: tuple, size_bits: int, first: bool, last: bool) -> None:
+        """One fold's use of a block: an input is read through its buffer; partial sums
+        (O) are written, read back unless ``first``, and written to DRAM after ``last``."""
+        if op != "O":
+            bufs[op].read(key, size_bits)
+            rd[op] += size_bits
+            return
+        wr["O"] += size_bits
+        if not first:
+            rd["O"] += size_bits
+        bufs["O"].accumulate(key, size_bits, first=first)
+        if last:
+            bufs["O"].write_back(key)
+
     for j, rb, cb in _grid(plan):
         sl = _slices(plan, rb, cb, j)
         r_t, c_t, t = (sl[d].stop - sl[d].start for d in (plan.row_dim, plan.col_dim,
@@ -102,34 +116,14 @@ def run_folds(plan: FoldPlan, family, a: np.ndarray | None = None,
         dram_before = sum(buf.dram_read_bits for buf in bufs.values())
         write_before = sum(buf.dram_write_bits for buf in bufs.values())
 
-        # stationary block: used once per chunk
-        stat_bits = r_t * c_t * bits[stat]
-        if stat == "O":   # partial sums over the chunks (a K split) stay in the buffer
-            wr["O"] += stat_bits
-            if j > 0:
-                rd["O"] += stat_bits
-            bufs["O"].accumulate(("stat", rb, cb), stat_bits, first=j == 0)
-            if j == plan.chunks - 1:
-                bufs["O"].write_back(("stat", rb, cb))
-        else:
-            bufs[stat].read(("stat", rb, cb), stat_bits)
-            rd[stat] += stat_bits
+        # stationary block: once per chunk (as O: partial sums over the chunks of a K split)
+        use(stat, ("stat", rb, cb), r_t * c_t * bits[stat], j == 0, j == plan.chunks - 1)
         # row operand block (rb, chunk): an input, reused across column blocks
-        row_bits = r_t * plan.line_bits(row_op, t)
-        bufs[row_op].read(("row", rb, j), row_bits)
-        rd[row_op] += row_bits
+        use(row_op, ("row", rb, j), r_t * plan.line_bits(row_op, t), True, True)
         # col operand block (cb, chunk): an input reused across row blocks, or partial sums
-        col_bits = c_t * plan.line_bits(col_op, t)
-        if col_op == "O":
-            wr["O"] += col_bits
-            if rb > 0:
-                rd["O"] += col_bits
-            bufs["O"].accumulate(("col", cb, j), col_bits, first=rb == 0)
-            if rb == plan.row_blocks - 1:
-                bufs["O"].write_back(("col", cb, j))
-        else:
-            bufs[col_op].read(("col", cb, j), col_bits)
-            rd[col_op] += col_bits
+        # over the row blocks
+        use(col_op, ("col", cb, j), c_t * plan.line_bits(col_op, t), rb == 0,
+            rb == plan.row_blocks - 1)
 
         if stats.folds == 0:
             stats.prologue_bits = sum(b.dram_read_bits for b in bufs.values()) - dram_before
