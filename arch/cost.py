@@ -20,8 +20,8 @@ from typing import Any
 from qaccel.arch.components import Cost, scale_to, sram_access_pj
 from qaccel.arch.spec import Accelerator
 
-__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "area_um2", "BUFFER_OF_OPERAND",
-           "UNPRICED_EVENTS"]
+__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "area_um2", "array_area_um2",
+           "BUFFER_OF_OPERAND", "UNPRICED_EVENTS"]
 
 ENERGY_COLUMNS = ("energy_pj_pe", "energy_pj_sram", "energy_pj_dram", "energy_pj_decoder",
                   "energy_pj_total")
@@ -79,6 +79,23 @@ def counts_energy_pj(accel: Accelerator, pe: Any, counts: Any) -> dict[str, floa
 
 
 def area_um2(accel: Accelerator) -> float:
-    """PE-array logic area of ``accel`` at its node (unit: µm²); SRAM not included."""
-    pe = accel.pe_array
-    return scale_to(pe.pe_cost(), accel.tech.node_nm).area_um2 * pe.rows * pe.cols
+    """PE-array logic area of ``accel`` at its node (unit: µm²); SRAM not included:
+    :func:`array_area_um2` of its array."""
+    return array_area_um2(accel.pe_array, accel.tech.node_nm)
+
+
+def array_area_um2(pe: Any, node_nm: int) -> float:
+    """Logic area of the R x C array ``pe`` at ``node_nm`` (unit: µm²): the model calibrated
+    to our synthesized RTL (:mod:`qaccel.arch.calibration`) when ``pe``'s family has a fit,
+    else R x C x the analytic PE area (``pe_cost()``)."""
+    from qaccel.arch.calibration import calibrated_area_um2
+
+    calibrated = calibrated_area_um2(pe, node_nm)
+    if calibrated is not None:
+        return calibrated
+    return analytic_area_um2(pe, node_nm)
+
+
+def analytic_area_um2(pe: Any, node_nm: int) -> float:
+    """R x C x the family's analytic PE logic area (``pe_cost()``) at ``node_nm`` (µm²)."""
+    return scale_to(pe.pe_cost(), node_nm).area_um2 * pe.rows * pe.cols

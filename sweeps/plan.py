@@ -26,6 +26,7 @@ import pandas as pd
 from qaccel import __version__
 from qaccel.arch.fields import Context
 from qaccel.arch.loader import load_accelerator
+from qaccel.arch.sizing import size_accelerator
 from qaccel.errors import ConfigError
 from qaccel.sweeps.archcheck import arch_columns
 from qaccel.sweeps.axes import set_leaves
@@ -108,6 +109,8 @@ def plan_sweep(spec: SweepSpec) -> Plan:
         changes = {p: values[a.name] for a in axes for p in a.paths}
         try:
             accel = load_accelerator(set_leaves(spec.base_for(values), changes))
+            if spec.iso_area_mm2 is not None:   # rows/cols axes set the aspect only
+                accel = size_accelerator(accel, spec.iso_area_mm2, field="iso_area_mm2")[0]
         except ConfigError as exc:
             invalid.append(", ".join(f"{k}={v!r}" for k, v in values.items())
                            + f": {exc.problems[0]}")

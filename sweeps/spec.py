@@ -30,7 +30,7 @@ __all__ = ["SweepSpec", "Objective", "Constraint", "Sampling", "PlotSpec", "Goal
 
 SPEC_VERSION = 1
 TOP_KEYS = ("version", "name", "description", "base_arch", "engine", "axes", "sampling",
-            "workloads", "constraints", "objectives", "on_invalid", "plots")
+            "workloads", "constraints", "objectives", "on_invalid", "plots", "iso_area_mm2")
 REQUIRED = ("version", "name", "base_arch", "axes", "workloads", "objectives")
 MAX_OBJECTIVES = 3
 
@@ -129,6 +129,9 @@ class SweepSpec:
                                      repr=False)
     source: str | None = field(default=None, compare=False)
     bases: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    #: every point's array resized to this PE-array logic area (unit: mm²) by
+    #: :func:`qaccel.arch.sizing.size_accelerator`; its rows/cols axes then set the aspect
+    iso_area_mm2: float | None = None
 
     def base_for(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """The base accelerator data of one combination of axis values."""
@@ -167,6 +170,8 @@ class SweepSpec:
         }
         if self.sampling.points is not None:
             out["sampling"]["points"] = self.sampling.points
+        if self.iso_area_mm2 is not None:
+            out["iso_area_mm2"] = self.iso_area_mm2
         return out
 
 
@@ -220,6 +225,10 @@ def _parse(data: Any, ctx: Context, folder: Path) -> SweepSpec | None:
     objectives = _objectives(data.get("objectives"), ctx) if "objectives" in data else ()
     constraints = _constraints(data.get("constraints", []), ctx)
     plots = _plots(data.get("plots", []), ctx)
+    iso = data.get("iso_area_mm2")
+    if iso is not None and (isinstance(iso, bool) or not isinstance(iso, (int, float))
+                            or not 0 < iso <= 1e6):
+        ctx.add("iso_area_mm2", f"must be a number in (0, 1e6] (unit: mm^2), not {iso!r}")
     if ctx.problems:  # stage two needs a well-formed spec
         return None
     bases = base_accelerators(data["base_arch"], ctx, folder)
@@ -234,7 +243,8 @@ def _parse(data: Any, ctx: Context, folder: Path) -> SweepSpec | None:
     return SweepSpec(name=name, base_arch=bases[0].to_dict(), axes=axes, workloads=workloads,
                      objectives=objectives, constraints=constraints, sampling=sampling,
                      engine=engine, on_invalid=on_invalid, plots=plots, description=description,
-                     columns=columns, lines=dict(ctx.lines), source=ctx.source, bases=many)
+                     columns=columns, lines=dict(ctx.lines), source=ctx.source, bases=many,
+                     iso_area_mm2=None if iso is None else float(iso))
 
 
 def _enum(enum: type[StrEnum], value: Any, path: str, ctx: Context) -> Any:

@@ -144,6 +144,9 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
     group_size = G_SIZE
     b_bits = 4
     acc_bits = 32
+    #: ``--arch mixpe --phase P``: the W4A16 preset for both phases (FP16 activations, the
+    #: weight-only setting the BitMoD comparison runs every family in)
+    phase_presets = {"prefill": "mixpe-w4a16", "decode": "mixpe-w4a16"}
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from qaccel.arch.cost import area_um2
 from qaccel.cli.common import accelerator_from_args
 from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
@@ -61,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what the mapper minimizes per layer (default: cycles)")
     p.add_argument("--preload", metavar="serial|overlapped",
                    help="stationary preload for every item (families that have it)")
+    p.add_argument("--iso-area", type=float, metavar="MM2",
+                   help="size every item's array to this logic area (unit: mm^2; calibrated "
+                   "model, each preset's aspect kept; qaccel.arch.sizing)")
     p.add_argument("--plot", type=Path, default=Path("qaccel-compare.png"), metavar="PNG",
                    help="bar plot of speedup and energy ratio (default: qaccel-compare.png)")
     add_out_argument(p)
@@ -112,6 +116,11 @@ def _accelerators(items: list[str], phases: set[str],
                                     mapping=args.mapping, objective=args.objective,
                                     preload=args.preload)
             out[(item, phase)] = accelerator_from_args(ns)
+    if getattr(args, "iso_area", None) is not None:
+        from qaccel.arch.sizing import size_accelerator
+
+        out = {key: size_accelerator(accel, args.iso_area, field="--iso-area")[0]
+               for key, accel in out.items()}
     return out
 
 
@@ -151,6 +160,7 @@ def compare_frame(args: argparse.Namespace) -> pd.DataFrame:
             case_rows.append({"workload": workload or args.gemm, "phase": phase, "arch": item,
                               "preset": accel.name, "family": accel.family,
                               "rows": accel.pe_array.rows, "cols": accel.pe_array.cols,
+                              "area_mm2": area_um2(accel) / 1e6,
                               "total_cycles": int(cycles), "latency_us": latency,
                               "utilization": macs_time / cycles if cycles else 0.0,
                               "energy_uj": energy})
@@ -189,7 +199,10 @@ def plot_compare(df: pd.DataFrame, path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(max(7.0, 1.2 * len(df) + 4), 4.0), dpi=110)
     for ax, col, label in ((axes[0], "speedup", "speedup vs baseline (x, higher is better)"),
                            (axes[1], "energy_ratio", "energy vs baseline (x, lower is better)")):
-        bars = ax.bar(df["arch"], df[col], color="#4c72b0")
+        labels = (df["arch"] if "rows" not in df else
+                  [f"{a}\n{r}x{c}" for a, r, c in zip(df["arch"], df["rows"], df["cols"],
+                                                          strict=True)])
+        bars = ax.bar(labels, df[col], color="#4c72b0")
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
         ax.set_ylabel(label)
@@ -219,6 +232,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         shown = df
         what = f"{df['workload'][0]} {df['phase'][0]}"
+    if getattr(args, "iso_area", None) is not None:
+        what += f", arrays sized to {args.iso_area:g} mm^2"
     plot_compare(shown, args.plot, f"{what}: normalized to {baseline}")
     print(f"wrote {args.plot}")
     if args.out is not None:
