@@ -50,7 +50,7 @@ fi
 log "installing qaccel and its pinned dependencies (first run downloads ~1 GB)"
 $PY -m pip install "${pip_flags[@]}" --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
 $PY -m pip install "${pip_flags[@]}" -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "^  " || true
-$PY -c "import qaccel.sim, torch, amaranth, cocotb" \
+$PY -c "import qaccel.sim, torch, amaranth, cocotb, optuna, scipy" \
   || { log "ERROR: the Python install failed (see pip's messages above)"; exit 1; }
 # the FPGA test dependencies (pyproject's [test] extra): fail here, not in the tests
 $PY -c "import cocotbext.axi, cocotbpynq" \
