@@ -8,8 +8,10 @@
 - **SRAM energy**: per buffer, (read + write bits) / word_bits accesses x the access energy of
   an SRAM of that size and word width (:func:`~qaccel.arch.components.sram_access_pj`).
 - **DRAM energy**: DRAM bits x ``dram.pj_per_bit``.
-- **Area** (:func:`area_um2`): R x C x the family's PE logic area (``pe_cost()``), scaled to
-  the node; SRAM macros and registers are not in it yet (no anchor).
+- **Area** (:func:`area_um2`): the PE-array logic area of the model calibrated to our
+  synthesized RTL (:mod:`qaccel.arch.calibration`: the analytic PE area ``pe_cost()`` times a
+  fitted factor, plus fitted per-row and per-column edge units); families without a fit
+  (no RTL) get :func:`analytic_area_um2`, R x C x ``pe_cost()``. SRAM macros are not in it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from qaccel.arch.components import Cost, scale_to, sram_access_pj
 from qaccel.arch.spec import Accelerator
 
-__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "area_um2", "array_area_um2",
+__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "area_um2", "array_area_um2", "analytic_area_um2",
            "BUFFER_OF_OPERAND", "UNPRICED_EVENTS"]
 
 ENERGY_COLUMNS = ("energy_pj_pe", "energy_pj_sram", "energy_pj_dram", "energy_pj_decoder",

@@ -4,7 +4,7 @@ Two kinds, each a tuple of plain functions so that a new metric is one line here
 runner does not change:
 
 - :data:`ARCH_METRICS` ``(accel) -> {column: value}``: known before simulating, so constraints
-  on them prune points before any run (array shape, the analytic area model's ``area_um2``,
+  on them prune points before any run (array shape, the calibrated area model's ``area_um2``,
   the weight format's accuracy proxy ``accuracy_proxy_sqnr_db``);
 - :data:`RESULT_METRICS` ``(accel, totals) -> {column: value}``: derived from the simulation
   totals (latency; EDP only when the totals carry ``energy_pj_total``).
@@ -43,7 +43,7 @@ def array_shape(accel: Accelerator) -> dict[str, Any]:
 
 
 def area(accel: Accelerator) -> dict[str, Any]:
-    """``area_um2``: the analytic model's PE-array logic area at the accelerator's node
+    """``area_um2``: the calibrated model's PE-array logic area at the accelerator's node
     (:func:`qaccel.arch.cost.area_um2`; SRAM macros are not in it yet) (unit: µm²)."""
     return {"area_um2": area_um2(accel)}
 

@@ -113,7 +113,10 @@ def _act_format(accel: Any) -> str:
     if bits not in (8, 16):
         raise ConfigError.single("--arch", f"must have 8-bit (int8) or 16-bit (fp16) "
                                  f"activations for the accuracy run, not {bits}-bit")
-    return "int8" if bits == 8 else "fp16"
+    from qaccel.models import fp16 as half
+    from qaccel.models import int8
+
+    return int8.NAME if bits == 8 else half.NAME
 
 
 def _check(args: argparse.Namespace) -> None:

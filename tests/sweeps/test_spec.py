@@ -78,7 +78,7 @@ BAD = [
      "use method random or lhs to draw a number of points"),
     (dict(axis={"pe_array.rows": [4]}),
      "axis: is not a known key; allowed: version, name, description, base_arch, engine, axes, "
-     "sampling, workloads, constraints, objectives, on_invalid, plots"),
+     "sampling, workloads, constraints, objectives, on_invalid, plots, iso_area_mm2"),
     (dict(base_arch="systolic-int8-9x9"),
      f"base_arch: must be a preset name ({', '.join(preset_names())}) or a YAML file, "
      "not 'systolic-int8-9x9'"),
@@ -164,7 +164,7 @@ def test_yaml_errors_collected_with_lines(tmp_path):
     assert lines[1:] == [
         "  - bogus (line 11): is not a known key; allowed: version, name, description, "
         "base_arch, engine, axes, sampling, workloads, constraints, objectives, on_invalid, "
-        "plots",
+        "plots, iso_area_mm2",
         "  - axes.pe_array.cols (line 6): must not be an empty range, not start 16 > stop 8",
         "  - objectives[0].goal (line 10): must be one of 'min', 'max', not 'fastest'",
     ]
