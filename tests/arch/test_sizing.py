@@ -31,8 +31,8 @@ def _sim_pe_area(family: str) -> float:
 #                  OliVe 1,543,884.8 / (32 x 1318.6) = 36.59 -> 36: 36x32 (paper: 36x32)
 #                  ANT   1,543,884.8 / (32 x 1318.6) = 36.59 -> 36: 36x32 (paper: 32x32)
 # ANT and OliVe cite the same PE area (test_ant.py / test_olive.py: pe_area = 1318.6), so no
-# area rule can give them different arrays; the paper's 32x32 ANT array uses 11 % less area
-# than its budget (docs/area.md "Sizing" says so).
+# area rule can give them different arrays; the paper's 32x32 ANT array uses 12.5 % less area
+# than its budget (docs/codesign.md says so).
 PAPER_CHOICE = {"fp16": (32, 24), "olive": (36, 32), "ant": (32, 32)}
 RULE_EXPECTED = {"fp16": 24, "olive": 36, "ant": 36}
 
