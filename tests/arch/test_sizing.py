@@ -157,3 +157,21 @@ def test_sweep_iso_area_key():
     with pytest.raises(ConfigError, match=r"^in <dict>: iso_area_mm2: must be a number in "
                        r"\(0, 1e6\] \(unit: mm\^2\), not -1$"):
         load_spec({**spec.to_dict(), "iso_area_mm2": -1})
+
+
+@pytest.mark.slow
+def test_size_by_power_is_maximal():
+    """--power-mw: the sized array's on-chip power fits, the next candidate's does not."""
+    import argparse
+
+    from qaccel.cli.size import _layers, onchip_power_mw, size_frame
+
+    args = argparse.Namespace(arch="systolic-int8-32x32", phase="prefill", area_mm2=None,
+                              power_mw=40.0, rows=None, cols=None, aspect=1.0, lanes=None,
+                              workload="resnet-50", tokens=256, out=None)
+    row = size_frame(args).iloc[0]
+    assert row["power_mw"] <= 40.0
+    accel = load_accelerator("systolic-int8-32x32")
+    nxt = int(row["rows"]) + 1
+    power, _ = onchip_power_mw(accel.replace_array(rows=nxt, cols=nxt), _layers(args))
+    assert power > 40.0
