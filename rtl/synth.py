@@ -453,4 +453,9 @@ def area_markdown(df: pd.DataFrame, command: str, *,
         "  integer multipliers (with their registers, where it can) into DSP48E1 blocks.",
         "",
     ]
+    from qaccel.arch.calibration import calibration  # the section rtl.calibrate keeps
+    from qaccel.rtl.calibrate import calibration_lines
+
+    if any("fit" in e for e in calibration()["families"].values()):
+        lines += calibration_lines(calibration())
     return "\n".join(lines)
