@@ -11,8 +11,9 @@ stored, with the yosys version, in :data:`qaccel.arch.calibration.CALIBRATION_FI
 already stored for the same yosys version is not synthesized again. After synthesis the
 model of :mod:`qaccel.arch.calibration` is fitted per family (non-negative least squares
 of the relative error) and written to the same file: all four coefficients with five or
-more points; with four, ``col_um2`` = 0; with three, ``log_factor`` = 0 and one edge
-coefficient for rows and columns alike. Every fit has more points than free coefficients.
+more points; with four, the better (max relative error) of ``col_um2`` = 0 and
+``log_factor`` = 0; with three, ``log_factor`` = 0 and one edge coefficient for rows and
+columns alike. Every fit has more points than free coefficients.
 """
 
 from __future__ import annotations
@@ -86,19 +87,26 @@ def fit_family(family: str, points: list[dict[str, Any]]) -> dict[str, Any]:
     y = np.array([p["area_um2_28nm"] for p in points], dtype=float)
     # free coefficients: fewer than the points, so every fit is checked by its points
     n = len(points)
-    model_name = "full" if n >= MIN_POINTS else ("rows-cols" if n == 4 else "shared-edge")
-    if model_name == "full":
-        xf = x
-    elif model_name == "rows-cols":    # col_um2 = 0
-        xf = x[:, [0, 1, 2]]
-    else:                              # log_factor = 0, row_um2 = col_um2
-        xf = np.column_stack([x[:, 0], x[:, 2] + x[:, 3]])
-    # non-negative least squares: a PE or an edge unit cannot have negative area
-    coef, _ = nnls(xf / y[:, None], np.ones_like(y))   # relative error, not absolute
-    if model_name == "rows-cols":
-        coef = np.array([coef[0], coef[1], coef[2], 0.0])
-    elif model_name == "shared-edge":
-        coef = np.array([coef[0], 0.0, coef[1], coef[1]])
+    if n >= MIN_POINTS:
+        candidates = {"full": [0, 1, 2, 3]}
+    elif n == 4:   # the better of two three-coefficient models
+        candidates = {"rows-log": [0, 1, 2], "rows-cols": [0, 2, 3]}
+    else:          # log_factor = 0, row_um2 = col_um2
+        candidates = {"shared-edge": None}
+    best = None
+    for model_name, cols in candidates.items():
+        xf = np.column_stack([x[:, 0], x[:, 2] + x[:, 3]]) if cols is None else x[:, cols]
+        # non-negative least squares: a PE or an edge unit cannot have negative area
+        c, _ = nnls(xf / y[:, None], np.ones_like(y))   # relative error, not absolute
+        coef = np.zeros(len(COEFFICIENTS))
+        if cols is None:
+            coef[0], coef[2], coef[3] = c[0], c[1], c[1]
+        else:
+            coef[cols] = c
+        err = float(np.max(np.abs(x @ coef - y) / y))
+        if best is None or err < best[0]:
+            best = (err, model_name, coef)
+    _, model_name, coef = best
     model = x @ coef
     return {**{k: float(v) for k, v in zip(COEFFICIENTS, coef, strict=True)},
             "points": n, "model": model_name,
