@@ -17,7 +17,7 @@ from qaccel.errors import ConfigError
 
 #: subcommand modules (qaccel.cli.<name>), each with register(subparsers)
 COMMANDS = ("demo", "capture", "workloads", "sim", "compare", "presets", "quantize", "rtl", "fpga",
-            "sweep")
+            "sweep", "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:
