@@ -27,6 +27,10 @@ element = 1 (4-bit) or 4 (8-bit): every step of the systolic schedule takes ``P`
     ws: K->rows N->cols stream M: fold = P * (2R + C + M - 2)
     os: M->rows N->cols stream K: fold = P * (R + C + K - 2)
     is: K->rows M->cols stream N: fold = P * (2R + C + N - 2)
+
+**Weight-only mode** (``activations: fp16``): FP16 activations x decoded 4-bit ANT weights,
+exact products, FP32 sequential accumulation, FP16 outputs (the BitMoD paper's baseline;
+:mod:`qaccel.arch.pe._fp16_activations`). One MAC per PE per cycle; simulated only (no RTL).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ fold = R + C + K - 2; is K->rows M->cols stream N, fold = 2R + C + N - 2. The ed
 are modeled as part of the edge register stage (no cycle of their own). With K on the rows
 (ws, is) each decoder feeds two adjacent rows, so ``rows`` must be even: a fold boundary then
 never splits a pair.
+
+**Weight-only mode** (``activations: fp16``): FP16 activations x decoded 4-bit OliVe weights,
+exact products, FP32 sequential accumulation, FP16 outputs (the BitMoD paper's baseline;
+:mod:`qaccel.arch.pe._fp16_activations`). One MAC per PE per cycle; simulated only (no RTL).
 """
 
 from __future__ import annotations

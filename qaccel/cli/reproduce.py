@@ -104,8 +104,8 @@ def _print(rep) -> None:
 
 
 def plot_reproduction(rep, path: Path) -> None:
-    """Grouped bars per model (one panel per metric and task), the paper's values as black
-    markers, like the papers' bar charts."""
+    """A grid of grouped bar charts, one row per metric and one column per task: our value per
+    model and accelerator as bars, the paper's as black markers (like the papers' figures)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,26 +113,37 @@ def plot_reproduction(rep, path: Path) -> None:
     import numpy as np
 
     frame = rep.metrics
-    panels = [(m, t) for m in frame.metric.unique() for t in frame.task.unique()
-              if len(frame[(frame.metric == m) & (frame.task == t)])]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.4 * len(panels)), squeeze=False)
+    metrics, tasks = list(frame.metric.unique()), list(frame.task.unique())
     models = list(dict.fromkeys(frame.model))
-    for ax, (metric, task) in zip(axes[:, 0], panels, strict=True):
+    accs = list(dict.fromkeys(frame.accelerator))
+    colors = {a: f"C{i}" for i, a in enumerate(accs)}
+    fig, axes = plt.subplots(len(metrics), len(tasks), squeeze=False, sharex=True,
+                             figsize=(3.2 * len(tasks) + 1, 1.9 * len(metrics) + 0.8))
+    for (i, metric), (j, task) in ((mi, tj) for mi in enumerate(metrics)
+                                   for tj in enumerate(tasks)):
+        ax = axes[i, j]
         sel = frame[(frame.metric == metric) & (frame.task == task)]
-        accs = list(dict.fromkeys(sel.accelerator))
-        width = 0.8 / max(1, len(accs))
+        here = [a for a in accs if a in set(sel.accelerator)]
+        width = 0.8 / max(1, len(here))
         x = np.arange(len(models))
-        for i, acc in enumerate(accs):
+        for k, acc in enumerate(here):
             pts = sel[sel.accelerator == acc].set_index("model").reindex(models)
-            xs = x + (i - (len(accs) - 1) / 2) * width
-            ax.bar(xs, pts.value, width, label=f"{acc} (qaccel)")
-            ax.scatter(xs, pts.paper_value, color="black", marker="_", s=200, zorder=3,
-                       label="paper" if i == 0 else None)
-        ax.set_xticks(x, models, fontsize=8)
-        ax.set_ylabel(f"{metric}\n({task})", fontsize=8)
+            xs = x + (k - (len(here) - 1) / 2) * width
+            ax.bar(xs, pts.value, width, color=colors[acc])
+            ax.scatter(xs, pts.paper_value, color="black", marker="_", s=120, zorder=3)
         ax.axhline(1.0, color="grey", linewidth=0.5)
-        ax.legend(fontsize=7, ncol=len(accs) + 1, loc="upper right")
-    fig.suptitle(f"{rep.paper.title}: qaccel (bars) vs the paper (markers)", fontsize=9)
-    fig.tight_layout()
+        ax.tick_params(labelsize=7)
+        if i == 0:
+            ax.set_title(task, fontsize=9)
+        if j == 0:
+            ax.set_ylabel(metric.replace("_vs_", "\nvs "), fontsize=8)
+        if i == len(metrics) - 1:
+            ax.set_xticks(x, models, rotation=30, ha="right", fontsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[a]) for a in accs]
+    handles.append(plt.Line2D([], [], color="black", marker="_", linestyle="", markersize=12))
+    fig.legend(handles, [f"{a} (qaccel)" for a in accs] + ["paper"], loc="upper center",
+               bbox_to_anchor=(0.5, 0.975), ncol=len(accs) + 1, fontsize=8, frameon=False)
+    fig.suptitle(f"{rep.paper.title}", fontsize=9, y=0.995)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
