@@ -224,31 +224,30 @@ cd "$(dirname "$0")" || exit 1
 PLATFORM=${{PLATFORM:-{board.platform}}}
 TARGET=${{TARGET:-hw}}
 fail() {{ echo "qaccel: step $1 failed: $2" >&2; exit 1; }}
-expect() {{ [ -s "$2" ] || [ -f "$2" ] || fail "$1" "expected file $2"; \\
-    echo "qaccel: step $1 ok ($2)"; }}
+expect() {{ [ -f "$2" ] || fail "$1" "expected file $2"; echo "qaccel: step $1 ok ($2)"; }}
 
 # ---- tools: v++ first, its version, then vivado
-command -v v++ >/dev/null 2>&1 || fail tools "v++ on PATH (source <Vitis>/settings64.sh)"
+command -v v++ >/dev/null 2>&1 || fail tools "expected v++ on PATH (source <Vitis>/settings64.sh)"
 VPP=$(v++ --version 2>&1 | sed -n 's/.*v\\(20[0-9][0-9]\\.[0-9]\\).*/\\1/p' | head -n 1)
-[ -n "$VPP" ] || fail tools "a version from v++ --version"
+[ -n "$VPP" ] || fail tools "expected a version from v++ --version"
 YEAR=${{VPP%.*}}; RELEASE=${{VPP#*.}}
 if [ "$YEAR" -lt {year} ] || {{ [ "$YEAR" -eq {year} ] && [ "$RELEASE" -lt {release} ]; }}; then
-    fail tools "v++ {year}.{release} or newer, not $VPP"
+    fail tools "expected v++ {year}.{release} or newer, not $VPP"
 fi
-command -v vivado >/dev/null 2>&1 || fail tools "vivado on PATH (it comes with Vitis)"
+command -v vivado >/dev/null 2>&1 || fail tools "expected vivado on PATH (it comes with Vitis)"
 echo "qaccel: step tools ok (v++ $VPP, platform $PLATFORM, target $TARGET)"
 
 # ---- package: the Verilog as an IP with the kernel's register map
-vivado -mode batch -nojournal -nolog -source package_kernel.tcl || fail package "vivado"
+vivado -mode batch -nojournal -nolog -source package_kernel.tcl || fail package "vivado failed"
 expect package {IP_DIR}/component.xml
 
 # ---- xo: package_xo with kernel.xml
-vivado -mode batch -nojournal -nolog -source gen_xo.tcl || fail xo "vivado"
+vivado -mode batch -nojournal -nolog -source gen_xo.tcl || fail xo "vivado failed"
 expect xo {XO_FILE}
 
 # ---- link: v++ onto the platform with link.cfg (HBM[0], SLR0)
 v++ --link --target "$TARGET" --platform "$PLATFORM" --config link.cfg \\
-    --output {XCLBIN_FILE} {XO_FILE} || fail link "v++ --link"
+    --output {XCLBIN_FILE} {XO_FILE} || fail link "v++ --link ended with an error"
 expect link {XCLBIN_FILE}
 echo "qaccel: wrote $(pwd)/{XCLBIN_FILE}"
 """
