@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from qaccel.cli.common import accelerator_from_args
+from qaccel.cli.workloads import add_cache_argument
 from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
     p.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
     p.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    add_cache_argument(p)
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)}")
     p.add_argument("--mapping", metavar="auto|fixed",
                    help="auto: the mapper picks each layer's mapping on every item; fixed: "
@@ -80,7 +82,7 @@ def _layers(args: argparse.Namespace, workload: str | None, phase: str):
 
     return build_from_flags("--workload", id=workload, phase=phase, tokens=args.tokens,
                             kv_len=args.kv_len, steps=args.steps if phase == "decode" else 1,
-                            batch=args.batch)
+                            batch=args.batch, use_cache=getattr(args, "cache", True))
 
 
 def _cases(args: argparse.Namespace) -> list[tuple[str | None, str]]:

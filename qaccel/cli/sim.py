@@ -11,6 +11,7 @@ from qaccel.cli.common import (
     print_result,
     run_options,
 )
+from qaccel.cli.workloads import add_cache_argument
 from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
 from qaccel.sim.gemm import parse_gemm
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
     w.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
     w.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    add_cache_argument(w)
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)} "
                    "(default: fast)")
     p.add_argument("--values", action=argparse.BooleanOptionalAction, default=None,
@@ -67,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
 
         layers = build_from_flags("--workload", id=args.workload, phase=args.phase,
                                   tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
-                                  batch=args.batch)
+                                  batch=args.batch, use_cache=args.cache)
     else:
         layers = load_trace(args.trace)
     values = args.values
