@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from qaccel.sweeps.reproduce import paper_names
 
     p = sub.add_parser("reproduce", help="regenerate a paper's headline figures",
-                       description=__doc__.split("\n\n")[2].replace("\n", " "),
+                       description=__doc__.split("\n\n")[2],
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n  qaccel reproduce bitmod\n  qaccel reproduce bitmod "
                        "--models opt-1.3b --out results/")
