@@ -26,9 +26,9 @@ from qaccel.errors import ConfigError
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
-from qaccel.sim.result import COLUMNS, SimResult
+from qaccel.sim.result import COLUMNS, TOTAL_INPUTS, SimResult, column_totals
 
-__all__ = ["run", "ENGINES", "simulate_layer"]
+__all__ = ["run", "run_totals", "ENGINES", "simulate_layer"]
 
 ENGINES = ("fast", "reference")
 
@@ -107,6 +107,21 @@ def _row_core(accel: Accelerator, choice: Any, counts: GemmCounts, scaled: GemmC
     return row
 
 
+def _check_run(engine: str, objective: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if objective not in tuple(Objective):
+        raise ConfigError.single("objective", f"must be one of "
+                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
+
+
+def _layers(trace: Any) -> list[Any]:
+    layers = list(getattr(trace, "layers", trace))
+    if not layers:
+        raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    return layers
+
+
 def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | None = None,
         progress: bool = False, objective: str = "cycles",
         pin_dataflow: bool = False) -> SimResult:
@@ -120,14 +135,8 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     ``pin_dataflow``: the mapper keeps the array's dataflow (searches loop order and stream
     tile only).
     """
-    if engine not in ENGINES:
-        raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if objective not in tuple(Objective):
-        raise ConfigError.single("objective", f"must be one of "
-                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
-    layers = list(getattr(trace, "layers", trace))
-    if not layers:
-        raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    _check_run(engine, objective)
+    layers = _layers(trace)
     if values is not None and not isinstance(values, bool):  # "yes" is truthy: refuse it
         raise ConfigError.single("values", f"must be True, False or None, not {values!r}")
     if values is None:
@@ -164,3 +173,25 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     frame = pd.DataFrame({c: [row[c] for row in rows] for c in COLUMNS}, columns=list(COLUMNS))
     return SimResult(frame=frame, accel_name=accel.name, engine=engine, outputs=outputs,
                      events=events)
+
+
+def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: str = "cycles",
+               pin_dataflow: bool = False) -> dict[str, Any]:
+    """``run(trace, accel, engine, values=False, ...).totals()`` without building the
+    per-layer frame: what a sweep point needs (same numbers, by the same
+    :func:`~qaccel.sim.result.column_totals`)."""
+    if engine != "fast":
+        return run(trace, accel, engine, values=False, objective=objective,
+                   pin_dataflow=pin_dataflow).totals()
+    _check_run(engine, objective)
+    layers = _layers(trace)
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    by_shape: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+    cores = []
+    for layer in layers:
+        shape = layer.gemm_shape()
+        core = by_shape.get(shape)
+        if core is None:
+            core = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)[0]
+        cores.append(core)
+    return column_totals({c: [core[c] for core in cores] for c in TOTAL_INPUTS})
