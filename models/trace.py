@@ -272,9 +272,8 @@ class Trace:
         try:
             tensors = safetensors.numpy.load_file(folder / TENSORS)
         except Exception as exc:  # safetensors' own error type: a truncated or foreign file
-            raise ConfigError.single(path, f"{TENSORS} must be a whole safetensors file, not "
-                                     f"unreadable ({exc})", source=str(folder / TENSORS)
-                                     ) from None
+            raise ConfigError.single(path, f"{TENSORS} in {str(folder)!r} must be a whole "
+                                     f"safetensors file, not unreadable ({exc})") from None
         entries, meta = manifest.get("layers", []), manifest.get("meta", {})
         problems = []
         if not isinstance(entries, list):
