@@ -75,8 +75,11 @@ class Layer:
     act_b: Encoded | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError.single("layer name", f"must be a non-empty string, not "
+                                     f"{self.name!r}")
         where = f"layer {self.name}"
-        if self.op not in OPS:
+        if not isinstance(self.op, str) or self.op not in OPS:
             raise ConfigError.single(f"{where} op", f"must be one of {', '.join(OPS)}, "
                                      f"not {self.op!r}")
         for key in ("M", "K", "N", "conv_groups"):
