@@ -15,9 +15,9 @@ Papers whose simulators run hard-coded layer lists instead of models give them a
 GEMMs; ``group`` a tag, e.g. the entry's precision). An accelerator's run is then a mapping
 ``{workload: NAME, presets: {group: preset}}`` instead of a preset name: each group's GEMMs run
 on the preset its tag names (e.g. a fused 4/8-bit array's 8-bit layers on the 8-bit preset of
-the same array) and the groups' cycles and energies are summed. ``paper_values.energy_rel``
-holds energies in any unit common to one model's accelerators (only ratios are used), beside
-``energy_uj``.
+the same array) and the groups' cycles and energies are summed. ``paper_values.energy_rel`` and
+``cycles_rel`` hold energies and times in any unit common to one model's accelerators (e.g.
+normalised to a baseline; only ratios are used), beside ``energy_uj`` and ``cycles``.
 
 >>> paper = load_paper("bitmod")                              # doctest: +SKIP
 >>> table = reproduce(paper, models=["opt-1.3b"])             # doctest: +SKIP
@@ -266,7 +266,7 @@ def _ratio(kind: str, base: Mapping[str, float], mine: Mapping[str, float]) -> f
 
 def _paper_task_value(paper: Paper, quantity: str, acc: str, task: str, model: str) -> float:
     """A paper raw quantity (cycles, energy) of one task, from its per-run values."""
-    keys = {"cycles": ("cycles",), "energy": ("energy_uj", "energy_rel")}[quantity]
+    keys = {"cycles": ("cycles", "cycles_rel"), "energy": ("energy_uj", "energy_rel")}[quantity]
     table = next((paper.paper_values[k][acc] for k in keys
                   if acc in paper.paper_values.get(k, {})), None)
     if table is None:
