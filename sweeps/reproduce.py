@@ -179,7 +179,9 @@ def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[
             parts = _workload_parts(paper, entry, model)
         cycles, energy = 0, 0.0
         for preset, layers, counts in parts:
-            key = (model, run, preset, entry if isinstance(entry, str) else entry["workload"])
+            # a run's result, shared by the accelerators and configs that make the same one
+            key = (model, run, preset, tuple((x.M, x.K, x.N) for x in layers),
+                   None if counts is None else tuple(counts))
             if key not in done:
                 done[key] = _run_layers(layers, preset, counts)
             cycles += done[key][0]
