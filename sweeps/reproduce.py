@@ -6,8 +6,9 @@ batch), the *tasks* built from runs (the BitMoD paper's generative task is one p
 decode steps), its accelerators (``paper``: presets that model the paper's configuration;
 ``ours``: our own presets of the same families), the paper's raw numbers (``paper_values``:
 cycles or energy per accelerator, run and model) or its published ratios (``paper_metrics``),
-the metrics (speedup = baseline cycles / cycles; energy_reduction = baseline energy / energy;
-latency_norm = cycles / baseline cycles; energy_norm = energy / baseline energy), the headlines
+the metrics (speedup = baseline time / time; energy_reduction = baseline energy / energy;
+latency_norm = time / baseline time; energy_norm = energy / baseline energy; our time is cycles
+/ the preset's clock, so presets of different clocks compare, the paper's its cycles), the headlines
 (means the way the paper computes them) and the acceptance bands.
 
 Papers whose simulators run hard-coded layer lists instead of models give them as
@@ -162,7 +163,10 @@ def _check_models(paper: Paper, models: Sequence[str] | None) -> tuple[str, ...]
 
 
 def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[str, Any]]:
-    """One row per (model, run, accelerator, config): cycles and energy (pJ), timing only."""
+    """One row per (model, run, accelerator, config): cycles, seconds and energy (pJ), timing
+    only."""
+    from qaccel.arch import load_accelerator
+
     jobs = [(m, run, acc, cfg) for m in models for run in paper.runs
             for acc, cfgs in paper.accelerators.items() for cfg in ("paper", "ours")
             if run in cfgs.get(cfg, {})]
@@ -177,7 +181,7 @@ def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[
             parts = [(entry, _preset_trace(paper, traces, model, run), None)]
         else:
             parts = _workload_parts(paper, entry, model)
-        cycles, energy = 0, 0.0
+        cycles, energy, seconds = 0, 0.0, 0.0
         for preset, layers, counts in parts:
             # a run's result, shared by the accelerators and configs that make the same one
             key = (model, run, preset, tuple((x.M, x.K, x.N) for x in layers),
@@ -185,10 +189,11 @@ def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[
             if key not in done:
                 done[key] = _run_layers(layers, preset, counts)
             cycles += done[key][0]
+            seconds += done[key][0] / (load_accelerator(preset).clock_mhz * 1e6)
             energy += done[key][1]
         rows.append({"model": model, "run": run, "accelerator": acc, "config": cfg,
                      "preset": "+".join(p for p, _, _ in parts), "cycles": cycles,
-                     "energy_pj": energy})
+                     "seconds": seconds, "energy_pj": energy})
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{model} {run} {acc}")
@@ -250,17 +255,20 @@ def _task_totals(paper: Paper, runs: list[dict[str, Any]]) -> list[dict[str, Any
                 continue
             out.append({"model": model, "task": task, "accelerator": acc, "config": cfg,
                         "cycles": sum(p["cycles"] * w for p, w in parts),
+                        "seconds": sum(p["seconds"] * w for p, w in parts),
                         "energy_pj": sum(p["energy_pj"] * w for p, w in parts)})
     return sorted(out, key=lambda r: (paper.models.index(r["model"]), list(paper.tasks).index(
         r["task"]), list(paper.accelerators).index(r["accelerator"]), r["config"]))
 
 
 def _ratio(kind: str, base: Mapping[str, float], mine: Mapping[str, float]) -> float:
-    """The metric of ``mine`` against ``base`` (dicts with cycles and energy)."""
+    """The metric of ``mine`` against ``base`` (dicts with cycles, energy and, for our runs,
+    seconds: time ratios use seconds where both have them)."""
+    q = "seconds" if "seconds" in base and "seconds" in mine else "cycles"
     if kind == "speedup":
-        return base["cycles"] / mine["cycles"]
+        return base[q] / mine[q]
     if kind == "latency_norm":
-        return mine["cycles"] / base["cycles"]
+        return mine[q] / base[q]
     if kind == "energy_norm":
         return mine["energy"] / base["energy"]
     return base["energy"] / mine["energy"]
@@ -310,7 +318,8 @@ def reproduce(paper: Paper, models: Sequence[str] | None = None,
     models = _check_models(paper, models)
     tasks = _task_totals(paper, _simulate(paper, models, progress))
     by_key = {(t["model"], t["task"], t["accelerator"], t["config"]):
-              {"cycles": t["cycles"], "energy": t["energy_pj"]} for t in tasks}
+              {"cycles": t["cycles"], "seconds": t["seconds"], "energy": t["energy_pj"]}
+              for t in tasks}
     rows = []
     for metric in paper.metrics:
         for model in models:
