@@ -88,17 +88,19 @@ def test_ant_paper_value_of_one_point_by_hand():
 
 def test_bench_lists_hold_the_simulators_layer_counts():
     """Layer counts of the authors' bench lists (research notes: MixPE ViT 97, ViT-H 257, OPT
-    256, Llama 320; ANT VGG-16 16, ViT 49 (+ the patch conv for BitFusion), BERT 74)."""
+    256, Llama 320; ANT VGG-16 16, ResNet-18 21, ResNet-50 54, ViT 49 (+ the patch conv for
+    BitFusion), BERT 74)."""
     mixpe = load_paper("mixpe").workloads
     want = {"vit-b": 97, "vit-h": 257, "opt-6.7b": 256, "llama-2-13b": 320}
     for bench in ("int48", "mixfloat", "ant", "bitfusion", "int88", "float"):
         assert {m: sum(e[3] for e in es) for m, es in mixpe[bench].items()} == want, bench
     ant = load_paper("ant").workloads
     bert = {f"bert-base-{t}": 74 for t in ("mnli", "cola", "sst2")}
+    cnn = {"vgg-16": 16, "resnet-18": 21, "resnet-50": 54}
     assert {m: sum(e[3] for e in es) for m, es in ant["ant"].items()} == {
-        "vgg-16": 16, "vit-b": 49, **bert}
+        **cnn, "vit-b": 49, **bert}
     assert {m: sum(e[3] for e in es) for m, es in ant["bitfusion"].items()} == {
-        "vgg-16": 16, "vit-b": 50, **bert}
+        **cnn, "vit-b": 50, **bert}
 
 
 GROUPS = """
