@@ -186,3 +186,13 @@ def test_ant_bench_lists_are_our_workload_presets_gemms(model, preset):
         assert theirs.pop((tokens, 768, 2304)) == 12      # fused Q, K, V
         ours[(tokens, 768, 768)] -= 36                    # our separate Q, K, V (O stays)
     assert ours == theirs
+
+
+@pytest.mark.parametrize("paper, message", [
+    ("mixpe", "models: must be among vit-b, vit-h, opt-6.7b, llama-2-13b (the mixpe paper's)"),
+    ("ant", "models: must be among vgg-16, resnet-18, resnet-50, vit-b, bert-base-mnli"),
+])
+def test_unknown_model_exits_2_listing_the_papers_models(paper, message, capsys):
+    assert cli_main(["reproduce", paper, "--models", "gpt-9", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "'gpt-9'" in err and "Traceback" not in err
