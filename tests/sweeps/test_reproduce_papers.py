@@ -165,18 +165,20 @@ def test_mixpe_csv_rows_for_one_model(tmp_path):
     assert float(lat["paper_value"]) == pytest.approx(50_671_104 / 524_922_368, rel=1e-12)
 
 
-@pytest.mark.parametrize("model, preset", [("resnet-18", "resnet-18"),
-                                           ("resnet-50", "resnet-50"), ("vit-b", "vit-b-16")])
+@pytest.mark.parametrize("model, preset", [
+    ("vgg-16", "vgg-16"), ("resnet-18", "resnet-18"), ("resnet-50", "resnet-50"),
+    ("vit-b", "vit-b-16"), ("bert-base-mnli", "bert-base"), ("bert-base-sst2", "bert-base")])
 def test_ant_bench_lists_are_our_workload_presets_gemms(model, preset):
     """The ANT simulator's layer lists (bitfusion_bench.py) are the conv / linear GEMMs of our
-    workload presets at batch 64 -- except that the simulator fuses ViT's Q, K and V
-    projections (12 x 768 -> 2304 where our preset has 36 x 768 -> 768, the same MACs) and
-    leaves out the attention matmuls."""
+    workload presets at batch 64 (BERT: 128 tokens) -- except that the simulator fuses ViT's
+    Q, K and V projections (12 x 768 -> 2304 where our preset has 36 x 768 -> 768, the same
+    MACs) and leaves out the attention matmuls."""
     from collections import Counter
 
     from qaccel.models.workloads import build_workload
 
-    ours = Counter((x.M, x.K, x.N) for x in build_workload(preset, batch=64).layers
+    extra = {"tokens": 128} if preset == "bert-base" else {}
+    ours = Counter((x.M, x.K, x.N) for x in build_workload(preset, batch=64, **extra).layers
                    if x.op in ("linear", "conv2d"))
     theirs = Counter()
     for m, k, n, count, _ in load_paper("ant").workloads["bitfusion"][model]:
