@@ -7,9 +7,9 @@ decode steps), its accelerators (``paper``: presets that model the paper's confi
 ``ours``: our own presets of the same families), the paper's raw numbers (``paper_values``:
 cycles or energy per accelerator, run and model) or its published ratios (``paper_metrics``),
 the metrics (speedup = baseline time / time; energy_reduction = baseline energy / energy;
-latency_norm = time / baseline time; energy_norm = energy / baseline energy; our time is cycles
-/ the preset's clock, so presets of different clocks compare, the paper's its cycles), the headlines
-(means the way the paper computes them) and the acceptance bands.
+latency_norm = time / baseline time; energy_norm = energy / baseline energy; our time is
+cycles / the preset's clock, so presets of different clocks compare; the paper's time is its
+cycles), the headlines (means the way the paper computes them) and the acceptance bands.
 
 Papers whose simulators run hard-coded layer lists instead of models give them as
 ``workloads``: name -> model -> GEMM entries ``[M, K, N, count, group]`` (``count`` identical
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class Paper:
     tolerance: Mapping[str, float]
     notes: tuple[str, ...] = ()
     #: name -> model -> GEMM entries [M, K, N, count, group] (module docstring)
-    workloads: Mapping[str, Mapping[str, Sequence[Sequence[Any]]]] = None  # type: ignore[assignment]
+    workloads: Mapping[str, Mapping[str, Sequence[Sequence[Any]]]] = field(default_factory=dict)
 
 
 def load_paper(name: str) -> Paper:
@@ -165,8 +165,6 @@ def _check_models(paper: Paper, models: Sequence[str] | None) -> tuple[str, ...]
 def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[str, Any]]:
     """One row per (model, run, accelerator, config): cycles, seconds and energy (pJ), timing
     only."""
-    from qaccel.arch import load_accelerator
-
     jobs = [(m, run, acc, cfg) for m in models for run in paper.runs
             for acc, cfgs in paper.accelerators.items() for cfg in ("paper", "ours")
             if run in cfgs.get(cfg, {})]
@@ -189,8 +187,8 @@ def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[
             if key not in done:
                 done[key] = _run_layers(layers, preset, counts)
             cycles += done[key][0]
-            seconds += done[key][0] / (load_accelerator(preset).clock_mhz * 1e6)
             energy += done[key][1]
+            seconds += done[key][2]
         rows.append({"model": model, "run": run, "accelerator": acc, "config": cfg,
                      "preset": "+".join(p for p, _, _ in parts), "cycles": cycles,
                      "seconds": seconds, "energy_pj": energy})
@@ -231,17 +229,18 @@ def _workload_parts(paper: Paper, entry: Mapping[str, Any],
 
 
 def _run_layers(layers: Sequence[Any], preset: str,
-                counts: Sequence[int] | None) -> tuple[int, float]:
-    """Total cycles and energy (pJ) of ``layers`` on ``preset``, layer i counted counts[i]
-    times (once each without counts)."""
+                counts: Sequence[int] | None) -> tuple[int, float, float]:
+    """Total cycles, energy (pJ) and time (s, cycles / the preset's clock) of ``layers`` on
+    ``preset``, layer i counted counts[i] times (once each without counts)."""
     from qaccel import sim
     from qaccel.arch import load_accelerator
 
-    frame = sim.run(layers, load_accelerator(preset), engine="fast", values=False).frame
+    accel = load_accelerator(preset)
+    frame = sim.run(layers, accel, engine="fast", values=False).frame
     weights = [1] * len(frame) if counts is None else list(counts)
     cycles = sum(int(c) * w for c, w in zip(frame.total_cycles, weights, strict=True))
     energy = sum(float(e) * w for e, w in zip(frame.energy_pj_total, weights, strict=True))
-    return cycles, energy
+    return cycles, energy, cycles / (accel.clock_mhz * 1e6)
 
 
 def _task_totals(paper: Paper, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
