@@ -93,10 +93,11 @@ def _print(rep) -> None:
     for h in headlines(rep):
         verdict = "" if h["within"] is None else ("  within band" if h["within"]
                                                   else "  OUTSIDE band")
+        claim = ("no claim" if math.isnan(h["claim"])
+                 else f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}")
         print(f"  {h['headline']} ({h['mean']} mean of {h['points']}): ours {h['value']:.3f}, "
-              f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}; mean of the "
-              f"paper's own points {h['paper_points_mean']:.3f}; our own presets "
-              f"{h['qaccel']:.3f}")
+              f"{claim}; mean of the paper's own points {h['paper_points_mean']:.3f}; our own "
+              f"presets {h['qaccel']:.3f}")
         if h["note"]:
             print(f"    note: {h['note']}")
     print("\npoints within the paper's band:")
