@@ -2,6 +2,8 @@
 
     qaccel reproduce bitmod                       # six LLMs, prefill / decode / generative
     qaccel reproduce bitmod --models opt-1.3b,llama-2-7b --out results/
+    qaccel reproduce mixpe                        # ViT-B/H, OPT-6.7B, Llama-2-13B at batch 64
+    qaccel reproduce ant --models vgg-16,resnet-50  # ANT over BitFusion
 
 For every (model, task, accelerator) it prints the paper-configured accelerators' cycles,
 energy and metrics (speedups, energy reductions) beside the paper's value with the relative
@@ -9,8 +11,8 @@ error, and a ``qaccel`` column: the same metric on our own presets, mapper on. T
 paper's headline means (computed the way the paper computes them) and how many points lie in
 the paper's band. ``--out DIR`` writes ``DIR/<paper>.csv`` (one row per model, task,
 accelerator and metric) and ``DIR/<paper>.png`` (grouped bars, the paper's values as markers).
-The papers are data files, ``sweeps/papers/<paper>.yaml``; docs/reproduction.md explains
-every residual.
+The papers are data files, ``sweeps/papers/<paper>.yaml``; docs/reproduction.md (BitMoD) and
+docs/reproduction-papers.md (MixPE, ANT) explain every residual.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n")[2],
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n  qaccel reproduce bitmod\n  qaccel reproduce bitmod "
-                       "--models opt-1.3b --out results/")
+                       "--models opt-1.3b --out results/\n  qaccel reproduce mixpe\n  "
+                       "qaccel reproduce ant --models vgg-16,resnet-50")
     p.add_argument("paper", metavar="PAPER", help=f"one of {', '.join(paper_names())}")
     p.add_argument("--models", metavar="ID,...", help="a subset of the paper's models "
                    "(default: all)")
@@ -90,10 +93,11 @@ def _print(rep) -> None:
     for h in headlines(rep):
         verdict = "" if h["within"] is None else ("  within band" if h["within"]
                                                   else "  OUTSIDE band")
+        claim = ("no claim" if math.isnan(h["claim"])
+                 else f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}")
         print(f"  {h['headline']} ({h['mean']} mean of {h['points']}): ours {h['value']:.3f}, "
-              f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}; mean of the "
-              f"paper's own points {h['paper_points_mean']:.3f}; our own presets "
-              f"{h['qaccel']:.3f}")
+              f"{claim}; mean of the paper's own points {h['paper_points_mean']:.3f}; our own "
+              f"presets {h['qaccel']:.3f}")
         if h["note"]:
             print(f"    note: {h['note']}")
     print("\npoints within the paper's band:")

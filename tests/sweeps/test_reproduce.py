@@ -111,7 +111,7 @@ def test_csv_schema_and_outputs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["reproduce", "bitmd"], "paper: must be one of bitmod"),
+    (["reproduce", "bitmd"], "paper: must be one of ant, bitmod, mixpe"),
     (["reproduce", "bitmod", "--models", "gpt-9,opt-1.3b"],
      "models: must be among opt-1.3b, phi-2"),
 ])
