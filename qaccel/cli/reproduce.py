@@ -95,16 +95,17 @@ def _print(rep) -> None:
                                                   else "  OUTSIDE band")
         claim = ("no claim" if math.isnan(h["claim"])
                  else f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}")
+        own = ("no own presets" if math.isnan(h["qaccel"])
+               else f"our own presets {h['qaccel']:.3f}")
         print(f"  {h['headline']} ({h['mean']} mean of {h['points']}): ours {h['value']:.3f}, "
-              f"{claim}; mean of the paper's own points {h['paper_points_mean']:.3f}; our own "
-              f"presets {h['qaccel']:.3f}")
+              f"{claim}; mean of the paper's own points {h['paper_points_mean']:.3f}; {own}")
         if h["note"]:
             print(f"    note: {h['note']}")
     print("\npoints within the paper's band:")
     for s in point_summary(rep):
-        band = "" if math.isnan(s["band"]) else f" ±{s['band'] * 100:.0f} %"
-        print(f"  {s['metric']}: {s['within']}/{s['points']}{band}, worst "
-              f"{s['worst_rel_err'] * 100:+.1f} %")
+        count = (f"{s['points']} points, no band" if math.isnan(s["band"])
+                 else f"{s['within']}/{s['points']} within ±{s['band'] * 100:.0f} %")
+        print(f"  {s['metric']}: {count}, worst {s['worst_rel_err'] * 100:+.1f} %")
 
 
 def plot_reproduction(rep, path: Path) -> None:
