@@ -100,8 +100,8 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
         nodes = ", ".join(str(n) for n in sorted(TECH_SCALE))
         ctx.add("tech.node_nm", f"must be one of {nodes} for the energy/area model (no "
                 f"scaling anchor for other nodes), not {tech.node_nm}")
-    ctx.raise_if_any()
-    _cross_checks(pe_array, buffers, ctx)
+    if pe_array is not None and len(buffers) == len(BUFFER_KEYS):  # what stage two reads
+        _cross_checks(pe_array, buffers, ctx)  # even beside other fields' problems: one pass
     ctx.raise_if_any()
     return Accelerator(name=name, pe_array=pe_array, weight_buffer=buffers["weight"],
                        input_buffer=buffers["input"], output_buffer=buffers["output"],

@@ -77,10 +77,13 @@ def pack_words(codes: np.ndarray, lanes: int, bits: int) -> np.ndarray:
     if codes.ndim != 2 or codes.shape[1] > lanes:
         raise ValueError(f"codes must be 2-D with at most {lanes} columns, not shape "
                          f"{codes.shape}")
+    if not 1 <= bits <= 64:
+        raise ValueError(f"bits must be in 1..64, not {bits!r}")
     n, words = codes.shape[0], _words(lanes * bits)
     full = np.zeros((n, lanes), dtype=np.uint64)
-    full[:, :codes.shape[1]] = codes.astype(np.int64) & ((1 << bits) - 1)
-    if bits in (8, 16, 32):
+    mask = np.uint64((1 << bits) - 1)
+    full[:, :codes.shape[1]] = codes.astype(np.int64).view(np.uint64) & mask
+    if bits in (8, 16, 32, 64):
         raw = full.astype(f"<u{bits // 8}").reshape(n, -1).view(np.uint8)
     else:
         shifts = np.arange(bits, dtype=np.uint64)
@@ -97,7 +100,7 @@ def unpack_words(words: np.ndarray, lanes: int, bits: int) -> np.ndarray:
     words = np.ascontiguousarray(words, dtype="<u4")
     n = words.shape[0]
     raw = words.view(np.uint8).reshape(n, -1)
-    if bits in (8, 16, 32) and raw.shape[1] >= lanes * bits // 8:
+    if bits in (8, 16, 32, 64) and raw.shape[1] >= lanes * bits // 8:
         return raw[:, :lanes * bits // 8].copy().view(f"<i{bits // 8}").astype(np.int64)
     bit = np.unpackbits(raw, axis=1, bitorder="little")[:, :lanes * bits]
     weights = np.left_shift(np.int64(1), np.arange(bits, dtype=np.int64))

@@ -57,6 +57,7 @@ JSON_LEAVES = st.one_of(
     st.floats(allow_nan=False), st.text(max_size=6), st.sampled_from(["ws", "os", "auto", "",
                                                                       "1e3", "int8", "x"]),
     st.just([]), st.just({}), st.lists(st.integers(-3, 300), max_size=3))
+KEYS = st.text(min_size=1, max_size=8)
 PY_LEAVES = st.one_of(JSON_LEAVES, st.floats(), st.builds(np.int64, st.integers(-3, 5000)),
                       st.builds(np.float32, st.floats(-10, 1e4, width=32)),
                       st.just(b"bytes"), st.just(object()))
@@ -74,7 +75,7 @@ def _slots(data: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 @st.composite
-def mutated(draw, base: Any, leaves=JSON_LEAVES, keys=st.text(min_size=1, max_size=8)):
+def mutated(draw, base: Any, leaves=JSON_LEAVES, keys=KEYS):
     """``base`` with one to three random edits: a value replaced, a key dropped, a key
     added."""
     data = copy.deepcopy(base)
