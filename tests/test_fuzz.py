@@ -174,6 +174,21 @@ def test_trace_manifest(request, trace_dir, tmp_path):
     run(check, request)
 
 
+def test_sim_of_a_mutated_trace(request, trace_dir, tmp_path, capsys):
+    """End to end: ``qaccel sim --trace`` of a damaged folder exits 0 or 2, never with a
+    traceback."""
+    base = json.loads((trace_dir / "manifest.json").read_text())
+
+    @given(mutated(base))
+    def check(manifest):
+        _copy(trace_dir, tmp_path / "t", manifest=json.dumps(manifest))
+        code = main(["sim", "--arch", "systolic-int8-8x8", "--trace", str(tmp_path / "t")])
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err, err
+
+    run(check, request, ci=CI_EXAMPLES // 2)
+
+
 def test_trace_tensors(request, trace_dir, tmp_path):
     import safetensors.numpy
 
