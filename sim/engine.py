@@ -13,6 +13,7 @@ A *layer* is anything with ``name``, ``op``, ``gemm_shape() -> (count, M, K, N)`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,9 @@ from qaccel.errors import ConfigError
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
-from qaccel.sim.result import COLUMNS, SimResult
+from qaccel.sim.result import COLUMNS, TOTAL_INPUTS, SimResult, column_totals
 
-__all__ = ["run", "ENGINES", "simulate_layer"]
+__all__ = ["run", "run_totals", "ENGINES", "simulate_layer"]
 
 ENGINES = ("fast", "reference")
 
@@ -39,31 +40,55 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
 
     The mapping comes from the mapper (``accel.mapping`` ``auto``: the best of the family's
     mapping space under ``objective``; ``fixed``: the preset's); the chosen engine then
-    simulates it (the reference engine fold by fold with its buffers)."""
+    simulates it (the reference engine fold by fold with its buffers). The fast engine's
+    timing-only result depends on the layer's shape alone, so it is computed once per
+    (accelerator, shape, objective) and reused (:func:`_timed_shape`)."""
     count, M, K, N = layer.gemm_shape()  # noqa: N806
-    choice = choose(accel, M, K, N, Objective(objective),
-                    fixed=accel.mapping is MappingMode.FIXED,
-                    pin_dataflow=pin_dataflow or accel.mapping is MappingMode.DATAFLOW)
-    pe, plan = choice.pe, choice.plan
-    outputs = None
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
     if engine == "fast" and not values:
-        counts = choice.counts          # the mapper already evaluated the closed forms
+        core, scaled = _timed_shape(accel, count, M, K, N, objective, pin)
+        return {"layer": layer.name, "op": layer.op, **core}, scaled, None
+    choice = _choice(accel, M, K, N, objective, pin)
+    pe, plan = choice.pe, choice.plan
+    module = level_module(pe.family, engine)
+    outputs = None
+    if values:
+        results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
+        counts = results[0][0]
+        outputs = np.stack([out for _, out in results])
     else:
-        module = level_module(pe.family, engine)
-        if values:
-            results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
-            counts = results[0][0]
-            outputs = np.stack([out for _, out in results])
-        else:
-            counts, _ = module.simulate_gemm(pe, plan)
+        counts, _ = module.simulate_gemm(pe, plan)
     scaled = counts.scaled(count)
+    core = _row_core(accel, choice, counts, scaled, count, M, K, N)
+    return {"layer": layer.name, "op": layer.op, **core}, scaled, outputs
+
+
+def _choice(accel: Accelerator, M: int, K: int, N: int, objective: str,  # noqa: N803
+            pin: bool) -> Any:
+    return choose(accel, M, K, N, Objective(objective),
+                  fixed=accel.mapping is MappingMode.FIXED, pin_dataflow=pin)
+
+
+@lru_cache(maxsize=1 << 16)
+def _timed_shape(accel: Accelerator, count: int, M: int, K: int, N: int,  # noqa: N803
+                 objective: str, pin: bool) -> tuple[dict[str, Any], GemmCounts]:
+    """The fast engine's timing-only row (without the layer's name and op) and counts of
+    ``count`` GEMMs of M x K x N: the mapper already evaluated the closed forms."""
+    choice = _choice(accel, M, K, N, objective, pin)
+    scaled = choice.counts.scaled(count)
+    return _row_core(accel, choice, choice.counts, scaled, count, M, K, N), scaled
+
+
+def _row_core(accel: Accelerator, choice: Any, counts: GemmCounts, scaled: GemmCounts,
+              count: int, M: int, K: int, N: int) -> dict[str, Any]:  # noqa: N803
+    """A result row's columns but ``layer`` and ``op``: mapping, cycles, traffic, energy."""
+    pe, plan, mapping = choice.pe, choice.plan, choice.mapping
     dram_bits = scaled.dram_bits
     total = total_cycles(scaled.compute_cycles, dram_bits, counts.prologue_bits,
                          counts.epilogue_bits, accel.dram.bits_per_cycle)
     macs = count * M * K * N
-    mapping = choice.mapping
     row = {
-        "layer": layer.name, "op": layer.op, "M": M, "K": K, "N": N, "gemms": count,
+        "M": M, "K": K, "N": N, "gemms": count,
         "family": pe.family, "fmt": pe.fmt, "dataflow": str(pe.dataflow),
         "loop_order": str(mapping.loop_order), "stream_tile": plan.tile,
         "preload": str(pe.preload),
@@ -79,7 +104,22 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
         "dram_bytes": ceil_div(dram_bits, 8),
     }
     row.update(counts_energy_pj(accel, pe, scaled))
-    return row, scaled, outputs
+    return row
+
+
+def _check_run(engine: str, objective: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if objective not in tuple(Objective):
+        raise ConfigError.single("objective", f"must be one of "
+                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
+
+
+def _layers(trace: Any) -> list[Any]:
+    layers = list(getattr(trace, "layers", trace))
+    if not layers:
+        raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    return layers
 
 
 def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | None = None,
@@ -95,14 +135,10 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     ``pin_dataflow``: the mapper keeps the array's dataflow (searches loop order and stream
     tile only).
     """
-    if engine not in ENGINES:
-        raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if objective not in tuple(Objective):
-        raise ConfigError.single("objective", f"must be one of "
-                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
-    layers = list(getattr(trace, "layers", trace))
-    if not layers:
-        raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    _check_run(engine, objective)
+    layers = _layers(trace)
+    if values is not None and not isinstance(values, bool):  # "yes" is truthy: refuse it
+        raise ConfigError.single("values", f"must be True, False or None, not {values!r}")
     if values is None:
         values = all(getattr(layer, "act", None) is not None for layer in layers)
     elif values and not all(layer.has_values for layer in layers):
@@ -116,13 +152,46 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
 
         iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False,
                         disable=None)  # None: only on a terminal
+    timed = engine == "fast" and not values
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    by_shape: dict[tuple[int, int, int, int], tuple[dict[str, Any], GemmCounts]] = {}
     for layer in iterator:
-        row, counts, out = simulate_layer(layer, accel, engine, values, objective,
-                                          pin_dataflow)
+        if timed:   # shape-only results, one per distinct shape (no accelerator hashing)
+            shape = layer.gemm_shape()
+            hit = by_shape.get(shape)
+            if hit is None:
+                hit = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)
+            core, counts = hit
+            row, out = {"layer": layer.name, "op": layer.op, **core}, None
+        else:
+            row, counts, out = simulate_layer(layer, accel, engine, values, objective,
+                                              pin_dataflow)
         rows.append(row)
         events[layer.name] = dict(counts.events)
         if out is not None:
             outputs[layer.name] = out
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = pd.DataFrame({c: [row[c] for row in rows] for c in COLUMNS}, columns=list(COLUMNS))
     return SimResult(frame=frame, accel_name=accel.name, engine=engine, outputs=outputs,
                      events=events)
+
+
+def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: str = "cycles",
+               pin_dataflow: bool = False) -> dict[str, Any]:
+    """``run(trace, accel, engine, values=False, ...).totals()`` without building the
+    per-layer frame: what a sweep point needs (same numbers, by the same
+    :func:`~qaccel.sim.result.column_totals`)."""
+    if engine != "fast":
+        return run(trace, accel, engine, values=False, objective=objective,
+                   pin_dataflow=pin_dataflow).totals()
+    _check_run(engine, objective)
+    layers = _layers(trace)
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    by_shape: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+    cores = []
+    for layer in layers:
+        shape = layer.gemm_shape()
+        core = by_shape.get(shape)
+        if core is None:
+            core = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)[0]
+        cores.append(core)
+    return column_totals({c: [core[c] for core in cores] for c in TOTAL_INPUTS})
