@@ -164,10 +164,10 @@ class Layer:
             batch_shape = tuple(self.meta.get("batch_shape", ()))
             a_g = np.broadcast_to(a, batch_shape + (m, k)).reshape(count, m, k)
             b_g = np.broadcast_to(b, batch_shape + (k, n)).reshape(count, k, n)
-        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):
-            raise ValueError(f"Cannot form operands of layer {self.name} because the stored "
-                             f"shapes give A {a_g.shape} and B {b_g.shape}, not "
-                             f"{(count, m, k)} and {(count, k, n)}")
+        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):  # bad input: exit 2
+            raise ConfigError.single(f"layer {self.name}", f"must store operands that form "
+                                     f"{(count, m, k)} and {(count, k, n)} GEMM operands, "
+                                     f"not A {a_g.shape} and B {b_g.shape}")
         return np.ascontiguousarray(a_g), np.ascontiguousarray(b_g)
 
     def __repr__(self) -> str:
