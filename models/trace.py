@@ -378,8 +378,9 @@ def _meta_problems(layer: Layer, where: str) -> list[Problem]:
     batch count, B's source, the seed of a shape-only layer, each tensor's format name."""
     meta, problems = layer.meta, []
     for key, (length, lo) in _META_LISTS.items():
+        valued = layer.act is not None or "seed" in meta  # operands will be formed
         need = key in ("kernel", "stride", "padding", "dilation") and layer.op == "conv2d" \
-            or key in ("a_shape", "b_shape") and "seed" in meta
+            and valued or key in ("a_shape", "b_shape") and "seed" in meta
         if (key in meta or need) and not _ints(meta.get(key), length, lo):
             size = f"{length} " if length else ""
             problems.append(Problem(f"{where}.{key}", f"must be a list of {size}ints >= {lo}, "
