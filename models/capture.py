@@ -11,6 +11,9 @@ paths to name the layers:
   (``encoder.layer.0.attention.self.matmul0`` is QK^T, ``matmul1`` is AV);
 - a name seen twice (a module called again) gets ``#1``, ``#2``... appended.
 
+Attention's two matmuls on the KV cache are marked ``kv_cache: "B"`` and ``kv_role`` "K"
+(QK^T) / "V" (AV) (:func:`mark_kv_roles`), so a ``kv_format`` applies to them.
+
 Real tensors: weights are encoded INT8 per output channel, the op's input activations INT8 per
 tensor (both sides of an activation x activation matmul). A matmul whose B is a 2-d
 ``nn.Parameter`` is treated as a weight (stored transposed, N x K). Meta tensors: only shapes
@@ -285,7 +288,23 @@ def capture_run(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, 
             "inputs": inputs, "formats": {"weight": "int8 per_channel axis 0",
                                           "act": "int8 per_tensor"},
             "not_captured": recorder.not_captured, "torch": torch.__version__}
+    mark_kv_roles(recorder.layers)
     return Trace(recorder.layers, meta), output
+
+
+def mark_kv_roles(layers: list[Layer]) -> None:
+    """Mark the KV-cache matmuls of each attention module: the first activation x activation
+    matmul whose B is the cache (``kv_cache: "B"``) reads K (QK^T, ``kv_role: "K"``), the
+    second reads V (AV, ``kv_role: "V"``). A module with another number of them (not eager
+    attention as transformers writes it) is left unmarked: the simulator then treats its
+    matmuls as plain GEMMs."""
+    by_module: dict[str, list[Layer]] = {}
+    for ly in layers:
+        if ly.op == "matmul" and ly.meta.get("kv_cache") == "B":
+            by_module.setdefault(ly.meta.get("module", ""), []).append(ly)
+    for found in by_module.values():
+        if len(found) == 2:
+            found[0].meta["kv_role"], found[1].meta["kv_role"] = "K", "V"
 
 
 def capture(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, *,

@@ -23,7 +23,9 @@ Phases (language models):
 
 Decode steps are one Trace: every layer of every step, in execution order, each name suffixed
 ``@step<s>`` (``model.layers.0.self_attn.q_proj@step3``) and its meta holding ``step``;
-attention matmuls also hold ``kv_len`` (keys attended). ``trace.meta["layers_per_step"]``
+attention matmuls also hold ``kv_len`` (keys attended), ``kv_role`` ("K" for QK^T, "V" for
+AV) and ``kv_written`` (1: the keys each sequence adds to the KV cache per step; a prefill's
+add all of theirs, the simulator's default). ``trace.meta["layers_per_step"]``
 gives the stride, :func:`split_steps` the per-step lists. Each layer has its own seed,
 ``SeedSequence([seed, index in the trace])``, the rule :func:`capture` uses.
 
@@ -282,6 +284,7 @@ def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
                 meta["b_shape"][-2] += step
             if id(ly) in qk_ids or id(ly) in av_ids:
                 meta["kv_len"] = kv_len + step
+                meta["kv_written"] = 1      # the new token's key / value joins the cache
             meta["step"] = step
             meta["seed"] = _layer_seed(seed, step * per_step + i)
             layers.append(Layer(f"{ly.name}@step{step}", ly.op, m, k, n, ly.conv_groups,

@@ -22,6 +22,7 @@ from qaccel.arch.cost import counts_energy_pj
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import Accelerator, MappingMode
 from qaccel.errors import ConfigError
+from qaccel.sim import kv
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
@@ -34,13 +35,21 @@ ENGINES = ("fast", "reference")
 
 def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
                    values: bool = False, objective: str = "cycles", pin_dataflow: bool = False,
+                   kv_on_chip: bool = False,
                    ) -> tuple[dict[str, Any], GemmCounts, np.ndarray | None]:
     """One layer: (result row, its counts, output [count, M, N] or None).
 
     The mapping comes from the mapper (``accel.mapping`` ``auto``: the best of the family's
     mapping space under ``objective``; ``fixed``: the preset's); the chosen engine then
-    simulates it (the reference engine fold by fold with its buffers)."""
-    count, M, K, N = layer.gemm_shape()  # noqa: N806
+    simulates it (the reference engine fold by fold with its buffers). A KV layer under a
+    ``kv_format`` runs on the array computing on the KV cache (``qaccel.sim.kv``);
+    ``kv_on_chip``: the cache sits in ``buffers.kv``."""
+    kv_layer = accel.kv_format is not None and kv.is_kv_layer(layer)
+    if kv_layer:
+        accel = kv.kv_accelerator(accel)
+        count, M, K, N = kv.kv_shape(layer)  # noqa: N806
+    else:
+        count, M, K, N = layer.gemm_shape()  # noqa: N806
     choice = choose(accel, M, K, N, Objective(objective),
                     fixed=accel.mapping is MappingMode.FIXED,
                     pin_dataflow=pin_dataflow or accel.mapping is MappingMode.DATAFLOW)
@@ -57,9 +66,12 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
         else:
             counts, _ = module.simulate_gemm(pe, plan)
     scaled = counts.scaled(count)
+    kv_rd = kv_wr = 0
+    if kv_layer:
+        scaled, kv_rd, kv_wr = kv.with_kv_traffic(scaled, plan, layer, pe.b_bits, kv_on_chip)
     dram_bits = scaled.dram_bits
-    total = total_cycles(scaled.compute_cycles, dram_bits, counts.prologue_bits,
-                         counts.epilogue_bits, accel.dram.bits_per_cycle)
+    total = total_cycles(scaled.compute_cycles, dram_bits, scaled.prologue_bits,
+                         scaled.epilogue_bits, accel.dram.bits_per_cycle)
     macs = count * M * K * N
     mapping = choice.mapping
     row = {
@@ -77,6 +89,7 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
         "dram_rd_bytes": ceil_div(scaled.dram_rd.total, 8),
         "dram_wr_bytes": ceil_div(scaled.dram_wr.total, 8),
         "dram_bytes": ceil_div(dram_bits, 8),
+        "kv_rd_bytes": ceil_div(kv_rd, 8), "kv_wr_bytes": ceil_div(kv_wr, 8),
     }
     row.update(counts_energy_pj(accel, pe, scaled))
     return row, scaled, outputs
@@ -109,6 +122,13 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
         missing = next(layer.name for layer in layers if not layer.has_values)
         raise ConfigError.single("values", f"cannot be simulated because layer {missing!r} "
                                  "has no operand values (shapes only)")
+    if accel.kv_format is not None and values and any(map(kv.is_kv_layer, layers)):
+        raise ConfigError.single("values", f"cannot be simulated with kv_format "
+                                 f"{accel.kv_format!r} (KV layers are timed at the KV width; "
+                                 "bit values exist for B in the PE's own format): run "
+                                 "timing only (--no-values)")
+    kv.check_capacity(layers, accel, getattr(trace, "meta", {}))
+    on_chip = kv.kv_on_chip(layers, accel)
     rows, events, outputs = [], {}, {}
     iterator: Iterable[Any] = layers
     if progress:
@@ -118,7 +138,7 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
                         disable=None)  # None: only on a terminal
     for layer in iterator:
         row, counts, out = simulate_layer(layer, accel, engine, values, objective,
-                                          pin_dataflow)
+                                          pin_dataflow, on_chip)
         rows.append(row)
         events[layer.name] = dict(counts.events)
         if out is not None:

@@ -1,0 +1,64 @@
+"""LLM inference through ``qaccel sim``: the KV cache flags, and their bad input (one
+ConfigError line each, exit status 2)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from qaccel.arch.loader import PRESET_DIR
+from qaccel.cli import main
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def one_error(capsys, argv: list[str]) -> str:
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2, out + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0].split(": error: ", 1)[1]
+
+
+def test_kv_format_the_family_cannot_compute_on(capsys):
+    msg = one_error(capsys, ["sim", "--arch", "bitmod", "--phase", "decode", "--workload",
+                             "llama-2-7b", "--kv-len", "64", "--kv-format", "fp16"])
+    assert msg == ("--kv-format: must be a format the bitmod PEs compute on, not 'fp16' "
+                   "(Cannot compute on a 16-bit KV cache on the bitmod array because its "
+                   "bit-serial PEs take 2..8-bit integer B)")
+
+
+def test_context_longer_than_the_model(capsys):
+    msg = one_error(capsys, ["sim", "--arch", "bitmod", "--phase", "decode", "--workload",
+                             "llama-2-7b", "--kv-len", "5000", "--kv-format", "int8"])
+    assert re.fullmatch(r"--kv-len: must be an int in 1\.\.4096 \(the context of "
+                        r"llama-2-7b\), not 5000", msg), msg
+
+
+def test_batch_not_fitting_dram(capsys, tmp_path):
+    # bitmod-decode with 16 GiB of DRAM: Llama-2-7B's GEMM weights at 3 bits + 18 bits of
+    # metadata per 128 are about 2.4 GiB, and each sequence's int8 KV cache at 4,096 keys is
+    # 2 x 32 blocks x 32 heads x 4096 x 128 B = 1 GiB, so batch 64 cannot fit.
+    data = yaml.safe_load((PRESET_DIR / "bitmod-decode.yaml").read_text())
+    data["dram"]["capacity_gib"] = 16
+    path = tmp_path / "small-dram.yaml"
+    path.write_text(yaml.safe_dump(data))
+    msg = one_error(capsys, ["sim", "--arch", str(path), "--workload", "llama-2-7b",
+                             "--phase", "decode", "--kv-len", "4096", "--batch", "64",
+                             "--kv-format", "int8"])
+    assert re.fullmatch(r"dram\.capacity_gib: must hold the weights \(2\.\d\d GiB\) plus the KV "
+                        r"cache \(64\.00 GiB at batch 64, int8\) = 6\d\.\d\d GiB, not 16 GiB "
+                        r"\(the largest batch that fits is 13\)", msg), msg
+
+
+@pytest.mark.parametrize("flag", ["--kv-format"])
+def test_help_names_the_kv_flags(capsys, flag):
+    with pytest.raises(SystemExit):
+        main(["sim", "--help"])
+    assert flag in capsys.readouterr().out
