@@ -20,7 +20,8 @@ Spec layout (units in the key names)::
 
 Optional: ``kv_format`` (the KV cache's format, ``qaccel.arch.kv``: fp16, int8, int4 or a
 registered format the PEs can compute on), ``buffers.kv`` (an on-chip buffer reserved for the
-KV cache) and ``dram.capacity_gib``.
+KV cache), ``dram.capacity_gib`` and ``vector_unit`` (``{lanes, cycles_per_element}``,
+``qaccel.arch.vector``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = ["load_accelerator", "preset_names", "PRESET_DIR"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 TOP_KEYS = ("version", "name", "description", "clock_mhz", "pe_array", "buffers", "dram", "tech",
-            "mapping", "kv_format")
+            "mapping", "kv_format", "vector_unit")
 BUFFER_KEYS = ("weight", "input", "output")
 #: optional buffers: ``kv``, the on-chip buffer reserved for the KV cache
 OPTIONAL_BUFFER_KEYS = ("kv",)
@@ -101,6 +102,11 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
     buffers = _buffers(data.get("buffers"), ctx) if "buffers" in data else {}
     dram = build(Dram, data["dram"], "dram", ctx) if "dram" in data else None
     tech = build(Tech, data["tech"], "tech", ctx) if "tech" in data else None
+    vector_unit = None
+    if "vector_unit" in data:
+        from qaccel.arch.vector import VectorUnit
+
+        vector_unit = build(VectorUnit, data["vector_unit"], "vector_unit", ctx)
     kv_format = data.get("kv_format")
     if kv_format is not None:
         _check_kv_format(kv_format, pe_array, ctx)
@@ -110,7 +116,8 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
     return Accelerator(name=name, pe_array=pe_array, weight_buffer=buffers["weight"],
                        input_buffer=buffers["input"], output_buffer=buffers["output"],
                        dram=dram, clock_mhz=clock, tech=tech, mapping=mapping,
-                       kv_format=kv_format, kv_buffer=buffers.get("kv"))
+                       kv_format=kv_format, kv_buffer=buffers.get("kv"),
+                       vector_unit=vector_unit)
 
 
 def _check_kv_format(name: Any, pe: PEArray | None, ctx: Context) -> None:

@@ -304,6 +304,17 @@ class Accelerator:
     kv_format: str | None = None
     #: the on-chip buffer reserved for the KV cache (None: no such buffer, KV lives in DRAM)
     kv_buffer: Buffer | None = None
+    #: the vector unit that runs the non-GEMM layers (``qaccel.arch.vector``); None: the
+    #: default one (:meth:`vector`)
+    vector_unit: Any = None
+
+    def vector(self) -> Any:
+        """The vector unit: ``vector_unit``, or ``arch.vector.default_vector_unit``."""
+        if self.vector_unit is not None:
+            return self.vector_unit
+        from qaccel.arch.vector import default_vector_unit
+
+        return default_vector_unit(self.pe_array)
 
     @property
     def family(self) -> str:
@@ -332,6 +343,8 @@ class Accelerator:
             "tech": dataclasses.asdict(self.tech),
             "mapping": self.mapping.value,
             **({"kv_format": self.kv_format} if self.kv_format is not None else {}),
+            **({"vector_unit": self.vector_unit.to_dict()}
+               if self.vector_unit is not None else {}),
         }
 
     def with_kv_format(self, name: str | None) -> Accelerator:

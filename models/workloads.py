@@ -146,7 +146,8 @@ def _check(info: WorkloadInfo | None, phase: Any, tokens: Any, batch: Any, kv_le
 
 def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch: int = 1,
                    kv_len: int | None = None, steps: int = 1, image_size: int | None = None,
-                   seed: int = 0, blocks: int | None = None) -> Trace:
+                   seed: int = 0, blocks: int | None = None,
+                   vector_ops: bool = False) -> Trace:
     """Shape-only Trace of one run of preset ``id`` (see the module docstring for shapes).
 
     ``tokens``: prompt length of a prefill (unit: tokens per sequence), and the default of
@@ -156,7 +157,10 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
     value generators. ``blocks``: keep only the first ``blocks`` transformer blocks (quick
     looks and tests; None = all). Bad arguments raise ConfigError listing every problem, e.g.
     ``phase: must be one of 'prefill', 'decode', not 'prefil'``. Vision models ignore
-    ``tokens``.
+    ``tokens``. ``vector_ops``: also the non-GEMM operators as vector layers (softmax, norms,
+    activations, rotary, residual adds, attention scale and mask;
+    :mod:`qaccel.models.vector_capture`); in decode the ones on the attention scores grow
+    with the KV length like QK^T.
     """
     info = WORKLOADS.get(id) if isinstance(id, str) else None
     problems = [] if info is not None else [Problem(
@@ -174,18 +178,21 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
                                "batch": int(batch), "seed": int(seed)}
     if info.kind != "cnn":
         request["blocks"] = int(blocks or info.layers)
+    if vector_ops:
+        request["vector_ops"] = True
     if info.kind != "llm":
         size = int(image_size or info.config.get("image_size", 224))
         request["image_size"] = size
         pixels = _meta_zeros((int(batch), 3, size, size), False)
-        trace = _capture(model, {"pixel_values": pixels}, seed, id)
+        trace = _capture(model, {"pixel_values": pixels}, seed, id, vector_ops)
     elif phase == "prefill":
         request["tokens"] = int(tokens)
         ids = _meta_zeros((int(batch), int(tokens)), True)
-        trace = _capture(model, {"input_ids": ids}, seed, id)
+        trace = _capture(model, {"input_ids": ids}, seed, id, vector_ops)
     else:
         request.update(kv_len=int(kv_len or tokens), steps=int(steps))
-        trace = _decode(model, int(batch), request["kv_len"], int(steps), int(seed), id)
+        trace = _decode(model, int(batch), request["kv_len"], int(steps), int(seed), id,
+                        vector_ops)
     trace.meta["workload"] = request
     trace.meta["config"] = copy.deepcopy(dict(info.config))
     trace.meta["source"] = info.source
@@ -200,10 +207,11 @@ def _meta_zeros(shape: tuple[int, ...], ids: bool) -> Any:
     return torch.zeros(shape, dtype=torch.long if ids else torch.float32, device="meta")
 
 
-def _capture(model: nn.Module, inputs: dict[str, Any], seed: int, name: str) -> Trace:
+def _capture(model: nn.Module, inputs: dict[str, Any], seed: int, name: str,
+             vector_ops: bool = False) -> Trace:
     from qaccel.models.capture import capture
 
-    return capture(model, inputs, seed=seed, name=name)
+    return capture(model, inputs, seed=seed, name=name, vector_ops=vector_ops)
 
 
 def _heads(config: Any) -> tuple[int, int, int]:
@@ -243,7 +251,7 @@ def _mark_attention(trace: Trace, config: Any) -> None:
 
 
 def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
-            name: str) -> Trace:
+            name: str, vector_ops: bool = False) -> Trace:
     """Capture decode step 0 with ``kv_len - 1`` cached keys, then derive steps 1.."""
     import inspect
 
@@ -260,7 +268,7 @@ def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
             cache.update(k, k, i)
         params = inspect.signature(model.forward).parameters
         inputs["cache" if "cache" in params else "past_key_values"] = cache
-    first = _capture(model, inputs, seed, name)
+    first = _capture(model, inputs, seed, name, vector_ops)
     pairs = _attention_pairs(first.layers)
     for qk, av in pairs:  # the captured shapes must be the ones derived below
         if (qk.M, qk.N, av.M, av.K) != (1, kv_len, 1, kv_len):
@@ -282,11 +290,15 @@ def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
                 k += step
                 meta["a_shape"][-1] += step
                 meta["b_shape"][-2] += step
+            elif ly.op == "vector" and meta.get("on_scores"):   # rows of keys
+                n += step
+                k = n if k > 1 else 1
             if id(ly) in qk_ids or id(ly) in av_ids:
                 meta["kv_len"] = kv_len + step
                 meta["kv_written"] = 1      # the new token's key / value joins the cache
             meta["step"] = step
-            meta["seed"] = _layer_seed(seed, step * per_step + i)
+            if ly.op != "vector":
+                meta["seed"] = _layer_seed(seed, step * per_step + i)
             layers.append(Layer(f"{ly.name}@step{step}", ly.op, m, k, n, ly.conv_groups,
                                 meta=meta))
     meta = dict(first.meta, layers_per_step=per_step)

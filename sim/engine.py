@@ -5,6 +5,9 @@ The engine is chosen by name; the family's module at that level is found by file
 return the same columns; the reference engine loops over folds with simulated buffers, the
 fast engine uses closed forms and BLAS.
 
+Vector layers (``op == "vector"``: softmax, norms, activations...) run on the vector unit
+(``sim/vector.py``), timing only, serially after the layer before them.
+
 A *layer* is anything with ``name``, ``op``, ``gemm_shape() -> (count, M, K, N)``,
 ``has_values`` and ``operands() -> (A int8 [count, M, K], B int8 [count, K, N])``
 (:class:`qaccel.models.Layer` is one).
@@ -27,6 +30,7 @@ from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
 from qaccel.sim.result import COLUMNS, SimResult
+from qaccel.sim.vector import simulate_vector_layer
 
 __all__ = ["run", "ENGINES", "simulate_layer"]
 
@@ -44,6 +48,9 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     simulates it (the reference engine fold by fold with its buffers). A KV layer under a
     ``kv_format`` runs on the array computing on the KV cache (``qaccel.sim.kv``);
     ``kv_on_chip``: the cache sits in ``buffers.kv``."""
+    if layer.op == "vector":                 # non-GEMM operator: the vector unit
+        row, counts = simulate_vector_layer(layer, accel, engine)
+        return row, counts, None
     kv_layer = accel.kv_format is not None and kv.is_kv_layer(layer)
     if kv_layer:
         accel = kv.kv_accelerator(accel)
@@ -116,10 +123,12 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     layers = list(getattr(trace, "layers", trace))
     if not layers:
         raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    gemms = [layer for layer in layers if layer.op != "vector"]   # vector layers: timing
     if values is None:
-        values = all(getattr(layer, "act", None) is not None for layer in layers)
-    elif values and not all(layer.has_values for layer in layers):
-        missing = next(layer.name for layer in layers if not layer.has_values)
+        values = bool(gemms) and all(getattr(layer, "act", None) is not None
+                                     for layer in gemms)
+    elif values and not all(layer.has_values for layer in gemms):
+        missing = next(layer.name for layer in gemms if not layer.has_values)
         raise ConfigError.single("values", f"cannot be simulated because layer {missing!r} "
                                  "has no operand values (shapes only)")
     if accel.kv_format is not None and values and any(map(kv.is_kv_layer, layers)):

@@ -103,7 +103,7 @@ def weight_bits(layers: list[Any], pe: Any) -> int:
     total = 0
     meta_bits, group = pe.meta_bits_per_group, pe.group_size
     for ly in layers:
-        if getattr(ly, "b_source", "weight") != "weight":
+        if ly.op == "vector" or getattr(ly, "b_source", "weight") != "weight":
             continue
         name = ly.name.split("@step")[0]
         if name in seen:

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "512x512x512 --dataflow os\n  qaccel sim --arch ant --phase decode "
                        "--workload llama-2-7b --objective edp\n  qaccel sim --arch "
                        "systolic-int8-32x32 --gemm 256x4096x4096 --mapping fixed --preload "
-                       "overlapped",
+                       "overlapped\n  qaccel sim --arch bitmod-decode --workload llama-2-7b "
+                       "--phase decode --kv-len 2048 --steps 20 --kv-format int8",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arch_arguments(p)
     src = p.add_mutually_exclusive_group(required=True)
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
     w.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
     w.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    w.add_argument("--vector-ops", action=argparse.BooleanOptionalAction, default=None,
+                   help="also simulate the non-GEMM operators (softmax, norms, activations, "
+                   "rotary, residual adds) on the vector unit (default: on for LLMs)")
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)} "
                    "(default: fast)")
     p.add_argument("--values", action=argparse.BooleanOptionalAction, default=None,
@@ -64,16 +68,25 @@ def main(args: argparse.Namespace) -> int:
         layers = [parse_gemm(args.gemm)]
     elif args.workload is not None:
         from qaccel.cli.workloads import build_from_flags
+        from qaccel.models.workload_presets import WORKLOADS
 
+        info = WORKLOADS.get(args.workload)
+        vector_ops = args.vector_ops if args.vector_ops is not None else (
+            info is not None and info.kind == "llm")
         layers = build_from_flags("--workload", id=args.workload, phase=args.phase,
                                   tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
-                                  batch=args.batch)
+                                  batch=args.batch, vector_ops=vector_ops)
     else:
         layers = load_trace(args.trace)
     values = args.values
     result = run(layers, accel, engine=args.engine, values=values, progress=True,
                  **run_options(args))
-    print_result(result, accel)
+    llm = _is_llm(layers)
+    print_result(_first_step(result) if llm else result, accel)
+    if llm:
+        from qaccel.cli.llm_summary import print_llm_summary
+
+        print_llm_summary(result, list(layers), accel)
     if args.out is not None:
         write_table(result.frame, args.out)
         print(f"wrote {args.out}")
@@ -83,3 +96,20 @@ def main(args: argparse.Namespace) -> int:
         plot_layers(result, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _is_llm(layers) -> bool:
+    """Whether the trace has attention over a KV cache (an LLM or other transformer)."""
+    return any(getattr(ly, "meta", {}).get("kv_cache") == "B" for ly in layers)
+
+
+def _first_step(result):
+    """The result of decode step 0 alone when there are several steps (the terminal table;
+    ``--out`` writes every layer)."""
+    import dataclasses
+
+    names = result.frame["layer"]
+    if not names.str.contains("@step1$").any():
+        return result
+    print("per-layer table and total: decode step 0 (--out writes every step)")
+    return dataclasses.replace(result, frame=result.frame[names.str.endswith("@step0")])

@@ -62,3 +62,31 @@ def test_help_names_the_kv_flags(capsys, flag):
     with pytest.raises(SystemExit):
         main(["sim", "--help"])
     assert flag in capsys.readouterr().out
+
+
+def test_acceptance_decode_command(capsys, tmp_path):
+    """The issue's command: per-step totals and the shares of attention, KV traffic and
+    non-GEMM ops; the shares agree with the rows ``--out`` writes."""
+    import pandas as pd
+
+    out = tmp_path / "decode.csv"
+    code, text, err = run_cli(capsys, "sim", "--arch", "bitmod-decode", "--workload",
+                              "llama-2-7b", "--phase", "decode", "--kv-len", "2048",
+                              "--steps", "20", "--kv-format", "int8", "--out", str(out))
+    assert code == 0, err
+    lines = text.splitlines()
+    start = lines.index("per decode step (20 steps):")
+    steps = lines[start + 2:start + 22]
+    assert [int(ln.split()[0]) for ln in steps] == list(range(20))
+    frame = pd.read_csv(out)
+    assert len(frame) == 20 * (32 * 20 + 2)   # per block 9 GEMMs + 11 vector ops; norm, head
+    kv = (frame.kv_rd_bytes.sum() + frame.kv_wr_bytes.sum()) / frame.dram_bytes.sum()
+    vec = frame[frame.op == "vector"].total_cycles.sum() / frame.total_cycles.sum()
+    # every step reads 32 blocks x 32 heads x (2048 + s) keys x 128 x 1 B for K and for V
+    for s, line in enumerate(steps):
+        assert int(line.split()[4].replace(",", "")) == 2 * 32 * 32 * (2048 + s) * 128
+    m = re.search(r"KV cache traffic: ([\d.]+)% of DRAM bytes; non-GEMM \(vector\) ops: "
+                  r"([\d.]+)% of cycles", text)
+    assert m, text[-500:]
+    assert float(m.group(1)) == pytest.approx(100 * kv, abs=0.05)
+    assert float(m.group(2)) == pytest.approx(100 * vec, abs=0.05)

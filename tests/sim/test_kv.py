@@ -38,7 +38,8 @@ def spec(kv_format: str | None = "int4", kv_kib: float | None = None,
 
 @pytest.fixture(scope="module")
 def llama_decode():
-    return build_workload("llama-2-7b", phase="decode", kv_len=64, steps=1, blocks=1)
+    return build_workload("llama-2-7b", phase="decode", kv_len=64, steps=1, blocks=1,
+                          vector_ops=True)
 
 
 def attention_rows(trace, accel, engine="fast"):
@@ -73,6 +74,26 @@ def test_attention_block_decode_by_hand(llama_decode, engine):
     assert (av.kv_rd_bytes, av.kv_wr_bytes) == (131072, 2048)
     assert av.dram_bytes == 32 * (4096 + 64 + 512) + 2048 == 151552
     assert av.total_cycles == 34 + 24320 + 8 == 24362
+
+
+@pytest.mark.parametrize("engine", sim.ENGINES)
+def test_attention_scores_on_the_vector_unit_by_hand(llama_decode, engine):
+    """Between QK^T and AV: scale, mask, softmax on 32 heads x 64 scores, INT8 (a_bits 8),
+    on the default vector unit (32 lanes = the array's columns): 2 chunks of 32 per row."""
+    frame = sim.run(llama_decode, load_accelerator(spec()), engine=engine).frame
+    attn = frame[frame.layer.str.contains("self_attn.(?:matmul|scale|mask|softmax)")]
+    assert [name.split(".")[-1] for name in attn.layer] == [
+        "matmul0@step0", "scale0@step0", "mask0@step0", "softmax0@step0", "matmul1@step0"]
+    vec = attn.iloc[1:4]
+    # scale: 1 multiply, mask: 1 add -> 1 cycle per element; softmax: 5 adds, 3 multiplies
+    # -> 5. Cycles: 32 rows x 2 chunks x (1, 1, 5).
+    assert list(vec.compute_cycles) == [64, 64, 320]
+    # Working set: (1 input + 1 output) x 2,048 scores x 8 bits = 32,768 bits, within half
+    # the 64 KiB output buffer: on chip, no DRAM, no stall; 2,048 B read and written each.
+    assert list(vec.total_cycles) == [64, 64, 320]
+    assert list(vec.dram_bytes) == [0, 0, 0] and list(vec.sram_rd_bytes) == [2048] * 3
+    # The whole attention block: QK^T + scale + mask + softmax + AV.
+    assert attn.total_cycles.sum() == 24362 + 64 + 64 + 320 + 24362 == 49172
 
 
 def test_kv_width_is_separate_from_the_weights(llama_decode):
