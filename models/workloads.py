@@ -147,7 +147,7 @@ def _check(info: WorkloadInfo | None, phase: Any, tokens: Any, batch: Any, kv_le
 def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch: int = 1,
                    kv_len: int | None = None, steps: int = 1, image_size: int | None = None,
                    seed: int = 0, blocks: int | None = None,
-                   vector_ops: bool = False) -> Trace:
+                   vector_ops: bool = False, chunk: int | None = None) -> Trace:
     """Shape-only Trace of one run of preset ``id`` (see the module docstring for shapes).
 
     ``tokens``: prompt length of a prefill (unit: tokens per sequence), and the default of
@@ -160,12 +160,20 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
     ``tokens``. ``vector_ops``: also the non-GEMM operators as vector layers (softmax, norms,
     activations, rotary, residual adds, attention scale and mask;
     :mod:`qaccel.models.vector_capture`); in decode the ones on the attention scores grow
-    with the KV length like QK^T.
+    with the KV length like QK^T. ``chunk``: prefill in chunks of that many tokens, each
+    attending to the cache of the ones before (:mod:`qaccel.models.llm_phases`).
     """
     info = WORKLOADS.get(id) if isinstance(id, str) else None
     problems = [] if info is not None else [Problem(
         "id", f"must be one of {', '.join(WORKLOADS)}, not {id!r}")]
     problems += _check(info, phase, tokens, batch, kv_len, steps, image_size, seed, blocks)
+    if chunk is not None:
+        llm_prefill = info is not None and info.kind == "llm" and phase == "prefill"
+        top = int(tokens) if _is_int(tokens) and tokens >= 1 else 1
+        if not (llm_prefill and _is_int(chunk) and 1 <= chunk <= top):
+            what = f"an int in 1..{top} (the prompt's tokens)" if llm_prefill else \
+                "None (chunks are for a language model's prefill)"
+            problems.append(Problem("chunk", f"must be {what}, not {chunk!r}"))
     if problems:
         raise ConfigError(problems)
     overrides: dict[str, Any] = {}
@@ -185,6 +193,12 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
         request["image_size"] = size
         pixels = _meta_zeros((int(batch), 3, size, size), False)
         trace = _capture(model, {"pixel_values": pixels}, seed, id, vector_ops)
+    elif phase == "prefill" and chunk is not None:
+        from qaccel.models.llm_phases import chunked_prefill
+
+        request.update(tokens=int(tokens), chunk=int(chunk))
+        trace = chunked_prefill(model, int(batch), int(tokens), int(chunk), int(seed), id,
+                                vector_ops)
     elif phase == "prefill":
         request["tokens"] = int(tokens)
         ids = _meta_zeros((int(batch), int(tokens)), True)

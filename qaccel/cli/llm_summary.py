@@ -20,7 +20,7 @@ from qaccel.tables import format_table
 
 __all__ = ["step_totals", "shares", "print_llm_summary"]
 
-STEP = re.compile(r"@step(\d+)$")
+STEP = re.compile(r"@(?:step|chunk)(\d+)$")
 SCORE_OPS = ("vector:scale", "vector:mask", "vector:softmax")
 
 
@@ -29,7 +29,8 @@ def _steps(frame: pd.DataFrame) -> pd.Series:
 
 
 def step_totals(frame: pd.DataFrame, clock_mhz: float) -> pd.DataFrame:
-    """One row per decode step: cycles, time (unit: us), DRAM and KV bytes, energy (uJ)."""
+    """One row per decode step (or prefill chunk): cycles, time (unit: us), DRAM and KV
+    bytes, energy (unit: uJ)."""
     grouped = frame.assign(step=_steps(frame)).groupby("step", sort=True)
     out = grouped[["total_cycles", "dram_bytes", "kv_rd_bytes", "kv_wr_bytes",
                    "energy_pj_total"]].sum().reset_index()
@@ -63,10 +64,14 @@ def print_llm_summary(result: Any, layers: list[Any], accel: Any) -> None:
     clock_mhz = accel.clock_mhz
     table = step_totals(frame, clock_mhz)
     if len(table) > 1:
-        print(f"per decode step ({len(table)} steps):")
+        unit = "chunk" if frame["layer"].str.endswith("@chunk0").any() else "step"
+        if unit == "chunk":
+            table = table.rename(columns={"step": "chunk"})
+        print(f"per {'prefill chunk' if unit == 'chunk' else 'decode step'} "
+              f"({len(table)} {unit}s):")
         print(format_table(table, float_format="{:,.1f}"))
         tot = result.totals()
-        print(f"all {len(table)} steps: {tot['total_cycles']:,} cycles = "
+        print(f"all {len(table)} {unit}s: {tot['total_cycles']:,} cycles = "
               f"{tot['total_cycles'] / clock_mhz:,.1f} us, DRAM "
               f"{tot['dram_bytes'] / 2**20:,.2f} MiB, energy "
               f"{tot['energy_pj_total'] / 1e9:,.3f} mJ")

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
     w.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
     w.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    w.add_argument("--chunk", type=int, metavar="N",
+                   help="prefill: process the prompt in chunks of N tokens, each attending to "
+                   "the KV cache of the chunks before (default: one chunk)")
     w.add_argument("--vector-ops", action=argparse.BooleanOptionalAction, default=None,
                    help="also simulate the non-GEMM operators (softmax, norms, activations, "
                    "rotary, residual adds) on the vector unit (default: on for LLMs)")
@@ -75,7 +78,8 @@ def main(args: argparse.Namespace) -> int:
             info is not None and info.kind == "llm")
         layers = build_from_flags("--workload", id=args.workload, phase=args.phase,
                                   tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
-                                  batch=args.batch, vector_ops=vector_ops)
+                                  batch=args.batch, vector_ops=vector_ops,
+                                  chunk=args.chunk)
     else:
         layers = load_trace(args.trace)
     values = args.values
@@ -109,7 +113,9 @@ def _first_step(result):
     import dataclasses
 
     names = result.frame["layer"]
-    if not names.str.contains("@step1$").any():
-        return result
-    print("per-layer table and total: decode step 0 (--out writes every step)")
-    return dataclasses.replace(result, frame=result.frame[names.str.endswith("@step0")])
+    for unit in ("step", "chunk"):
+        if names.str.endswith(f"@{unit}1").any():
+            print(f"per-layer table and total: {unit} 0 (--out writes every {unit})")
+            return dataclasses.replace(result,
+                                       frame=result.frame[names.str.endswith(f"@{unit}0")])
+    return result
