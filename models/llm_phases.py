@@ -12,6 +12,9 @@ to the scores, not skipped); each chunk writes its c_i keys and values to the ca
 Captures: chunk 0 (no cache), chunk 1 (C cached keys) and the last chunk when it is shorter
 (its own shapes); chunks 2.. are chunk 1 with the attention dims grown by ``(i - 1) * C``
 keys, the rule decode uses for its steps (``models/workloads.py``).
+
+Mixed steps (continuous batching, ``build_workload(..., chunk=C, mixed=B)``): each chunk also
+carries one new token of each of B sequences in decode (:func:`mixed_steps`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from qaccel.models.trace import Layer, Trace
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["chunked_prefill"]
+__all__ = ["chunked_prefill", "mixed_steps"]
 
 
 def _capture_chunk(model: nn.Module, batch: int, new: int, cached: int, seed: int,
@@ -103,3 +106,53 @@ def chunked_prefill(model: nn.Module, batch: int, tokens: int, chunk: int, seed:
             layers.append(Layer(f"{ly.name}@chunk{i}", ly.op, m, k, n, ly.conv_groups,
                                 meta=meta))
     return Trace(layers, dict(first.meta, layers_per_step=per_chunk))
+
+
+def mixed_steps(chunks: Trace, model: nn.Module, decode: int, kv_len: int, seed: int,
+                name: str, vector_ops: bool) -> Trace:
+    """Continuous batching: every chunk of ``chunks`` (a :func:`chunked_prefill` trace) also
+    carries one new token of each of ``decode`` sequences in decode, which at chunk ``i``
+    attend to ``kv_len + i`` keys. Layers that apply the same weights to every token (linear
+    layers) and the per-token vector ops (norms, activations, rotary, residual adds) run once
+    on the chunk's tokens plus the decode tokens (M or rows added up); attention (QK^T, AV
+    and the score ops) runs per sequence, so the decode sequences' attention layers follow
+    the chunk's, named ``<name>:decode@chunk<i>``."""
+    one = _capture_chunk(model, decode, 1, kv_len - 1, seed, name, vector_ops)
+    per_chunk = int(chunks.meta["layers_per_step"])
+    if len(one.layers) != per_chunk:
+        raise RuntimeError(f"Cannot mix decode into the chunks because a decode step has "
+                           f"{len(one.layers)} layers and a chunk {per_chunk}")
+    roles = {id(qk): "K" for qk, _ in _pairs(one.layers)}
+    roles.update({id(av): "V" for _, av in _pairs(one.layers)})
+    layers: list[Layer] = []
+    for start in range(0, len(chunks.layers), per_chunk):
+        for c, d in zip(chunks.layers[start:start + per_chunk], one.layers, strict=True):
+            i = int(c.meta["chunk"])
+            attention = id(d) in roles or d.meta.get("on_scores")
+            merge = not attention and (c.op, c.K, c.N) == (d.op, d.K, d.N) and (
+                c.op == "vector" or (c.op == "linear" and c.b_source == "weight"))
+            if merge:
+                meta = copy.deepcopy(c.meta)
+                if "a_shape" in meta:
+                    meta["a_shape"][0] = c.M + d.M
+                meta["mixed_decode"] = decode
+                layers.append(Layer(c.name, c.op, c.M + d.M, c.K, c.N, c.conv_groups,
+                                    meta=meta))
+                continue
+            layers.append(c)
+            m, k, n, meta = _grown(d, i, roles)
+            if id(d) in roles:
+                meta.update(kv_written=1, kv_len=kv_len + i)
+            meta.pop("seed", None)
+            meta["chunk"] = i
+            base = c.name.rsplit("@", 1)[0]
+            layers.append(Layer(f"{base}:decode@chunk{i}", d.op, m, k, n, d.conv_groups,
+                                meta=meta))
+    return Trace(layers, dict(chunks.meta, layers_per_step=len(layers) * per_chunk
+                              // len(chunks.layers)))
+
+
+def _pairs(layers: list[Layer]) -> list[tuple[Layer, Layer]]:
+    from qaccel.models.workloads import _attention_pairs
+
+    return _attention_pairs(layers)

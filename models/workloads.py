@@ -147,7 +147,8 @@ def _check(info: WorkloadInfo | None, phase: Any, tokens: Any, batch: Any, kv_le
 def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch: int = 1,
                    kv_len: int | None = None, steps: int = 1, image_size: int | None = None,
                    seed: int = 0, blocks: int | None = None,
-                   vector_ops: bool = False, chunk: int | None = None) -> Trace:
+                   vector_ops: bool = False, chunk: int | None = None,
+                   mixed: int | None = None) -> Trace:
     """Shape-only Trace of one run of preset ``id`` (see the module docstring for shapes).
 
     ``tokens``: prompt length of a prefill (unit: tokens per sequence), and the default of
@@ -161,12 +162,22 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
     activations, rotary, residual adds, attention scale and mask;
     :mod:`qaccel.models.vector_capture`); in decode the ones on the attention scores grow
     with the KV length like QK^T. ``chunk``: prefill in chunks of that many tokens, each
-    attending to the cache of the ones before (:mod:`qaccel.models.llm_phases`).
+    attending to the cache of the ones before (:mod:`qaccel.models.llm_phases`); ``mixed``:
+    with ``chunk``, each chunk also carries one token of each of ``mixed`` sequences in
+    decode, attending to ``kv_len`` (default ``tokens``) keys plus one per chunk.
     """
     info = WORKLOADS.get(id) if isinstance(id, str) else None
     problems = [] if info is not None else [Problem(
         "id", f"must be one of {', '.join(WORKLOADS)}, not {id!r}")]
-    problems += _check(info, phase, tokens, batch, kv_len, steps, image_size, seed, blocks)
+    problems += _check(info, phase, tokens, batch, None if mixed is not None else kv_len,
+                       steps, image_size, seed, blocks)
+    if mixed is not None and kv_len is not None and info is not None and info.kind == "llm":
+        n = -(-tokens // chunk) if _is_int(tokens) and _is_int(chunk) and chunk > 0 else 1
+        top = int(info.context_tokens) - (n - 1)
+        if not (_is_int(kv_len) and 1 <= kv_len <= top):
+            problems.append(Problem("kv_len", f"must be an int in 1..{top} (the context of "
+                                    f"{info.id} less one key per later chunk), not "
+                                    f"{kv_len!r}"))
     if chunk is not None:
         llm_prefill = info is not None and info.kind == "llm" and phase == "prefill"
         top = int(tokens) if _is_int(tokens) and tokens >= 1 else 1
@@ -174,6 +185,10 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
             what = f"an int in 1..{top} (the prompt's tokens)" if llm_prefill else \
                 "None (chunks are for a language model's prefill)"
             problems.append(Problem("chunk", f"must be {what}, not {chunk!r}"))
+    if mixed is not None and not (chunk is not None and _is_int(mixed)
+                                  and 1 <= mixed <= MAX_BATCH):
+        what = f"an int in 1..{MAX_BATCH}" if chunk is not None else "None without a chunk"
+        problems.append(Problem("mixed", f"must be {what}, not {mixed!r}"))
     if problems:
         raise ConfigError(problems)
     overrides: dict[str, Any] = {}
@@ -198,6 +213,12 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
 
         request.update(tokens=int(tokens), chunk=int(chunk))
         trace = chunked_prefill(model, int(batch), int(tokens), int(chunk), int(seed), id,
+                                vector_ops)
+        if mixed is not None:
+            from qaccel.models.llm_phases import mixed_steps
+
+            request.update(mixed=int(mixed), kv_len=int(kv_len or tokens))
+            trace = mixed_steps(trace, model, int(mixed), request["kv_len"], int(seed), id,
                                 vector_ops)
     elif phase == "prefill":
         request["tokens"] = int(tokens)

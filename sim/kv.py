@@ -85,27 +85,28 @@ def kv_shape(layer: Any) -> tuple[int, int, int, int]:
 
 
 def cache_bits(layers: list[Any], bits: int) -> int:
-    """The KV cache's largest size over the run (unit: bits): per step (meta ``step``,
-    default 0), every KV layer's ``seqs x keys x head_dim`` elements."""
+    """The KV cache's largest size over the run (unit: bits): per step (meta ``step`` or
+    ``chunk``, default 0), every KV layer's ``seqs x keys x head_dim`` elements."""
     per_step: dict[int, int] = {}
     for ly in layers:
         if is_kv_layer(ly):
             geo = geometry(ly)
-            step = int(ly.meta.get("step", 0))
+            step = int(ly.meta.get("step", ly.meta.get("chunk", 0)))
             per_step[step] = per_step.get(step, 0) + geo.seqs * geo.keys * geo.head_dim * bits
     return max(per_step.values(), default=0)
 
 
 def weight_bits(layers: list[Any], pe: Any) -> int:
-    """The weights of every distinct weight layer once (decode steps repeat them as
-    ``name@step<s>``) at the PE's B width plus group metadata (unit: bits)."""
+    """The weights of every distinct weight layer once (decode steps and prefill chunks
+    repeat them as ``name@step<s>`` / ``name@chunk<i>``) at the PE's B width plus group
+    metadata (unit: bits)."""
     seen: set[str] = set()
     total = 0
     meta_bits, group = pe.meta_bits_per_group, pe.group_size
     for ly in layers:
         if ly.op == "vector" or getattr(ly, "b_source", "weight") != "weight":
             continue
-        name = ly.name.split("@step")[0]
+        name = ly.name.split("@")[0]
         if name in seen:
             continue
         seen.add(name)

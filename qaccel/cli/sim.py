@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--chunk", type=int, metavar="N",
                    help="prefill: process the prompt in chunks of N tokens, each attending to "
                    "the KV cache of the chunks before (default: one chunk)")
+    w.add_argument("--mixed", type=int, metavar="B",
+                   help="with --chunk: each chunk also carries one token of each of B "
+                   "sequences in decode at --kv-len keys (continuous batching)")
     w.add_argument("--vector-ops", action=argparse.BooleanOptionalAction, default=None,
                    help="also simulate the non-GEMM operators (softmax, norms, activations, "
                    "rotary, residual adds) on the vector unit (default: on for LLMs)")
@@ -79,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
         layers = build_from_flags("--workload", id=args.workload, phase=args.phase,
                                   tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
                                   batch=args.batch, vector_ops=vector_ops,
-                                  chunk=args.chunk)
+                                  chunk=args.chunk, mixed=args.mixed)
     else:
         layers = load_trace(args.trace)
     values = args.values

@@ -23,7 +23,8 @@ __all__ = ["register", "run_list", "run_show", "build_from_flags", "FLAGS"]
 #: build_workload argument -> the flag that sets it (for error messages)
 FLAGS = {"id": "ID", "phase": "--phase", "tokens": "--tokens", "batch": "--batch",
          "kv_len": "--kv-len", "steps": "--steps", "image_size": "--image-size",
-         "seed": "--seed", "blocks": "--blocks", "chunk": "--chunk"}
+         "seed": "--seed", "blocks": "--blocks", "chunk": "--chunk",
+         "mixed": "--mixed"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -54,3 +54,30 @@ def test_chunk_must_fit_the_prompt():
     with pytest.raises(ConfigError, match=re.escape(
             "chunk: must be an int in 1..10 (the prompt's tokens), not 11")):
         build_workload("llama-2-7b", phase="prefill", tokens=10, chunk=11, blocks=1)
+
+
+def test_mixed_step_adds_decode_tokens_to_each_chunk():
+    # Chunks of 4 prompt tokens plus 3 decode sequences at 100 (then 101) keys: linear
+    # layers and per-token vector ops run on 4 + 3 = 7 tokens (rotary: 32 heads x 7 rows);
+    # attention runs per sequence: the chunk's 32 GEMMs of 4 x 128 . 128 x (4, 8) and the
+    # decode sequences' 3 x 32 = 96 GEMMs of 1 x 128 . 128 x (100, 101).
+    trace = build_workload("llama-2-7b", phase="prefill", tokens=8, chunk=4, mixed=3,
+                           kv_len=100, blocks=1, vector_ops=True)
+    by_name = {ly.name: ly for ly in trace}
+    for i, (keys, dec) in enumerate(((4, 100), (8, 101))):
+        assert by_name[f"model.layers.0.self_attn.q_proj@chunk{i}"].M == 7
+        assert by_name[f"model.layers.0.self_attn.rotary0@chunk{i}"].M == 32 * 7
+        qk = by_name[f"model.layers.0.self_attn.matmul0@chunk{i}"]
+        qk_dec = by_name[f"model.layers.0.self_attn.matmul0:decode@chunk{i}"]
+        assert (qk.batch, qk.M, qk.N) == (32, 4, keys)
+        assert (qk_dec.batch, qk_dec.M, qk_dec.N, qk_dec.meta["kv_written"]) == (96, 1, dec, 1)
+        assert by_name[f"model.layers.0.self_attn.softmax0:decode@chunk{i}"].N == dec
+    # weights once in the DRAM footprint: 0.32 GiB holds one block + lm_head at 8 bits
+    # (333,447,168 B, tests/sim/test_kv.py) plus this cache, however many chunks repeat them
+    sim.run(trace, load_accelerator(spec("int8", capacity_gib=0.32)))
+
+
+def test_mixed_needs_a_chunk():
+    with pytest.raises(ConfigError, match=re.escape(
+            "mixed: must be None without a chunk, not 2")):
+        build_workload("llama-2-7b", phase="prefill", tokens=8, mixed=2, blocks=1)
