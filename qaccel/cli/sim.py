@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulate bit-exact INT32 outputs too (default: when the trace holds "
                    "captured values; off for --gemm, --workload and meta-device traces)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer cycles plot")
+    p.add_argument("--roofline", type=Path, metavar="PNG",
+                   help="print each layer's compute bound, memory bound and which binds, and "
+                   "write a roofline chart")
     add_out_argument(p)
     p.set_defaults(func=main)
 
@@ -69,6 +72,9 @@ def main(args: argparse.Namespace) -> int:
     check_out_path(args.out)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise ConfigError.single("--plot", f"must end in .png, not {str(args.plot)!r}")
+    if args.roofline is not None and args.roofline.suffix.lower() != ".png":
+        raise ConfigError.single("--roofline", f"must end in .png, not "
+                                 f"{str(args.roofline)!r}")
     accel = accelerator_from_args(args)
     if args.gemm is not None:
         layers = [parse_gemm(args.gemm)]
@@ -94,6 +100,8 @@ def main(args: argparse.Namespace) -> int:
         from qaccel.cli.llm_summary import print_llm_summary
 
         print_llm_summary(result, list(layers), accel)
+    if args.roofline is not None:
+        _print_roofline(result, accel, args.roofline)
     if args.out is not None:
         write_table(result.frame, args.out)
         print(f"wrote {args.out}")
@@ -122,3 +130,18 @@ def _first_step(result):
             return dataclasses.replace(result,
                                        frame=result.frame[names.str.endswith(f"@{unit}0")])
     return result
+
+
+def _print_roofline(result, accel, path: Path) -> None:
+    """The roofline table (step or chunk 0 of a multi-step run) and chart."""
+    from qaccel.sim.roofline import plot_roofline, roofline
+    from qaccel.tables import format_table
+
+    shown = _first_step(result).frame
+    table = roofline(shown, accel)
+    print(format_table(table, float_format="{:,.2f}"))
+    counts = table["bound"].value_counts()
+    print(f"roofline: {counts.get('compute', 0)} compute-bound and {counts.get('memory', 0)} "
+          f"memory-bound layers")
+    plot_roofline(shown, accel, path)
+    print(f"wrote {path}")

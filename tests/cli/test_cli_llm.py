@@ -90,3 +90,16 @@ def test_acceptance_decode_command(capsys, tmp_path):
     assert m, text[-500:]
     assert float(m.group(1)) == pytest.approx(100 * kv, abs=0.05)
     assert float(m.group(2)) == pytest.approx(100 * vec, abs=0.05)
+
+
+def test_roofline_flag(capsys, tmp_path):
+    png = tmp_path / "roof.png"
+    code, text, err = run_cli(capsys, "sim", "--arch", "systolic-int8-32x32", "--gemm",
+                              "64x64x64", "--roofline", str(png))
+    assert code == 0, err
+    assert "compute_bound_cycles" in text and "memory_bound_cycles" in text
+    assert re.search(r"roofline: \d+ compute-bound and \d+ memory-bound layers", text)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    msg = one_error(capsys, ["sim", "--arch", "systolic-int8-32x32", "--gemm", "64x64x64",
+                             "--roofline", str(tmp_path / "roof.svg")])
+    assert msg == f"--roofline: must end in .png, not {str(tmp_path / 'roof.svg')!r}"
