@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, TypeVar
@@ -44,9 +45,11 @@ class IntIn(Check):
         return f"an int in {self.lo}..{self.hi}"
 
     def __call__(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not self.lo <= value <= self.hi:
+        # numbers.Integral: int and NumPy's integer scalars (np.int64(16)); not bool
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+                or not self.lo <= value <= self.hi:
             raise ValueError(self.describe())
-        return value
+        return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +61,8 @@ class FloatIn(Check):
         return f"a number in {self.lo:g}..{self.hi:g}"
 
     def __call__(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        # numbers.Real: int, float and NumPy's integer and float scalars; not bool
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(self.describe())
         value = float(value)
         if not math.isfinite(value) or not self.lo <= value <= self.hi:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from qaccel.arch.components import TECH_SCALE
 from qaccel.arch.fields import Context, FloatIn, OneOf, build
 from qaccel.arch.pe import PE_FAMILIES
 from qaccel.arch.spec import SPEC_VERSION, Accelerator, Buffer, Dram, MappingMode, PEArray, Tech
@@ -102,6 +103,10 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
     buffers = _buffers(data.get("buffers"), ctx) if "buffers" in data else {}
     dram = build(Dram, data["dram"], "dram", ctx) if "dram" in data else None
     tech = build(Tech, data["tech"], "tech", ctx) if "tech" in data else None
+    if tech is not None and tech.node_nm not in TECH_SCALE:  # the energy/area model's nodes
+        nodes = ", ".join(str(n) for n in sorted(TECH_SCALE))
+        ctx.add("tech.node_nm", f"must be one of {nodes} for the energy/area model (no "
+                f"scaling anchor for other nodes), not {tech.node_nm}")
     vector_unit = None
     if "vector_unit" in data:
         from qaccel.arch.vector import VectorUnit
@@ -143,7 +148,7 @@ def _pe_array(data: Any, ctx: Context) -> PEArray | None:
         ctx.add("pe_array", f"must be a mapping, not {data!r}")
         return None
     family = data.get("family")
-    if family not in PE_FAMILIES:
+    if not isinstance(family, str) or family not in PE_FAMILIES:  # a list is unhashable
         ctx.add("pe_array.family", f"must be one of {', '.join(sorted(PE_FAMILIES))}, "
                 f"not {family!r}")
         return None

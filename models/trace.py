@@ -47,7 +47,8 @@ import numpy as np
 import pandas as pd
 import safetensors.numpy
 
-from qaccel.errors import ConfigError
+from qaccel.errors import ConfigError, Problem
+from qaccel.fileio import atomic_path, atomic_write_text
 from qaccel.models import int8
 from qaccel.models.encoded import Encoded
 from qaccel.models.lowering import conv_weight_gemm, generate, im2col
@@ -82,8 +83,11 @@ class Layer:
     act_b: Encoded | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError.single("layer name", f"must be a non-empty string, not "
+                                     f"{self.name!r}")
         where = f"layer {self.name}"
-        if self.op not in OPS:
+        if not isinstance(self.op, str) or self.op not in OPS:
             raise ConfigError.single(f"{where} op", f"must be one of {', '.join(OPS)}, "
                                      f"not {self.op!r}")
         for key in ("M", "K", "N", "conv_groups"):
@@ -231,7 +235,8 @@ class Trace:
         return pd.DataFrame(rows, columns=columns)
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``manifest.json`` and ``tensors.safetensors`` into ``folder`` (created)."""
+        """Write ``manifest.json`` and ``tensors.safetensors`` into ``folder`` (created),
+        each atomically (a temporary file renamed into place), the manifest last."""
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise ConfigError.single("trace folder", f"must be a folder, not the file "
@@ -256,8 +261,11 @@ class Trace:
             layers.append(entry)
         manifest = {"schema": SCHEMA, "version": VERSION, "meta": self.meta, "layers": layers}
         text = json.dumps(manifest, indent=1)  # before writing anything: fails if not JSON
-        safetensors.numpy.save_file(tensors, folder / TENSORS)
-        (folder / MANIFEST).write_text(text + "\n")
+        # each file whole or not at all; the manifest last, so a folder whose manifest is
+        # there has its tensors too
+        with atomic_path(folder / TENSORS) as tmp:
+            safetensors.numpy.save_file(tensors, tmp)
+        atomic_write_text(folder / MANIFEST, text + "\n")
         return folder
 
     @classmethod
@@ -285,10 +293,29 @@ class Trace:
         if not (folder / TENSORS).is_file():
             raise ConfigError.single(path, f"must hold {TENSORS} next to {MANIFEST}, not "
                                      f"{str(folder)!r} (no {TENSORS})")
-        tensors = safetensors.numpy.load_file(folder / TENSORS)
-        layers = [_layer_from_entry(i, entry, tensors, path)
-                  for i, entry in enumerate(manifest.get("layers", []))]
-        return cls(layers, dict(manifest.get("meta", {})))
+        try:
+            tensors = safetensors.numpy.load_file(folder / TENSORS)
+        except Exception as exc:  # safetensors' own error type: a truncated or foreign file
+            raise ConfigError.single(path, f"{TENSORS} in {str(folder)!r} must be a whole "
+                                     f"safetensors file, not unreadable ({exc})") from None
+        entries, meta = manifest.get("layers", []), manifest.get("meta", {})
+        problems = []
+        if not isinstance(entries, list):
+            problems.append(Problem(f"{path} {MANIFEST} layers", f"must be a list, not "
+                                    f"{type(entries).__name__}"))
+            entries = []
+        if not isinstance(meta, dict):
+            problems.append(Problem(f"{path} {MANIFEST} meta", f"must be an object, not "
+                                    f"{type(meta).__name__}"))
+        layers = []
+        for i, entry in enumerate(entries):
+            try:
+                layers.append(_layer_from_entry(i, entry, tensors, path))
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(problems)
+        return cls(layers, dict(meta))
 
 
 def _layer_from_entry(i: int, entry: Any, tensors: dict[str, np.ndarray],
@@ -300,22 +327,78 @@ def _layer_from_entry(i: int, entry: Any, tensors: dict[str, np.ndarray],
     missing = [k for k in ("name", "op", "M", "K", "N") if k not in entry]
     if missing:
         raise ConfigError.single(where, f"must have {', '.join(missing)}, not only "
-                                 f"{', '.join(entry) or 'nothing'}")
+                                 f"{', '.join(map(str, entry)) or 'nothing'}")
+    problems: list[Problem] = []
+    if not isinstance(entry.get("meta", {}), dict):
+        problems.append(Problem(f"{where} meta", f"must be an object, not "
+                                f"{entry['meta']!r}"))
     encs: dict[str, Encoded | None] = {}
     for role in ROLES:
-        desc = entry.get(role)
-        if desc is None:
-            encs[role] = None
-            continue
-        extra_keys = [f"{i}.{role}.extra.{key}" for key in desc.get("extra", [])]
-        keys = (f"{i}.{role}.codes", f"{i}.{role}.scales", *extra_keys)
-        absent = [k for k in keys if k not in tensors]
-        if absent:
-            raise ConfigError.single(f"{path} {TENSORS}", f"must hold {', '.join(absent)} "
-                                     f"(layer {entry['name']!r} {role}), not leave it out")
-        extra = {key: tensors[k] for key, k in zip(desc.get("extra", []), extra_keys,
-                                                   strict=True)}
-        encs[role] = Encoded(tensors[keys[0]], tensors[keys[1]], dict(desc["meta"]), extra)
-    return Layer(entry["name"], entry["op"], entry["M"], entry["K"], entry["N"],
-                 entry.get("conv_groups", 1), encs["weight"], encs["act"],
-                 dict(entry.get("meta", {})), encs["act_b"])
+        encs[role] = None
+        try:
+            encs[role] = _encoded(i, role, entry, tensors, path)
+        except ConfigError as exc:
+            problems += exc.problems
+    layer = None
+    try:
+        layer = Layer(entry["name"], entry["op"], entry["M"], entry["K"], entry["N"],
+                      entry.get("conv_groups", 1), encs["weight"], encs["act"],
+                      dict(entry.get("meta") or {}) if not problems else {}, encs["act_b"])
+    except ConfigError as exc:
+        problems += [Problem(f"{where} {p.path.split(' ')[-1]}", p.message)
+                     for p in exc.problems]
+    if layer is not None and not problems:
+        problems += _shape_problems(layer, f"{path} {TENSORS} {i}.")
+    if problems:
+        raise ConfigError(problems)
+    return layer
+
+
+def _encoded(i: int, role: str, entry: dict, tensors: dict[str, np.ndarray],
+             path: str) -> Encoded | None:
+    """The Encoded tensor of ``role`` of manifest layer ``i`` (None if it has none)."""
+    desc = entry.get(role)
+    if desc is None:
+        return None
+    where = f"{path} {MANIFEST} layers[{i}].{role}"
+    if not isinstance(desc, dict) or not isinstance(desc.get("meta"), dict) \
+            or not isinstance(desc.get("extra", []), list):
+        raise ConfigError.single(where, f"must be null or an object with a 'meta' object "
+                                 f"(and an 'extra' list), not {desc!r}")
+    names = [str(key) for key in desc.get("extra", [])]
+    extra_keys = [f"{i}.{role}.extra.{key}" for key in names]
+    keys = (f"{i}.{role}.codes", f"{i}.{role}.scales", *extra_keys)
+    absent = [k for k in keys if k not in tensors]
+    if absent:
+        raise ConfigError.single(f"{path} {TENSORS}", f"must hold {', '.join(absent)} "
+                                 f"(layer {entry['name']!r} {role}), not leave it out")
+    extra = {key: tensors[k] for key, k in zip(names, extra_keys, strict=True)}
+    try:
+        return Encoded(tensors[keys[0]], tensors[keys[1]], dict(desc["meta"]), extra)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError.single(f"{path} {TENSORS} {keys[0]}", f"must be a valid encoded "
+                                 f"tensor (layer {entry['name']!r} {role}), not one where "
+                                 f"{exc}") from None
+
+
+def _shape_problems(layer: Layer, prefix: str) -> list[Problem]:
+    """Stored operand shapes that contradict the layer's M, K, N (linear and matmul; a
+    conv's input is checked when it is lowered)."""
+    want: dict[str, tuple[int, ...]] = {}
+    if layer.op == "linear":
+        want = {"act": (layer.M, layer.K), "weight": (layer.N, layer.K)}
+    elif layer.op == "matmul":
+        want["weight"] = (layer.N, layer.K)
+        for role, key in (("act", "a_shape"), ("act_b", "b_shape")):
+            shape = layer.meta.get(key)
+            if isinstance(shape, list) and all(isinstance(d, int) for d in shape):
+                want[role] = tuple(shape)
+    problems = []
+    for role, shape in want.items():
+        enc = getattr(layer, role)
+        if enc is not None and np.prod(enc.codes.shape) != np.prod(shape):
+            problems.append(Problem(f"{prefix}{role}.codes",
+                                    f"must hold {'x'.join(map(str, shape))} values for "
+                                    f"layer {layer.name!r} (M={layer.M}, K={layer.K}, "
+                                    f"N={layer.N}), not shape {list(enc.codes.shape)}"))
+    return problems

@@ -86,8 +86,15 @@ class WorkloadInfo:
 
 @functools.cache
 def _count_params(workload_id: str) -> int:
-    model = WORKLOADS[workload_id].build_model()
-    return int(sum(p.numel() for p in model.parameters()))
+    """Parameters of the preset's meta-device model; kept in the on-disk cache
+    (:func:`qaccel.cache.cached_count`), as building the model imports transformers."""
+    from qaccel.cache import cached_count
+
+    def count() -> int:
+        model = WORKLOADS[workload_id].build_model()
+        return int(sum(p.numel() for p in model.parameters()))
+
+    return cached_count("params", workload_id, count)
 
 
 def _llama(wid: str, source: str, context: int, **numbers: int) -> WorkloadInfo:

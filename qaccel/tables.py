@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from qaccel.errors import ConfigError
+from qaccel.fileio import atomic_path
 
 __all__ = ["OUT_SUFFIXES", "add_out_argument", "check_out_path", "write_table", "format_table"]
 
@@ -35,15 +36,17 @@ def check_out_path(path: Path | None) -> None:
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` to ``path`` in the format its suffix names."""
+    """Write ``df`` to ``path`` in the format its suffix names, atomically: a temporary file
+    beside it, renamed over ``path`` once whole (:func:`qaccel.fileio.atomic_path`)."""
     check_out_path(path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        df.to_csv(path, index=False)
-    elif suffix == ".parquet":
-        df.to_parquet(path, index=False)
-    else:
-        df.to_json(path, orient="records", indent=1)
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        elif suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_json(tmp, orient="records", indent=1)
 
 
 def format_table(df: pd.DataFrame, float_format: str = "{:,.3g}") -> str:

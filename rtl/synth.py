@@ -249,7 +249,8 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     priced arithmetic (``params.pe_cost()``); ``pj_regs``
     -- the synthesized flip-flops, each clocked every cycle
     (:func:`qaccel.arch.components.register`); ``pj_published`` -- the paper's figure
-    (``published_energy`` on the family's class) or NaN.
+    (``published_energy`` on the family's class) or NaN; ``pj_busy_cycle`` -- their sum, the
+    PE's energy per busy cycle.
     """
     rtl = level_module(params.family, "rtl")
     if not hasattr(rtl, "create_pe"):
@@ -269,6 +270,7 @@ def synth_pe_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
     row["pj_arith"] = scale_to(params.pe_cost(), 28).energy_pj
     row["pj_regs"] = scale_to(register(row["flip_flops"]), 28).energy_pj
     row["pj_published"] = published_pj(params.family)
+    row["pj_busy_cycle"] = row["pj_arith"] + row["pj_regs"]
     return row
 
 

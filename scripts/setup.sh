@@ -47,9 +47,21 @@ if $PY -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(
   pip_flags+=(--break-system-packages)
 fi
 
+# pip with its "WARNING: Location" noise filtered out; a failing pip stops the script with
+# all of pip's messages (a broken install must not turn into skipped tests)
+pip_install() {
+  local out; out=$(mktemp)
+  if ! $PY -m pip install "${pip_flags[@]}" "$@" >"$out" 2>&1; then
+    cat "$out"; rm -f "$out"
+    log "ERROR: pip install $* failed (pip's messages above)"; exit 1
+  fi
+  grep -v -e "^WARNING: Location" -e "^  " "$out" || true  # grep exits 1 when all is filtered
+  rm -f "$out"
+}
+
 log "installing qaccel and its pinned dependencies (first run downloads ~1 GB)"
-$PY -m pip install "${pip_flags[@]}" --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
-$PY -m pip install "${pip_flags[@]}" -e ".[test]" 2>&1 | grep -v -e "^WARNING: Location" -e "^  " || true
+pip_install --upgrade pip setuptools wheel
+pip_install -e ".[test]"
 $PY -c "import qaccel.sim, torch, amaranth, cocotb" \
   || { log "ERROR: the Python install failed (see pip's messages above)"; exit 1; }
 # the FPGA test dependencies (pyproject's [test] extra): fail here, not in the tests

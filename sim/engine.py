@@ -123,6 +123,8 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     layers = list(getattr(trace, "layers", trace))
     if not layers:
         raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    if values is not None and not isinstance(values, bool):  # "yes" is truthy: refuse it
+        raise ConfigError.single("values", f"must be True, False or None, not {values!r}")
     gemms = [layer for layer in layers if layer.op != "vector"]   # vector layers: timing
     if values is None:
         values = bool(gemms) and all(getattr(layer, "act", None) is not None

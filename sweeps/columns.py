@@ -10,6 +10,8 @@ lists what is available, never a zero-filled column.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -74,19 +76,47 @@ BUFFER_FIELDS = {"size_kib": ("size", "KiB"), "word_bits": ("word width", "bits"
                  "banks": ("banks", "")}
 
 
+#: larger units a plot switches to (name, factor over the column's own unit), by that unit
+DISPLAY_UNITS = {
+    "pJ": (("pJ", 1.0), ("nJ", 1e3), ("µJ", 1e6), ("mJ", 1e9), ("J", 1e12)),
+    "µs": (("µs", 1.0), ("ms", 1e3), ("s", 1e6)),
+    "pJ·µs": (("pJ·µs", 1.0), ("nJ·µs", 1e3), ("µJ·µs", 1e6), ("mJ·µs", 1e9), ("mJ·ms", 1e12)),
+}
+
+
+def _text_unit(column: str) -> tuple[str, str]:
+    if column in LABELS:
+        return LABELS[column]
+    parts = column.split(".")
+    if len(parts) == 3 and parts[0] == "buffers" and parts[2] in BUFFER_FIELDS:
+        what, unit = BUFFER_FIELDS[parts[2]]
+        owner = "each buffer's" if parts[1] == "*" else f"{parts[1]} buffer"
+        return f"{owner} {what}", unit
+    return column, next((u for s, u in SUFFIX_UNITS if column.endswith(s)), "")
+
+
 def label(column: str) -> str:
     """A plot label with the unit: ``latency_us`` -> ``latency (µs)``."""
-    if column in LABELS:
-        text, unit = LABELS[column]
-    else:
-        parts = column.split(".")
-        if len(parts) == 3 and parts[0] == "buffers" and parts[2] in BUFFER_FIELDS:
-            what, unit = BUFFER_FIELDS[parts[2]]
-            owner = "each buffer's" if parts[1] == "*" else f"{parts[1]} buffer"
-            text = f"{owner} {what}"
-        else:
-            text, unit = column, next((u for s, u in SUFFIX_UNITS if column.endswith(s)), "")
+    text, unit = _text_unit(column)
     return f"{text} ({unit})" if unit else text
+
+
+def display_scale(column: str, values: Any) -> tuple[float, str]:
+    """(divisor, label) to plot ``values`` of ``column`` in the largest unit of
+    :data:`DISPLAY_UNITS` that keeps their largest magnitude at least 1: energies in pJ are
+    shown in nJ, µJ, mJ or J, times in µs in ms or s (``(1.0, label(column))`` for other
+    units)."""
+    text, unit = _text_unit(column)
+    if unit not in DISPLAY_UNITS:
+        return 1.0, label(column)
+    finite = [abs(float(v)) for v in values if isinstance(v, numbers.Real)
+              and not isinstance(v, bool) and math.isfinite(float(v))]
+    top = max(finite, default=0.0)
+    name, factor = DISPLAY_UNITS[unit][0]
+    for cand, cand_factor in DISPLAY_UNITS[unit]:
+        if top >= cand_factor:
+            name, factor = cand, cand_factor
+    return factor, f"{text} ({name})"
 
 
 def _is_number(value: Any) -> bool:

@@ -9,6 +9,8 @@ runner's process, which alone writes the dataset, so Dask workers need no shared
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -33,7 +35,8 @@ class LocalExecutor:
         return f"LocalExecutor(workers={self.workers})"
 
     def __enter__(self) -> LocalExecutor:
-        self._pool = ProcessPoolExecutor(self.workers)
+        self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
+                                         initargs=(os.getpid(),))
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -53,6 +56,21 @@ class LocalExecutor:
         finally:
             for future in pending:
                 future.cancel()
+
+
+#: how often a local worker checks that the runner is still alive (unit: s)
+PARENT_POLL_S = 0.2
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a daemon thread ends this worker when the runner that started it
+    is gone (killed with SIGKILL, its pool never shut down), so no orphan keeps computing."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="qaccel-parent-watch", daemon=True).start()
 
 
 class DaskExecutor:

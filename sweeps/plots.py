@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qaccel.sweeps.columns import DEFAULT_COLOR, HIGHER_IS_BETTER, label
+from qaccel.sweeps.columns import DEFAULT_COLOR, HIGHER_IS_BETTER, display_scale, label
 from qaccel.sweeps.pareto import pareto_front
 from qaccel.sweeps.spec import Goal, SweepSpec
 
@@ -121,6 +121,9 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, path: str | Path, *,
     ``infeasible``)."""
     plt = _pyplot()
     gx, gy = (Goal(g) for g in goals)
+    (fx, x_label), (fy, y_label) = display_scale(x, df[x]), display_scale(y, df[y])
+    df = df.assign(**{x: df[x] / fx} if fx != 1 else {}).assign(
+        **{y: df[y] / fy} if fy != 1 else {})  # energies in mJ / µJ, times in ms (not pJ, µs)
     workloads = list(dict.fromkeys(df["workload"]))
     fig, axes = _panels(plt, max(1, len(workloads)), 6.4, 5.0, extra=1.0)
     ok = df["feasible"] if "feasible" in df.columns else pd.Series(True, index=df.index)
@@ -162,8 +165,8 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, path: str | Path, *,
         _log_if_wide(ax, "x", sub[x])
         _log_if_wide(ax, "y", sub[y])
         ax.margins(x=0.12, y=0.06)
-        ax.set_xlabel(f"{label(x)}, {_better(gx)}")
-        ax.set_ylabel(f"{label(y)}, {_better(gy)}")
+        ax.set_xlabel(f"{x_label}, {_better(gx)}")
+        ax.set_ylabel(f"{y_label}, {_better(gy)}")
         heading = f"{workload}: {len(sub)} designs, {len(front)} on the front"
         if same and len(front):
             heading += "\nwhole front: " + _annotation(front.iloc[0], same)
@@ -175,7 +178,7 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, path: str | Path, *,
                    title=label(color) if categorical else None, title_fontsize=8)
     if scatter is not None:
         fig.colorbar(scatter, ax=axes, label=label(color), shrink=0.8)
-    fig.suptitle(title or f"Pareto front: {label(y)} vs {label(x)}", fontsize=11)
+    fig.suptitle(title or f"Pareto front: {y_label} vs {x_label}", fontsize=11)
     return _save(fig, plt, path)
 
 
@@ -188,6 +191,9 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, path: str | Path,
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     goal = Goal(goal)
+    factor, value_label = display_scale(value, df[value])
+    if factor != 1:
+        df = df.assign(**{value: df[value] / factor})
     rows = df[df["feasible"]] if "feasible" in df.columns else df
     workloads = list(dict.fromkeys(df["workload"]))
     fig, axes = _panels(plt, max(1, len(workloads)), 6.4, 4.8)
@@ -217,13 +223,13 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, path: str | Path,
         ax.set_yticks(range(len(table.index)), [_short(c) for c in table.index])
         ax.set_xlabel(label(x))
         ax.set_ylabel(label(y))
-        bar = fig.colorbar(image, ax=ax, label=f"{label(value)}, {_better(goal)}", shrink=0.9)
+        bar = fig.colorbar(image, ax=ax, label=f"{value_label}, {_better(goal)}", shrink=0.9)
         plain = FuncFormatter(lambda v, _: _number(v))
         bar.ax.yaxis.set_major_formatter(plain)
         bar.ax.yaxis.set_minor_formatter(plain if wide else NullFormatter())
         ax.set_title(f"{workload}: {'lowest' if goal is Goal.MIN else 'highest'} of the "
                      "designs in each cell (– = none feasible)", fontsize=9)
-    fig.suptitle(title or f"best {label(value)}", fontsize=11)
+    fig.suptitle(title or f"best {value_label}", fontsize=11)
     return _save(fig, plt, path)
 
 
@@ -268,5 +274,6 @@ def write_spec_plots(store: Any) -> list[Path]:
         else:
             written.append(plot_heatmap(df, plot.x, plot.y, plot.value, path,
                                         goal=plot.goal or goal_for(spec, plot.value),
-                                        title=f"{spec.name}: {label(plot.value)}"))
+                                        title=f"{spec.name}: "
+                                        f"{display_scale(plot.value, df[plot.value])[1]}"))
     return written

@@ -13,6 +13,7 @@ up where the dataset ends; each finished batch is one atomic part file
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -76,13 +77,15 @@ def batches_for(points: Sequence[Point], workers: int,
 
 def run_sweep(spec: SweepSpec | str | Path | Mapping[str, Any], out: str | Path, *,
               workers: int | None = None, dask: Any = None, batch_size: int | None = None,
-              progress: bool = True, plots: bool = True) -> RunSummary:
+              progress: bool = True, plots: bool = True, force: bool = False) -> RunSummary:
     """Run every point of ``spec`` not yet in ``out``; write the spec's plots at the end.
 
     ``workers``: local processes (default: all cores). ``dask``: a ``distributed.Client`` or a
     scheduler address (``tcp://HOST:PORT``) to run on instead. ``batch_size``: points per task
     and part file (default: see :func:`batches_for`). ``progress``: a tqdm bar with ETA on
-    stderr.
+    stderr. ``force``: run into a folder that holds a sweep of another spec (its spec and plan
+    are replaced; stored rows of points both specs share are reused, the others stay as
+    ``other_rows``); without it such a folder is refused.
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
@@ -94,6 +97,8 @@ def run_sweep(spec: SweepSpec | str | Path | Mapping[str, Any], out: str | Path,
     store = SweepStore(out)
     start = time.perf_counter()
     with store.lock():
+        if not force:
+            _check_same_spec(store, spec)
         store.clean_temporaries()
         store.write_meta(spec.to_dict(), plan.frame())
         done = set(store.done_ids())
@@ -117,6 +122,26 @@ def run_sweep(spec: SweepSpec | str | Path | Mapping[str, Any], out: str | Path,
     return RunSummary(Path(out), len(plan.points), len(plan.points) - len(pending),
                       len(pending), plan.invalid, plan.excluded, parts, seconds,
                       n_workers, written)
+
+
+def _check_same_spec(store: SweepStore, spec: SweepSpec) -> None:
+    """ConfigError if ``store`` holds a sweep whose spec differs from ``spec``."""
+    if not store.exists():
+        return
+    try:
+        stored = store.read_spec_dict().get("spec")
+    except ValueError:  # unreadable sweep.json
+        stored = None
+    new = json.loads(json.dumps(spec.to_dict()))
+    if stored == new:
+        return
+    keys = sorted(set(new) | set(stored)) if isinstance(stored, dict) else []
+    differ = [k for k in keys if stored.get(k) != new.get(k)]
+    what = f"differs in {', '.join(differ)}" if differ else "cannot be read"
+    name = stored.get("name") if isinstance(stored, dict) else None
+    raise ConfigError.single("--out", f"must be a new folder or one holding this spec's "
+                             f"sweep, not {str(store.folder)!r}, whose sweep {name!r} {what}; "
+                             f"choose another folder, or add --force to replace its spec")
 
 
 def _progress(plan: Plan, initial: int, enabled: bool) -> Any:

@@ -11,6 +11,7 @@ still before any point runs. The format is in ``docs/sweeps.md``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -198,7 +199,10 @@ def _parse(data: Any, ctx: Context, folder: Path) -> SweepSpec | None:
         return None
     for key in data:
         if key not in TOP_KEYS:
-            ctx.add(str(key), f"is not a known key; allowed: {', '.join(TOP_KEYS)}")
+            hint = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
+            ctx.add(str(key), "is not a known key" + (f" (did you mean {hint[0]!r}?)" if hint
+                                                      else "") + f"; allowed: "
+                    f"{', '.join(TOP_KEYS)}")
     for key in REQUIRED:
         if key not in data:
             ctx.add(key, "is missing")
@@ -220,21 +224,33 @@ def _parse(data: Any, ctx: Context, folder: Path) -> SweepSpec | None:
     objectives = _objectives(data.get("objectives"), ctx) if "objectives" in data else ()
     constraints = _constraints(data.get("constraints", []), ctx)
     plots = _plots(data.get("plots", []), ctx)
-    if ctx.problems:  # stage two needs a well-formed spec
+    # stage two runs on the parts that passed stage one, so one run reports every problem;
+    # its problems about a path stage one already flagged are repeats and left out
+    if "base_arch" not in data:
         return None
-    bases = base_accelerators(data["base_arch"], ctx, folder)
-    if bases is None:
-        return None
-    axes, arch_cols = check_axes(raw_axes, bases, {w.name for w in workloads}, ctx)
-    columns = check_columns(bases, axes, arch_cols, engine, objectives, constraints, plots,
-                            ctx)
-    if ctx.problems:
+    later = Context(lines=ctx.lines, source=ctx.source)
+    bases = base_accelerators(data["base_arch"], later, folder)
+    if bases is not None:
+        axes, arch_cols = check_axes(raw_axes, bases, {w.name for w in workloads}, later)
+        columns = check_columns(bases, axes, arch_cols, engine if engine in ENGINES else
+                                "fast", objectives, constraints,
+                                tuple(p for p in plots if p.x != "None" and p.y != "None"),
+                                later)
+    flagged = [p.path for p in ctx.problems]
+    ctx.problems += [p for p in later.problems
+                     if not any(_related(p.path, path) for path in flagged)]
+    if ctx.problems or bases is None:
         return None
     many = {b.name: b.to_dict() for b in bases} if len(bases) > 1 else {}
     return SweepSpec(name=name, base_arch=bases[0].to_dict(), axes=axes, workloads=workloads,
                      objectives=objectives, constraints=constraints, sampling=sampling,
                      engine=engine, on_invalid=on_invalid, plots=plots, description=description,
                      columns=columns, lines=dict(ctx.lines), source=ctx.source, bases=many)
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether dotted paths ``a`` and ``b`` are the same field or one holds the other."""
+    return a == b or a.startswith((b + ".", b + "[")) or b.startswith((a + ".", a + "["))
 
 
 def _enum(enum: type[StrEnum], value: Any, path: str, ctx: Context) -> Any:

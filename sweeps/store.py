@@ -6,6 +6,7 @@ Layout::
     <out>/plan.parquet                 planned points: point_id, workload, axis values
     <out>/results/part-<uuid>.parquet  result rows, one file per finished batch of points
     <out>/runner.lock                  "<pid> <host>" of the runner writing results
+    <out>/.runner.guard                flock'd while a starting runner checks runner.lock
     <out>/*.png                        plots
 
 Only the runner's own process writes, one part file per finished batch: the rows go to
@@ -18,6 +19,7 @@ every point id found in the parts, so no row is written twice.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -31,6 +33,7 @@ import pyarrow.parquet as pq
 
 from qaccel import __version__
 from qaccel.errors import ConfigError
+from qaccel.fileio import atomic_path, atomic_write_text
 
 __all__ = ["SweepStore"]
 
@@ -38,6 +41,8 @@ SPEC_FILE = "sweep.json"
 PLAN_FILE = "plan.parquet"
 RESULTS_DIR = "results"
 LOCK_FILE = "runner.lock"
+#: flock'd while a runner checks and takes runner.lock
+GUARD_FILE = ".runner.guard"
 
 
 class SweepStore:
@@ -93,18 +98,20 @@ class SweepStore:
         """Write ``sweep.json`` and ``plan.parquet`` (each atomically)."""
         self.results_dir.mkdir(parents=True, exist_ok=True)
         meta = {"schema": "qaccel.sweep", "qaccel_version": __version__, "spec": spec_dict}
-        _atomic_text(self.folder / SPEC_FILE, json.dumps(meta, indent=1) + "\n")
-        tmp = self.folder / f".{PLAN_FILE}.tmp"
-        plan.to_parquet(tmp, index=False)
-        os.replace(tmp, self.folder / PLAN_FILE)
+        atomic_write_text(self.folder / SPEC_FILE, json.dumps(meta, indent=1) + "\n")
+        with atomic_path(self.folder / PLAN_FILE) as tmp:
+            plan.to_parquet(tmp, index=False)
 
     def write_part(self, rows: Sequence[Mapping[str, Any]]) -> Path:
         """Write one batch of rows as a new part file (atomically); return its path."""
         name = uuid.uuid4().hex
         tmp = self.results_dir / f".part-{name}.tmp"
         final = self.results_dir / f"part-{name}.parquet"
-        pd.DataFrame(list(rows)).to_parquet(tmp, index=False)
-        os.replace(tmp, final)
+        try:
+            pd.DataFrame(list(rows)).to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)  # after a failed write (the rename moved a good one)
         return final
 
     def clean_temporaries(self) -> int:
@@ -121,27 +128,33 @@ class SweepStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / LOCK_FILE
         me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if _stale(path):
-                    path.unlink(missing_ok=True)
-                    continue
+        with _exclusive(self.folder / GUARD_FILE):  # one process at a time looks and takes
+            if path.exists() and not _stale(path):
                 holder = path.read_text().strip() if path.exists() else "?"
                 raise ConfigError.single(
                     "--out", f"cannot be written because another runner (pid and host: "
                     f"{holder}) holds {path}; wait for it, or delete the file if that runner "
-                    "is gone") from None
-            with os.fdopen(fd, "w") as f:
-                f.write(me + "\n")
-            break
+                    "is gone")
+            atomic_write_text(path, me + "\n")
         try:
             yield
         finally:
             with contextlib.suppress(FileNotFoundError):
                 if path.read_text().strip() == me:
                     path.unlink()
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created, never removed), so that two runners
+    starting at once do not both find a stale lock and both take it over. The kernel drops
+    the flock when its holder dies."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def _stale(path: Path) -> bool:
@@ -161,8 +174,3 @@ def _stale(path: Path) -> bool:
         return False
     return False
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -235,7 +235,8 @@ def _trace(raw: Any, path: str, ctx: Context, base_dir: Path,
 def _preset(entry: Mapping[str, Any], path: str, ctx: Context,
             name: str | None) -> Workload | None:
     """``{name, preset: ID, <build_workload keyword>: ...}`` through
-    :func:`qaccel.models.workloads.build_workload` (shapes only, built on the meta device)."""
+    :func:`qaccel.models.workloads.build_workload` (shapes only, built on the meta device),
+    read from the trace cache when it holds the request (:mod:`qaccel.cache`)."""
     if importlib.util.find_spec(PRESET_MODULE) is None:
         ctx.add(f"{path}.preset", f"cannot be used because named workload presets "
                 f"({PRESET_MODULE}) are not available yet, not {entry['preset']!r}; list the "
@@ -256,8 +257,10 @@ def _preset(entry: Mapping[str, Any], path: str, ctx: Context,
                 f"preset, {', '.join(allowed)}")
     if unknown:
         return None
-    try:
-        trace = build(entry["preset"], **kwargs)
+    from qaccel.cache import cached_workload
+
+    try:  # through the on-disk trace cache: a rerun of the spec skips the capture
+        trace = cached_workload(id=entry["preset"], **kwargs)
     except ConfigError as exc:
         for problem in exc.problems:
             key = "preset" if problem.path == "id" else problem.path

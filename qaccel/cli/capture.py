@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qaccel.errors import ConfigError
+from qaccel.fileio import check_new_dir
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
 __all__ = ["register", "run", "MODELS"]
@@ -99,7 +100,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the demo models' weights and inputs (default 0)")
     parser.add_argument("--out-dir", required=True, type=Path, metavar="DIR",
-                        help="trace folder to write (created)")
+                        help="trace folder to write (created; an existing one only with "
+                             "--force)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the trace in an existing --out-dir")
     add_out_argument(parser)
     parser.set_defaults(func=run)
 
@@ -108,9 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from qaccel.models.capture import capture
 
     check_out_path(args.out)
-    if args.out_dir.exists() and not args.out_dir.is_dir():
-        raise ConfigError.single("--out-dir", f"must be a folder, not the file "
-                                 f"{str(args.out_dir)!r}")
+    check_new_dir(args.out_dir, "--out-dir", args.force)
     module, inputs = model_builder(args.model)(args)
     trace = capture(module, inputs, seed=args.seed, name=args.model)
     trace.save(args.out_dir)

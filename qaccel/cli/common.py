@@ -18,7 +18,7 @@ __all__ = ["add_arch_arguments", "accelerator_from_args", "print_result", "TABLE
 
 #: the columns printed on the terminal (``--out`` writes all of them)
 TABLE_COLUMNS = ("layer", "op", "M", "K", "N", "gemms", "mapping", "folds", "compute_cycles",
-                 "stall_cycles", "total_cycles", "utilization", "dram_bytes", "energy_uj")
+                 "stall_cycles", "total_cycles", "utilization", "dram_bytes", "energy_mj")
 OBJECTIVES = ("cycles", "energy", "edp")
 
 
@@ -109,18 +109,24 @@ def mapping_label(row) -> str:
     return f"{row.dataflow} {str(row.loop_order).split('_')[0]} T={row.stream_tile}"
 
 
+def _millijoules(pj: float) -> str:
+    """``pj`` (unit: pJ) in mJ: three decimals from 1 mJ up, three significant digits below."""
+    mj = pj / 1e9
+    return f"{mj:,.3f}" if abs(mj) >= 1 else f"{mj:.3g}"
+
+
 def print_result(result: SimResult, accel: Accelerator) -> None:
     print(describe(accel))
     table: pd.DataFrame = result.with_totals()
     table["mapping"] = [mapping_label(r) if r.layer != "TOTAL" else ""
                         for r in table.itertuples()]
-    table["energy_uj"] = table["energy_pj_total"].astype(float) / 1e6
+    table["energy_mj"] = table["energy_pj_total"].astype(float) / 1e9
     table = table[list(TABLE_COLUMNS)]
     print(format_table(table))
     tot = result.totals()
     us = tot["total_cycles"] / accel.clock_mhz
     print(f"total: {tot['total_cycles']:,} cycles = {us:,.1f} us at {accel.clock_mhz:g} MHz, "
           f"utilization {tot['utilization']:.1%}, DRAM {tot['dram_bytes'] / 2**20:,.2f} MiB, "
-          f"energy {tot['energy_pj_total'] / 1e9:,.3f} mJ, "
+          f"energy {_millijoules(tot['energy_pj_total'])} mJ, "
           f"mapping {accel.mapping.value} "
           f"({result.engine} engine; cycle counts, SCALE-Sim prints count - 1)")

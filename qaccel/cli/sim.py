@@ -11,10 +11,12 @@ from qaccel.cli.common import (
     print_result,
     run_options,
 )
+from qaccel.cli.values import check_values_dir, value_stats, write_values
+from qaccel.cli.workloads import add_cache_argument
 from qaccel.errors import ConfigError
 from qaccel.sim import ENGINES, run
 from qaccel.sim.gemm import parse_gemm
-from qaccel.tables import add_out_argument, check_out_path, write_table
+from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,11 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--vector-ops", action=argparse.BooleanOptionalAction, default=None,
                    help="also simulate the non-GEMM operators (softmax, norms, activations, "
                    "rotary, residual adds) on the vector unit (default: on for LLMs)")
+    add_cache_argument(w)
     p.add_argument("--engine", default="fast", help=f"one of {', '.join(ENGINES)} "
                    "(default: fast)")
     p.add_argument("--values", action=argparse.BooleanOptionalAction, default=None,
-                   help="simulate bit-exact INT32 outputs too (default: when the trace holds "
-                   "captured values; off for --gemm, --workload and meta-device traces)")
+                   help="simulate bit-exact outputs too and print a checksum and statistics "
+                   "of each layer's (default: when the trace holds captured values; off for "
+                   "--gemm, --workload and meta-device traces)")
+    p.add_argument("--out-values", type=Path, metavar="DIR",
+                   help="write every layer's bit-exact output to DIR/outputs.safetensors "
+                   "(implies --values)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer cycles plot")
     p.add_argument("--roofline", type=Path, metavar="PNG",
                    help="print each layer's compute bound, memory bound and which binds, and "
@@ -88,10 +95,17 @@ def main(args: argparse.Namespace) -> int:
         layers = build_from_flags("--workload", id=args.workload, phase=args.phase,
                                   tokens=args.tokens, kv_len=args.kv_len, steps=args.steps,
                                   batch=args.batch, vector_ops=vector_ops,
-                                  chunk=args.chunk, mixed=args.mixed)
+                                  chunk=args.chunk, mixed=args.mixed,
+                                  use_cache=args.cache)
     else:
         layers = load_trace(args.trace)
     values = args.values
+    if args.out_values is not None:
+        check_values_dir(args.out_values)
+        if values is False:
+            raise ConfigError.single("--out-values", "needs the outputs, so it cannot go "
+                                     "with --no-values")
+        values = True
     result = run(layers, accel, engine=args.engine, values=values, progress=True,
                  **run_options(args))
     llm = _is_llm(layers)
@@ -100,6 +114,12 @@ def main(args: argparse.Namespace) -> int:
         from qaccel.cli.llm_summary import print_llm_summary
 
         print_llm_summary(result, list(layers), accel)
+    if result.outputs:
+        print(f"\noutputs ({result.engine} engine, bit-exact; sha256_16: SHA-256 of the "
+              f"little-endian bytes):")
+        print(format_table(value_stats(result.outputs), float_format="{:,.6g}"))
+    if args.out_values is not None:
+        print(f"wrote {write_values(result.outputs, args.out_values)}")
     if args.roofline is not None:
         _print_roofline(result, accel, args.roofline)
     if args.out is not None:

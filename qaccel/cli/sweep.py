@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="points per task and per part file (default: automatic)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-plots", action="store_true", help="skip the spec's plots")
+    run.add_argument("--force", action="store_true",
+                     help="run into a folder that holds a sweep of another spec, replacing "
+                     "its spec (stored rows of shared points are reused)")
     run.set_defaults(func=main_run)
 
     status = actions.add_parser("status", help="progress and Pareto front of a sweep folder",
@@ -79,7 +82,7 @@ def main_run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path(f"sweep-{spec.name}")
     summary = run_sweep(spec, out, workers=args.workers, dask=args.dask,
                         batch_size=args.batch, progress=not args.no_progress,
-                        plots=not args.no_plots)
+                        plots=not args.no_plots, force=args.force)
     print(summary)
     for path in summary.plots:
         print(f"wrote {path}")

@@ -16,15 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from qaccel.errors import ConfigError, Problem
+from qaccel.fileio import check_new_dir
 from qaccel.tables import add_out_argument, check_out_path, format_table, write_table
 
-__all__ = ["register", "run_list", "run_show", "build_from_flags", "FLAGS"]
+__all__ = ["register", "run_list", "run_show", "build_from_flags", "add_cache_argument",
+           "FLAGS"]
 
 #: build_workload argument -> the flag that sets it (for error messages)
 FLAGS = {"id": "ID", "phase": "--phase", "tokens": "--tokens", "batch": "--batch",
          "kv_len": "--kv-len", "steps": "--steps", "image_size": "--image-size",
          "seed": "--seed", "blocks": "--blocks", "chunk": "--chunk",
          "mixed": "--mixed"}
+
+
+def add_cache_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-cache``: build the workload trace afresh, neither reading nor writing the
+    trace cache (:mod:`qaccel.cache`)."""
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="build the workload trace afresh instead of reading it from "
+                             "the cache ($QACCEL_CACHE or ~/.cache/qaccel)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="seed of the per-layer value generators (default 0)")
     show.add_argument("--out-dir", type=Path, metavar="DIR",
                       help="also save the trace folder (manifest.json + tensors.safetensors)")
+    show.add_argument("--force", action="store_true",
+                      help="with --out-dir: replace an existing trace folder")
+    add_cache_argument(show)
     add_out_argument(show)
     show.set_defaults(func=run_show)
 
@@ -78,12 +91,14 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_from_flags(id_flag: str, **kwargs: Any) -> Any:
-    """``build_workload(**kwargs)`` with errors naming the command-line flags."""
-    from qaccel.models.workloads import build_workload
+def build_from_flags(id_flag: str, use_cache: bool = True, **kwargs: Any) -> Any:
+    """``build_workload(**kwargs)`` through the trace cache (:func:`qaccel.cache.
+    cached_workload`; ``use_cache=False`` skips it), with errors naming the command-line
+    flags."""
+    from qaccel.cache import cached_workload
 
     try:
-        return build_workload(**kwargs)
+        return cached_workload(use_cache, **kwargs)
     except ConfigError as exc:  # name the flags, not the Python arguments
         flags = dict(FLAGS, id=id_flag)
         raise ConfigError([Problem(flags.get(p.path, p.path), p.message)
@@ -94,12 +109,12 @@ def run_show(args: argparse.Namespace) -> int:
     from qaccel.models.workloads import WORKLOADS
 
     check_out_path(args.out)
-    if args.out_dir is not None and args.out_dir.exists() and not args.out_dir.is_dir():
-        raise ConfigError.single("--out-dir", f"must be a folder, not the file "
-                                 f"{str(args.out_dir)!r}")
+    if args.out_dir is not None:
+        check_new_dir(args.out_dir, "--out-dir", args.force)
     trace = build_from_flags("ID", id=args.id, phase=args.phase, tokens=args.tokens,
                              batch=args.batch, kv_len=args.kv_len, steps=args.steps,
-                             image_size=args.image_size, seed=args.seed, blocks=args.blocks)
+                             image_size=args.image_size, seed=args.seed, blocks=args.blocks,
+                             use_cache=args.cache)
     table = trace.to_frame()
     table["macs"] = [layer.macs for layer in trace]
     print(format_table(table.drop(columns=["has_values"])))

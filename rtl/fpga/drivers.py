@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qaccel.rtl.fpga.host import BatchTraffic
+from qaccel.rtl.fpga.host import BatchTraffic, gmem_image
 from qaccel.rtl.fpga.regmap import REGISTERS, STREAMS, registers, span_bytes
 from qaccel.rtl.fpga.vivado import DMA_INSTANCE, PYNQ_ADDRESS_RANGE, PYNQ_BASE_ADDRESS
 
@@ -28,8 +28,10 @@ PYNQ_DRIVER = "qaccel_pynq.py"
 
 
 def write_tiles(path: Path, batches: Sequence[BatchTraffic], *, design: str,
-                family: str) -> None:
-    """Each batch's input words per stream, expected result words, compare mask, CYCLES."""
+                family: str, gmem: bool = False) -> None:
+    """Each batch's input words per stream, expected result words, compare mask, CYCLES;
+    ``gmem``: also each batch's memory image for the U280 kernel (``b<i>_gmem``,
+    :func:`qaccel.rtl.fpga.host.gmem_image`)."""
     arrays: dict[str, np.ndarray] = {
         "batches": np.array(len(batches)), "design": np.array(design),
         "family": np.array(family),
@@ -40,6 +42,8 @@ def write_tiles(path: Path, batches: Sequence[BatchTraffic], *, design: str,
             arrays[f"b{i}_{stream}"] = words.astype(np.uint32)
         arrays[f"b{i}_expected"] = b.expected.astype(np.uint32)
         arrays[f"b{i}_mask"] = b.mask.astype(np.uint32)
+        if gmem:
+            arrays[f"b{i}_gmem"] = gmem_image(b.inputs)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         np.savez_compressed(f, **arrays)

@@ -19,7 +19,7 @@ from typing import Any
 
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.fpga.boards import CLOSURE_LIMITS, RESOURCES, Board
-from qaccel.rtl.fpga.sim import create_shell, shell_verilog
+from qaccel.rtl.fpga.sim import create_kernel, create_shell, shell_verilog
 from qaccel.rtl.synth import _cells, _yosys
 
 __all__ = ["Estimate", "estimate", "max_array", "cell_resources"]
@@ -103,9 +103,10 @@ def _synthesize(board: Board, verilog: str, top: str) -> dict[str, float]:
 
 
 def estimate(board: Board, params: PEArray) -> Estimate:
-    """Synthesize the shell around ``params``'s array for ``board``; resources and verdict."""
+    """Synthesize the shell (U280: the AXI4-master kernel) around ``params``'s array for
+    ``board``; resources and verdict."""
     start = time.perf_counter()
-    shell = create_shell(params)
+    shell = create_kernel(params) if board.shell == "maxi" else create_shell(params)
     used = _synthesize(board, shell_verilog(shell), shell.name)
     util = {r: used[r] / board.capacity[r] for r in RESOURCES}
     over = {r: used[r] - CLOSURE_LIMITS[r] * board.capacity[r] for r in RESOURCES

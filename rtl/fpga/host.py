@@ -17,11 +17,11 @@ import numpy as np
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.controller import Design
-from qaccel.rtl.fpga.regmap import STREAMS, beat_words, pack_beat, unpack_beat
+from qaccel.rtl.fpga.regmap import STREAMS, beat_words, pack_beat, segment_header, unpack_beat
 from qaccel.rtl.tb.beats import StreamTile, plan_batches, to_stream_tiles, unpack_row
 
 __all__ = ["BatchTraffic", "port_widths", "batch_traffic", "traffic", "split_results",
-           "raw_bits", "expected_rows"]
+           "raw_bits", "expected_rows", "gmem_image"]
 
 
 def port_widths(design: Design) -> dict[str, int]:
@@ -129,6 +129,17 @@ def traffic(params: PEArray, family_rtl: ModuleType, design: Design, tiles: Sequ
     if max_batch is not None:
         batches = [b[i:i + max_batch] for b in batches for i in range(0, len(b), max_batch)]
     return [batch_traffic(params, family_rtl, design, b) for b in batches]
+
+
+def gmem_image(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """A batch's input streams as the U280 kernel's memory image (uint32): per stream, in
+    STREAM order, a segment header word then the stream's words (see the regmap docstring)."""
+    parts = []
+    for stream in STREAMS:
+        if stream in inputs:
+            words = np.asarray(inputs[stream], dtype=np.uint32)
+            parts += [np.array([segment_header(stream, len(words))], dtype=np.uint32), words]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
 
 
 def split_results(words: np.ndarray, design: Design) -> list[np.ndarray]:

@@ -9,6 +9,10 @@ commands to run where the vendor tools and the board are. Per board:
   ``sim/qaccel.hwh``, the simulation handoff the driver runs against in CI.
 * ``ulx3s-85f``: amaranth-boards' build script for the open flow (``build_qaccel_ulx3s.sh``
   and its yosys / nextpnr inputs), which ``qaccel fpga build`` runs.
+* ``u280``: the AXI4-master kernel (:mod:`qaccel.rtl.fpga.kernel`) and the Vitis files of
+  :mod:`qaccel.rtl.fpga.vitis` (``package_kernel.tcl``, ``kernel.xml``, ``gen_xo.tcl``,
+  ``link.cfg``, ``build.sh``), ``qaccel_xrt.py``, and ``sim/qaccel_sim.xclbin``, the
+  simulation description the pyxrt stand-in reads in CI.
 """
 
 from __future__ import annotations
@@ -26,15 +30,25 @@ from qaccel.rtl.fpga.drivers import PYNQ_DRIVER, TILES_FILE, pynq_driver, write_
 from qaccel.rtl.fpga.host import traffic
 from qaccel.rtl.fpga.hwh import simulation_hwh
 from qaccel.rtl.fpga.layers import layer_tiles
-from qaccel.rtl.fpga.sim import create_shell, port_list, pynq_sim_name, shell_verilog
+from qaccel.rtl.fpga.sim import (
+    create_kernel,
+    create_shell,
+    port_list,
+    pynq_sim_name,
+    shell_verilog,
+)
 from qaccel.rtl.fpga.vivado import PYNQ_BASE_ADDRESS, pynq_tcl
 
-__all__ = ["Plan", "write_plan", "PLAN_TILES", "SIM_HWH", "PYNQ_TCL"]
+__all__ = ["Plan", "write_plan", "PLAN_TILES", "SIM_HWH", "PYNQ_TCL", "SIM_XCLBIN",
+           "VITIS_FILES"]
 
 #: real-layer tiles in a plan's data file
 PLAN_TILES = 64
 SIM_HWH = "sim/qaccel.hwh"
 PYNQ_TCL = "build_pynq.tcl"
+SIM_XCLBIN = "sim/qaccel_sim.xclbin"
+#: the Vitis files of a U280 plan
+VITIS_FILES = ("package_kernel.tcl", "kernel.xml", "gen_xo.tcl", "link.cfg", "build.sh")
 
 
 @dataclass
@@ -73,10 +87,30 @@ def _readme(plan: Plan, params: PEArray, tiles: int) -> str:
     head = [f"qaccel FPGA plan: {params.family} {params.rows}x{params.cols} "
             f"({params.dataflow.value}) on {b.name} ({b.part})",
             f"Shell module: {plan.top} (Verilog: {plan.top}.v); {b.description}.",
-            f"Register map: registers.json (and docs/fpga.md); base address "
-            f"0x{PYNQ_BASE_ADDRESS:08X} on the PYNQ-Z2.",
+            "Register map: registers.json (and docs/fpga.md)"
+            + (f"; base address 0x{PYNQ_BASE_ADDRESS:08X} on the PYNQ-Z2." if b.flow ==
+               "vivado" else "."),
             f"Tiles: {TILES_FILE} holds {tiles} real-layer tiles with their golden results.", ""]
-    if b.flow == "vivado":
+    if b.flow == "vitis":
+        body = ["On a machine with Vitis 2020.2 or newer and the U280 platform "
+                f"{b.platform}:",
+                "  source <Vitis>/settings64.sh && source /opt/xilinx/xrt/setup.sh",
+                "  cd <this folder> && sh build.sh",
+                "  (checks `v++ --version` first; runs vivado -source package_kernel.tcl -> "
+                "ip/component.xml, vivado -source gen_xo.tcl -> qaccel.xo, v++ --link "
+                "--config link.cfg -> qaccel.xclbin; stops naming the step that failed; "
+                "PLATFORM=... and TARGET=hw_emu override)",
+                "Or: qaccel fpga build --board u280 --arch <same spec> --out <this folder> "
+                "(checks the v++ version first).",
+                "",
+                "On the host with the U280 (XRT installed):",
+                "  source /opt/xilinx/xrt/setup.sh",
+                f"  python3 qaccel_xrt.py qaccel.xclbin {TILES_FILE}",
+                "  -> 'PASS' and exit status 0 when every result word, CYCLES and TILES match.",
+                "",
+                f"{SIM_XCLBIN} is the simulation description CI runs qaccel_xrt.py against "
+                "(a pyxrt stand-in on Verilator); the real xclbin comes from v++."]
+    elif b.flow == "vivado":
         body = ["On a machine with Vivado (2020.2 or newer; PYNQ-Z2 board files optional):",
                 f"  cd <this folder> && vivado -mode batch -source {PYNQ_TCL}",
                 "  -> out/qaccel.bit and out/qaccel.hwh (the script stops naming the step that "
@@ -104,22 +138,37 @@ def _readme(plan: Plan, params: PEArray, tiles: int) -> str:
     return "\n".join(head + body) + "\n"
 
 
+def _vitis_files(plan: Plan, top: str) -> None:
+    from qaccel.rtl.fpga import vitis
+    from qaccel.rtl.fpga.xrt_driver import XRT_DRIVER, xrt_driver
+
+    b = plan.board
+    plan.write("package_kernel.tcl", vitis.package_kernel_tcl(b, top, f"{top}.v"))
+    plan.write("kernel.xml", vitis.kernel_xml(top))
+    plan.write("gen_xo.tcl", vitis.gen_xo_tcl(top))
+    plan.write("link.cfg", vitis.link_cfg(top))
+    plan.write("build.sh", vitis.build_sh(b, top)).chmod(0o755)
+    plan.write(XRT_DRIVER, xrt_driver(top))
+    plan.write(SIM_XCLBIN, vitis.sim_xclbin(b, top))
+
+
 def write_plan(board: Board, params: PEArray, folder: Path, *, tiles: int = PLAN_TILES,
                estimate: bool = True) -> Plan:
     """Write ``board``'s project for ``params`` into ``folder`` (see the module docstring)."""
-    if board.flow == "vitis":
-        raise NotImplementedError("the U280 plan needs the m_axi kernel shell")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    shell = create_shell(params)
+    shell = create_kernel(params) if board.shell == "maxi" else create_shell(params)
     plan = Plan(folder, board, shell.name)
     plan.write(f"{shell.name}.v", shell_verilog(shell))
     plan.write("registers.json", _registers_json())
     tile_list = layer_tiles(params, tiles)
     batches = traffic(params, level_module(params.family, "rtl"), shell.top.design, tile_list)
-    write_tiles(folder / TILES_FILE, batches, design=shell.name, family=params.family)
+    write_tiles(folder / TILES_FILE, batches, design=shell.name, family=params.family,
+                gmem=board.shell == "maxi")
     plan.files.append(TILES_FILE)
-    if board.flow == "vivado":
+    if board.flow == "vitis":
+        _vitis_files(plan, shell.name)
+    elif board.flow == "vivado":
         plan.write(PYNQ_TCL, pynq_tcl(board, shell.name, f"{shell.name}.v"))
         plan.write(PYNQ_DRIVER, pynq_driver(shell.name))
         ports = {name: (direction, width) for direction, name, width in port_list(shell)}

@@ -17,6 +17,14 @@ The AXI4-Stream side is :data:`STREAM_WORD_BITS` (32) bits wide. A beat of an ar
 port that is ``width`` bits wide travels as :func:`beat_words` ``(width)`` words, little
 endian, holding ``data | last << width`` (``last``: the port's ``*_last``). ``m_axis``
 raises TLAST on the last word of the batch's last result row.
+
+Memory image (``maxi``)
+-----------------------
+The U280 kernel fetches LENGTH words from IN_PTR itself, so the input buffer says which
+port each word is for: it is a sequence of segments, each one header word
+(:func:`segment_header`: ``stream code << 28 | words``, the code being the stream's index in
+:data:`STREAMS`) followed by that many stream words in the format above. The kernel writes
+the result words, in the ``m_axis`` format, to OUT_PTR one after the other.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from dataclasses import dataclass
 
 __all__ = ["Bit", "Register", "REGISTERS", "STREAMS", "STREAM_WORD_BITS", "SHELL_KINDS",
            "registers", "offset", "beat_words", "pack_beat", "unpack_beat", "markdown_table",
-           "address_bits", "span_bytes"]
+           "address_bits", "span_bytes", "segment_header", "SEGMENT_WORDS_BITS",
+           "parse_segments"]
 
 #: width of ``s_axis_tdata`` / ``m_axis_tdata`` (unit: bits); the AXI DMA's stream width
 STREAM_WORD_BITS = 32
@@ -34,6 +43,8 @@ STREAMS = ("w", "m", "a")
 #: shells: ``axis`` (PYNQ-Z2, ULX3S: streams fed by a DMA) and ``maxi`` (U280: the kernel
 #: fetches from memory itself through ``m_axi_gmem``)
 SHELL_KINDS = ("axis", "maxi")
+#: bits of a segment header that count its words (the stream code sits above them)
+SEGMENT_WORDS_BITS = 28
 
 
 @dataclass(frozen=True)
@@ -80,15 +91,16 @@ REGISTERS: tuple[Register, ...] = (
     Register("ISR", 0x0C, "TOW", "interrupt status (write 1 toggles)",
              (Bit("AP_DONE", 0), Bit("AP_READY", 1))),
     Register("STREAM", 0x10, "RW", "input stream select: 0 w_* (stationary/column operand), "
-             "1 m_* (metadata), 2 a_* (streamed operand)", (Bit("SEL", 0, 2),)),
+             "1 m_* (metadata), 2 a_* (streamed operand)", (Bit("SEL", 0, 2),),
+             kinds=("axis",)),
     Register("LENGTH", 0x14, "RW", "axis: 32-bit words accepted on s_axis since the last run "
              "ended (read only); maxi: 32-bit words to fetch from IN_PTR",
              (Bit("WORDS", 0, 32),)),
     Register("CYCLES", 0x18, "RO", "sum of the array top's `cycles` over the tiles of the last "
              "batch (start->done per tile; = timing() of a one-tile batch)",
              (Bit("CYCLES", 0, 32),)),
-    Register("TILES", 0x1C, "RO", "tiles in the batch (a_* beats with the last flag received "
-             "since the last run)",
+    Register("TILES", 0x1C, "RO", "tiles in the batch (a_* beats with the last flag received; "
+             "axis: since the last run ended, maxi: fetched by the last run)",
              (Bit("TILES", 0, 32),)),
     Register("IN_PTR_LO", 0x20, "RW", "input buffer address, low word", (Bit("ADDR", 0, 32),),
              kinds=("maxi",)),
@@ -149,6 +161,27 @@ def unpack_beat(words: list[int], width: int) -> tuple[int, bool]:
         raise ValueError(f"a {width}-bit beat is {beat_words(width)} words, not {len(words)}")
     value = sum(int(w) << (STREAM_WORD_BITS * i) for i, w in enumerate(words))
     return value & ((1 << width) - 1), bool((value >> width) & 1)
+
+
+def segment_header(stream: str, words: int) -> int:
+    """The header word of a memory-image segment of ``words`` words for ``stream``."""
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {', '.join(STREAMS)}, not {stream!r}")
+    if not 0 <= words < 1 << SEGMENT_WORDS_BITS:
+        raise ValueError(f"segment words must be in [0, 2**{SEGMENT_WORDS_BITS}), not {words!r}")
+    return STREAMS.index(stream) << SEGMENT_WORDS_BITS | words
+
+
+def parse_segments(image: list[int]) -> list[tuple[str, list[int]]]:
+    """``(stream, words)`` of each segment of a memory image (the inverse of the headers)."""
+    out, i = [], 0
+    while i < len(image):
+        code, count = image[i] >> SEGMENT_WORDS_BITS, image[i] & ((1 << SEGMENT_WORDS_BITS) - 1)
+        if code >= len(STREAMS) or i + 1 + count > len(image):
+            raise ValueError(f"word {i} is not a segment header of this image: {image[i]:#010x}")
+        out.append((STREAMS[code], list(image[i + 1:i + 1 + count])))
+        i += 1 + count
+    return out
 
 
 def markdown_table(kind: str | None = None) -> str:

@@ -22,13 +22,15 @@ from amaranth.lib.wiring import Flow
 from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.export import create_top, write_if_changed
+from qaccel.rtl.fpga.kernel import AxiMasterKernel
 from qaccel.rtl.fpga.shell import AxiStreamShell
 from qaccel.rtl.tb.job import PLUSARG, Job
 from qaccel.rtl.verify import _prune_jobs
 from qaccel.rtl.verilator import BUILD_ARGS, SimulatorMissing
 
 __all__ = ["create_shell", "shell_verilog", "build_shell", "run_shell_test", "SHELL_JSON",
-           "BUFFER_ROWS", "MAX_TILES", "port_list", "pynq_sim_top", "pynq_sim_name"]
+           "BUFFER_ROWS", "MAX_TILES", "port_list", "pynq_sim_top", "pynq_sim_name",
+           "create_kernel"]
 
 #: the shell's options beside a job
 SHELL_JSON = "shell.json"
@@ -41,6 +43,13 @@ def create_shell(params: PEArray, *, buffer_rows: int = BUFFER_ROWS,
                  max_tiles: int = MAX_TILES) -> AxiStreamShell:
     """The AXI-Stream shell around ``params``'s array top."""
     return AxiStreamShell(create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles))
+
+
+def create_kernel(params: PEArray, *, buffer_rows: int = BUFFER_ROWS,
+                  max_tiles: int = MAX_TILES) -> AxiMasterKernel:
+    """The U280 kernel (AXI4 master) around ``params``'s array top; :func:`shell_verilog`,
+    :func:`build_shell` and :func:`run_shell_test` take it as they take a shell."""
+    return AxiMasterKernel(create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles))
 
 
 def shell_verilog(shell: AxiStreamShell) -> str:

@@ -6,7 +6,9 @@ script needs to go on: ``get_ipdefs`` returns one VLNV at :data:`FAKE_IP_VERSION
 no script may contain, so a recorded ``-vlnv`` proves it was looked up), ``get_*`` queries
 return the names they were asked for, ``get_property offset`` returns the value last set,
 and the calls that make files in Vivado (``create_project``, ``create_bd_design``,
-``make_wrapper``, ``launch_runs``) create empty stand-ins at the paths Vivado uses, unless
+``make_wrapper``, ``launch_runs``; for the Vitis scripts ``ipx::save_core`` writes
+``component.xml`` under ``ipx::package_project -root_dir`` and ``package_xo`` its
+``-xo_path``) create empty stand-ins at the paths Vivado uses, unless
 that step is listed in ``skip_outputs`` (then the script's own checks must stop it).
 """
 
@@ -94,6 +96,18 @@ proc unknown {cmd args} {
             return [lindex $args end]
         }
         ipx::current_core { return core }
+        ipx::package_project { set ::qaccel_ip_root [qaccel_arg $args -root_dir]; return "" }
+        ipx::add_register { return "reg:[lindex $args 0]" }
+        ipx::add_register_parameter { return "param:[lindex $args 0]:[lindex $args 1]" }
+        ipx::get_bus_interfaces { return [lindex $args 0] }
+        ipx::save_core {
+            if {"package" ni $::qaccel_skip} { qaccel_touch $::qaccel_ip_root/component.xml }
+            return ""
+        }
+        package_xo {
+            if {"xo" ni $::qaccel_skip} { qaccel_touch [qaccel_arg $args -xo_path] }
+            return ""
+        }
         default { return "" }
     }
 }

@@ -230,3 +230,6 @@ def random_operands(params: OliVeArray, rng: np.random.Generator, m: int, k: int
     bt_codes, b_normal = encode((n, k))
     return (OliveOperand(np.ascontiguousarray(a_codes), params.bits, a_normal, 1),
             OliveOperand(np.ascontiguousarray(bt_codes.T), params.bits, b_normal, 0))
+
+#: extra pe_array fields linted beside the presets' (``qaccel.rtl.lint.lint_designs``)
+LINT_FIELDS = [{"bits": 8}]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +114,11 @@ class TileBench:
     """
 
     def __init__(self, pins: Pins, design: Design, *, simulator: str, gap: float = 0.0,
-                 stall: float = 0.0, seed: int = 0, corrupt: Corruption | None = None) -> None:
+                 stall: float = 0.0, seed: int = 0, corrupt: Corruption | None = None,
+                 progress: Callable[[int, int, int], None] | None = None) -> None:
         self.pins, self.design, self.simulator = pins, design, simulator
+        #: called after each batch with (tiles drained, tiles in all, mismatches so far)
+        self.progress = progress
         self.params = params_of(design)
         self.family_rtl = level_module(self.params.family, "rtl")
         rng = random.Random(seed)
@@ -145,6 +148,7 @@ class TileBench:
         stream_tiles = to_stream_tiles(self.params, self.family_rtl, self.design, tiles)
         first_edge = self.pins.edge
         wall = time.perf_counter()
+        done = 0
         try:
             for batch in plan_batches(stream_tiles, self.design):
                 await self.driver.load(batch)
@@ -159,6 +163,9 @@ class TileBench:
                 rows = sum(self.design.result_rows(st.streamed) for st in batch)
                 limit = int(4 * rows / (1.0 - min(self.stall, 0.9))) + 64
                 await self.result_monitor.drain(rows, limit)
+                done += len(batch)
+                if self.progress is not None:
+                    self.progress(done, len(tiles), len(self.scoreboard.mismatches))
         except (WaitTimeout, TimeoutError, AssertionError) as exc:
             report.errors.append(f"{type(exc).__name__}: {exc}")
         report.sim_seconds = time.perf_counter() - wall

@@ -21,10 +21,12 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.rtl.controller import Design
 from qaccel.rtl.tb.driver import Corruption
 
-__all__ = ["Job", "PLUSARG"]
+__all__ = ["Job", "PLUSARG", "PROGRESS_FILE"]
 
 #: the plusarg that names the job folder
 PLUSARG = "qaccel_job"
+#: file in the job folder the cocotb bench rewrites after each batch ("done total mismatches")
+PROGRESS_FILE = "progress"
 #: the tiles of a job
 TILES_FILE = "tiles.pkl"
 

@@ -84,3 +84,14 @@ def test_generative_is_prefill_plus_decode_on_the_phase_presets(capsys, tmp_path
     assert "mean speedup over 4 cases" in printed
     line = next(ln for ln in printed.splitlines() if ln.split()[:2] == ["bitmod", "ant"])
     assert float(line.split()[3]) == pytest.approx(by_hand, abs=0.005)  # printed to 0.01
+
+
+def test_no_plot_in_the_working_folder_unasked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", "--arch", "systolic-int8-32x32,systolic-int8-8x8", "--gemm", "32x32x32"]
+    assert main(argv) == 0
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "res").mkdir()
+    assert main([*argv, "--out", str(tmp_path / "res" / "cmp.csv")]) == 0
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["cmp.csv", "cmp.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]

@@ -385,24 +385,21 @@ def test_event_energy_adds_up_to_the_pe_figure():
     assert result.frame["energy_pj_decoder"][0] > 0
 
 
-# The paper's PE (DESIGN.md): 0.56 pJ/cycle, 1221.6 um^2 logic at 28 nm. This model, priced
-# parts only (adders, the FP32 adder), and with the NanGate-ratio gate estimate (shifters,
-# gating, decoder tables); registers and clock are in neither. Pinned, not asserted to be
-# within 20%: they are not (see arch/pe/_bitmod_cost.py and the family notes).
-PAPER_CASES = {
-    "bitmod-prefill": {"energy_pj_priced": 0.2809, "area_um2_priced": 371.27,
-                       "energy_pj_with_gates": 0.4410, "area_um2_with_gates": 543.65},
-    "bitmod-decode": {"energy_pj_priced": 0.2562, "area_um2_priced": 394.37,
-                      "energy_pj_with_gates": 0.3526, "area_um2_with_gates": 506.94},
-}
-
-
-@pytest.mark.parametrize("preset", sorted(PAPER_CASES))
+# The paper's PE (DESIGN.md): 0.56 pJ/cycle, 1221.6 um^2 logic at 28 nm. This model prices
+# parts only (adders, the FP32 adder), then adds the NanGate-ratio gate estimate (shifters,
+# gating, decoder tables); registers and clock are in neither (see arch/pe/_bitmod_cost.py).
+# Its own earlier outputs are not pinned here (they would only repeat the code); what must
+# hold whatever the coefficients: each estimate adds to the one before, both leave out what
+# the paper's figure includes, so both sit below it, and the array's area is the PE's times
+# the PEs.
+@pytest.mark.parametrize("preset", ["bitmod-prefill", "bitmod-decode"])
 def test_pe_figures_beside_the_paper(preset):
     accel = load_accelerator(preset)
     got = paper_comparison(accel.pe_array)
-    for key, want in PAPER_CASES[preset].items():
-        assert got[key] == pytest.approx(want, rel=1e-3), key
+    for what, paper in (("energy_pj", PAPER_PE["energy_pj_per_cycle"]),
+                        ("area_um2", PAPER_PE["logic_area_um2"])):
+        priced, with_gates = got[f"{what}_priced"], got[f"{what}_with_gates"]
+        assert 0 < priced < with_gates < paper, (what, priced, with_gates, paper)
     assert got["energy_ratio_with_gates"] == pytest.approx(
         got["energy_pj_with_gates"] / PAPER_PE["energy_pj_per_cycle"])
     pes = accel.pe_array.rows * accel.pe_array.cols

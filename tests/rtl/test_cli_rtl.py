@@ -118,3 +118,37 @@ def test_synth_one_pe(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("one PE:\n") and "arrays:" not in out
     line = next(ln for ln in out.splitlines() if ln.lstrip().startswith("systolic_int8"))
     assert re.search(r"INT8 x INT8 -> INT32 MAC\s+PE\s+[\d,.]+\s+48\s", line), line
+    # energy per busy cycle (README): flip-flops 48 bits x 0.009 pJ (Aladdin, 45 nm) x 0.513
+    # (45 -> 28 nm) = 0.2216 pJ; the total is arithmetic + flip-flops
+    energy = out[out.index("energy per busy cycle of one PE"):]
+    row = next(ln for ln in energy.splitlines() if ln.lstrip().startswith("systolic_int8"))
+    arith, regs, total = (float(v) for v in re.findall(r"\d+\.\d{3}", row)[:3])
+    assert regs == 0.222 and total == pytest.approx(arith + regs, abs=0.0011)
+
+
+def test_verify_builds_under_the_cache_and_shows_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No `build/` in the working folder: the Icarus build goes under $QACCEL_CACHE; a build
+    line and a tile progress bar on stderr."""
+    require_tool("iverilog")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("QACCEL_CACHE", str(tmp_path / "cache"))
+    assert main(["rtl", "verify", "--rows", "1", "--cols", "1", "--tiles", "3",
+                 "--simulator", "icarus", "--max-streamed", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "PASS" in captured.out
+    assert list(work.iterdir()) == []
+    assert (tmp_path / "cache" / "build" / "rtl" / "icarus" / "systolic_int8_1x1_d256_t16"
+            / "sim.vvp").is_file()
+    assert "building for icarus" in captured.err
+    assert re.search(r"verify \(icarus\).*3/3", captured.err), captured.err[-500:]
+
+
+def test_verify_build_dir_chooses_the_folder(tmp_path: Path) -> None:
+    require_tool("iverilog")
+    assert main(["rtl", "verify", "--rows", "1", "--cols", "1", "--tiles", "1", "--quiet",
+                 "--simulator", "icarus", "--build-dir", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "icarus" / "systolic_int8_1x1_d256_t16" / "sim.vvp").is_file()

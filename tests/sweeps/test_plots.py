@@ -85,3 +85,41 @@ def test_plot_directions_and_colour_labels():
                        "pe_array.rows": [1, 2, 1]})
     assert _tells_color(df, "base_arch", "pe_array.family")  # the colour labels it already
     assert not _tells_color(df, "pe_array.rows", "pe_array.family")
+
+
+@pytest.mark.parametrize("column,values,divisor,text", [
+    ("energy_pj_total", [2.5e9, 5e8], 1e9, "energy (mJ)"),       # 2.5 mJ at most
+    ("energy_pj_total", [3e5, 10.0], 1e3, "energy (nJ)"),        # 300 nJ
+    ("energy_pj_pe", [7e12], 1e12, "PE energy (J)"),
+    ("energy_pj_total", [0.5], 1.0, "energy (pJ)"),               # below 1 nJ: pJ
+    ("latency_us", [1500.0, 20.0], 1e3, "latency (ms)"),         # 1.5 ms
+    ("latency_us", [3.0e6], 1e6, "latency (s)"),
+    ("latency_us", [999.0], 1.0, "latency (µs)"),
+    ("pe_count", [4096], 1.0, "array size, rows × cols (PEs)"),  # no larger unit
+])
+def test_display_scale_picks_the_unit(column, values, divisor, text):
+    from qaccel.sweeps.columns import display_scale
+
+    assert display_scale(column, pd.Series(values)) == (divisor, text)
+
+
+def test_plots_draw_energy_in_mj_and_time_in_ms(tmp_path, monkeypatch):
+    """The axes and colour bar carry mJ / ms and the points are drawn in those units."""
+    from qaccel.sweeps import plots
+
+    figures = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, plt, path: (figures.append(fig),
+                                                               real_save(fig, plt, path))[1])
+    df = pd.DataFrame({"workload": ["w", "w"], "latency_us": [2000.0, 4000.0],
+                       "energy_pj_total": [3e9, 1.5e9], "pe_array.rows": [8, 16],
+                       "pe_array.cols": [8, 8], "pe_array.family": ["a", "a"]})
+    plot_pareto(df, "latency_us", "energy_pj_total", tmp_path / "p.png")
+    ax = figures[0].axes[0]
+    assert ax.get_xlabel() == "latency (ms), lower is better"
+    assert ax.get_ylabel() == "energy (mJ), lower is better"
+    drawn = sorted(tuple(p) for c in ax.collections for p in c.get_offsets().tolist())
+    assert drawn[0] == (2.0, 3.0) and (4.0, 1.5) in drawn
+    plot_heatmap(df, "pe_array.rows", "pe_array.cols", "energy_pj_total", tmp_path / "h.png")
+    bar_label = figures[1].axes[-1].get_ylabel()
+    assert bar_label == "energy (mJ), lower is better"

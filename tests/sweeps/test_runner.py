@@ -91,7 +91,8 @@ def test_content_hash_ignores_arch_name_but_not_version(small_run):
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a declared dependency (dask[distributed]): missing is a failure
+
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
     client = distributed.Client(cluster)
@@ -107,11 +108,12 @@ def test_dask_cluster_gives_the_local_rows(small_run, dask_cluster, tmp_path):
                         progress=False)
     assert (summary.ran, summary.workers) == (16, 2)
     expected = rows_by_id(local)
-    pd.testing.assert_frame_equal(rows_by_id(tmp_path / "client"), expected)
+    pd.testing.assert_frame_equal(rows_by_id(tmp_path / "client"), expected, check_exact=True)
     # the same through an address, as `qaccel sweep run --dask tcp://...` does
     run_sweep(spec_dict(), tmp_path / "address", dask=cluster.scheduler_address,
               progress=False)
-    pd.testing.assert_frame_equal(rows_by_id(tmp_path / "address"), expected)
+    pd.testing.assert_frame_equal(rows_by_id(tmp_path / "address"), expected,
+                                  check_exact=True)
 
 
 KILL_SPEC = spec_dict(
@@ -154,7 +156,7 @@ def test_killed_run_resumes_with_every_point_once(tmp_path):
     by_id = {p.point_id: p for p in plan.points}
     again = pd.DataFrame(evaluate_batch([by_id[i] for i in before["point_id"]],
                                         plan.workloads))
-    pd.testing.assert_frame_equal(before.reset_index(drop=True), again)
+    pd.testing.assert_frame_equal(before.reset_index(drop=True), again, check_exact=True)
     (store.results_dir / ".part-left-by-a-kill.tmp").write_bytes(b"PAR1 half")
 
     summary = run_sweep(spec_path, out, workers=2, progress=False, plots=False)

@@ -77,8 +77,8 @@ BAD = [
      "sampling.points: must be left out for grid sampling (every combination runs), not 5; "
      "use method random or lhs to draw a number of points"),
     (dict(axis={"pe_array.rows": [4]}),
-     "axis: is not a known key; allowed: version, name, description, base_arch, engine, axes, "
-     "sampling, workloads, constraints, objectives, on_invalid, plots"),
+     "axis: is not a known key (did you mean 'axes'?); allowed: version, name, description, "
+     "base_arch, engine, axes, sampling, workloads, constraints, objectives, on_invalid, plots"),
     (dict(base_arch="systolic-int8-9x9"),
      f"base_arch: must be a preset name ({', '.join(preset_names())}) or a YAML file, "
      "not 'systolic-int8-9x9'"),
@@ -160,13 +160,15 @@ def test_yaml_errors_collected_with_lines(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_spec(path)
     lines = str(info.value).splitlines()
-    assert lines[0] == f"in {path}: 3 problems:"
+    # all four in one run: the axis value the accelerator loader refuses (stage two) too
+    assert lines[0] == f"in {path}: 4 problems:"
     assert lines[1:] == [
         "  - bogus (line 11): is not a known key; allowed: version, name, description, "
         "base_arch, engine, axes, sampling, workloads, constraints, objectives, on_invalid, "
         "plots",
         "  - axes.pe_array.cols (line 6): must not be an empty range, not start 16 > stop 8",
         "  - objectives[0].goal (line 10): must be one of 'min', 'max', not 'fastest'",
+        "  - axes.pe_array.rows (line 5): must be an int in 1..4096, not 0",
     ]
     # stage two (building each axis value) runs once stage one is clean
     path.write_text(YAML.replace("{start: 16, stop: 8, step: 8}", "[8]")
@@ -256,3 +258,38 @@ def test_bases_cross_the_axes_and_keep_their_own_fields():
              p.columns.get("pe_array.lanes")) for p in points} == \
         {("fp16-decode", "fp16", 16, None), ("fp16-decode", "fp16", 32, None),
          ("bitmod-decode", "bitmod", 16, 4), ("bitmod-decode", "bitmod", 32, 4)}
+
+
+TYPOS = """\
+version: 1
+name: typos
+base_arch: systolic-int8-8x8
+sampling: {method: gird}
+axes:
+  pe_array.rowz: [8, 16]
+  tech.node_nm: [7, 28]
+workloads:
+  - {name: g, gemm: 8x8x8}
+objectives:
+  - {column: total_cycle}
+"""
+
+
+def test_every_typo_in_one_run(tmp_path):
+    """A stage-one typo (sampling) no longer hides the stage-two ones (an axis path, a column,
+    an axis value the accelerator loader refuses)."""
+    path = tmp_path / "typos.yaml"
+    path.write_text(TYPOS)
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"in {path}: 4 problems:"
+    assert lines[1] == "  - sampling.method (line 4): must be one of 'grid', 'random', 'lhs', " \
+                       "not 'gird'"
+    assert lines[2] == "  - axes.pe_array.rowz (line 6): is not a known key (did you mean " \
+                       "'rows'?)"
+    assert lines[3] == "  - axes.tech.node_nm (line 7): must be one of 28, 45 for the " \
+                       "energy/area model (no scaling anchor for other nodes), not 7"
+    assert lines[4].startswith("  - objectives[0].column (line 11): must name a numeric "
+                               "result column (")
+    assert lines[4].endswith("), not 'total_cycle'")

