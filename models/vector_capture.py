@@ -11,7 +11,8 @@ output to a :class:`VectorRules` object, which keeps these (one vector layer eac
   recorded); rows of the last dim;
 - ``gelu`` / ``silu``: ``F.gelu`` / ``F.silu``, or a module whose class name holds ``GELU``
   (transformers' tanh approximations, one layer, ops inside not recorded);
-- inside an attention module (class name holds ``Attention``), on the scores (the output of
+- inside an attention module (the innermost module's class name holds ``Attention``), on the
+  scores (the output of
   its first activation x activation matmul, and what is computed from them): a product with
   a number is ``scale``, a sum with a tensor is ``mask``; the scores' softmax is ``softmax``;
 - ``rotary``: inside an attention module, each negation (``rotate_half``'s ``-x2``, one per
@@ -23,11 +24,12 @@ output to a :class:`VectorRules` object, which keeps these (one vector layer eac
 - ``add``: outside attention, a sum of two tensors of more than one element (residual adds,
   learned position embeddings).
 
-Everything inside a module whose class name holds ``Rotary`` or ``Embedding`` (cos/sin tables,
-lookups) is skipped. A layer's ``M`` x ``N`` is its output's rows x row length (N = last dim,
-or the reduced dim), ``K`` the reduction length (N for softmax and the norms, 1 otherwise);
-``inputs`` counts the operands as large as the output (a broadcast mask or a norm's weight
-is not counted: it is read once and small).
+Everything inside a module whose class name holds ``Rotary`` or ends in ``Embedding`` (cos/sin
+tables, lookups, position ids) is skipped; an embeddings block (``BertEmbeddings``) is not: its
+adds and layer norm are recorded. A layer's ``M`` x ``N`` is its output's rows x row length
+(N = last dim, or the reduced dim), ``K`` the reduction length (N for softmax and the norms,
+1 otherwise); ``inputs`` counts the operands as large as the output (a broadcast mask or a
+norm's weight is not counted: it is read once and small).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def _module_vop(mod: Any) -> str | None:
 
 def _skipped(mod: Any) -> bool:
     name = type(mod).__name__
-    return "Rotary" in name or "Embedding" in name
+    return "Rotary" in name or name.endswith("Embedding")
 
 
 def _is_tensor(x: Any) -> bool:
@@ -116,7 +118,9 @@ class VectorRules:
         kind = _funcs().get(func)
         if kind is None or self._quiet(stack) or not _is_tensor(out):
             return
-        in_attention = any("Attention" in type(f["module"]).__name__ for f in stack)
+        # the innermost module computes attention (a residual add in BERT's BertSelfOutput
+        # sits inside BertAttention but is no attention op)
+        in_attention = bool(stack) and "Attention" in type(stack[-1]["module"]).__name__
         tensors = [a for a in args if _is_tensor(a)]
         on_scores = any(id(t) in self.scores for t in tensors)
         if kind == "softmax":

@@ -103,3 +103,20 @@ def test_roofline_flag(capsys, tmp_path):
     msg = one_error(capsys, ["sim", "--arch", "systolic-int8-32x32", "--gemm", "64x64x64",
                              "--roofline", str(tmp_path / "roof.svg")])
     assert msg == f"--roofline: must end in .png, not {str(tmp_path / 'roof.svg')!r}"
+
+
+def test_capture_minilm_with_vector_ops(capsys, tmp_path):
+    """A real model (all-MiniLM-L6-v2, BERT): the embeddings' two adds and layer norm, then per
+    block: scores scale and softmax, the two residual adds with their layer norms, GELU."""
+    from qaccel.models.trace import Trace
+
+    code, _, err = run_cli(capsys, "capture", "--model", "minilm", "--sentences", "2",
+                           "--out-dir", str(tmp_path / "t"), "--vector-ops")
+    assert code == 0, err
+    trace = Trace.load(tmp_path / "t")
+    ops = [(ly.name.rsplit(".", 1)[0], ly.meta["vop"]) for ly in trace if ly.op == "vector"]
+    assert ops[:3] == [("embeddings", "add"), ("embeddings", "add"),
+                       ("embeddings.LayerNorm", "layernorm")]
+    block = [vop for name, vop in ops if name.startswith("encoder.layer.5.")]
+    assert block == ["scale", "softmax", "add", "layernorm", "gelu", "add", "layernorm"]
+    assert len(ops) == 3 + 6 * 7
