@@ -16,6 +16,8 @@ range-reduction table lookup). These counts are our own; no paper gives them for
   anchors (Horowitz, ISSCC 2014, 45 nm: 0.4 and 1.1 pJ) scaled to the accelerator's node
   (``qaccel.arch.components``).
 
+``schedule``: ``serial`` (default) or ``overlapped`` (:class:`VectorSchedule`).
+
 Every family gets the same unit (it is no part of the PE family contract). A spec without a
 ``vector_unit`` section gets :func:`default_vector_unit`: as many lanes as the PE array has
 columns (one result per array column per cycle), the table's cycles.
@@ -24,13 +26,15 @@ columns (one result per array column per cycle), the table's cycles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from qaccel.arch.components import Cost, fp_add, fp_mult, scale_to
-from qaccel.arch.fields import Check, IntIn, spec_field
+from qaccel.arch.fields import Check, IntIn, OneOf, spec_field
 
-__all__ = ["OP_ARITHMETIC", "VectorUnit", "default_vector_unit", "CyclesTable"]
+__all__ = ["OP_ARITHMETIC", "VectorUnit", "VectorSchedule", "default_vector_unit",
+           "CyclesTable"]
 
 #: vector op -> (FP16 adds, FP16 multiplies) per element (module docstring)
 OP_ARITHMETIC: dict[str, tuple[int, int]] = {
@@ -51,6 +55,16 @@ OP_ARITHMETIC: dict[str, tuple[int, int]] = {
     "scale": (0, 1),    # scores * 1/sqrt(d)
     "mask": (1, 0),     # scores + mask
 }
+
+
+class VectorSchedule(StrEnum):
+    """When a vector op runs: ``serial`` (after the layer that produced its input, the array
+    idle) or ``overlapped`` (an op whose traffic stays on chip runs while the next GEMM
+    computes: its cycles hide under that GEMM's compute cycles, which consecutive vector ops
+    share; ``sim.vector.overlap_rows``)."""
+
+    SERIAL = "serial"
+    OVERLAPPED = "overlapped"
 
 
 def _default_cycles(vop: str) -> int:
@@ -84,9 +98,13 @@ class VectorUnit:
     cycles_per_element: tuple[tuple[str, int], ...] = spec_field(
         CyclesTable(), "cycles/element", "per op kind, overriding max(adds, mults) "
         "(unit: cycles per element per lane)", default=())
+    schedule: VectorSchedule = spec_field(OneOf(VectorSchedule), "", "serial after the "
+                                          "producing GEMM, or overlapped with the next GEMM",
+                                          default=VectorSchedule.SERIAL)
     _cycles: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "schedule", VectorSchedule(self.schedule))
         table = {v: _default_cycles(v) for v in OP_ARITHMETIC}
         table.update(dict(self.cycles_per_element))
         object.__setattr__(self, "_cycles", MappingProxyType(table))
@@ -105,6 +123,8 @@ class VectorUnit:
         out: dict[str, Any] = {"lanes": self.lanes}
         if self.cycles_per_element:
             out["cycles_per_element"] = dict(self.cycles_per_element)
+        if self.schedule is not VectorSchedule.SERIAL:
+            out["schedule"] = self.schedule.value
         return out
 
 

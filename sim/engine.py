@@ -30,7 +30,7 @@ from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
 from qaccel.sim.result import COLUMNS, SimResult
-from qaccel.sim.vector import simulate_vector_layer
+from qaccel.sim.vector import overlap_rows, simulate_vector_layer
 
 __all__ = ["run", "ENGINES", "simulate_layer"]
 
@@ -154,6 +154,7 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
         events[layer.name] = dict(counts.events)
         if out is not None:
             outputs[layer.name] = out
+    overlap_rows(rows, accel.vector().schedule.value == "overlapped")
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return SimResult(frame=frame, accel_name=accel.name, engine=engine, outputs=outputs,
                      events=events)

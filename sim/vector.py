@@ -17,6 +17,11 @@ input**: the array waits while the vector unit works (``qaccel.arch.vector``):
   c0 the first chunk's length) and the last chunk's output leaves after it ends (epilogue:
   its length times ``b``); total cycles follow ``sim.plan.total_cycles`` like a GEMM's.
 
+With ``vector_unit.schedule: overlapped`` (:func:`overlap_rows`, after every layer ran, the
+same for both engines) an on-chip vector op instead runs while the next GEMM computes: its
+``hidden_cycles`` (at most its total, at most what is left of that GEMM's compute cycles after
+the vector ops before it) come off its ``total_cycles``.
+
 This module is the fast engine's closed form; ``sim/reference/vector.py`` walks the chunks
 one by one, and ``tests/sim/test_vector.py`` checks that they agree exactly.
 """
@@ -28,7 +33,8 @@ from typing import Any
 from qaccel.sim.counts import GemmCounts, OperandBits
 from qaccel.sim.plan import ceil_div
 
-__all__ = ["VectorPlan", "plan_vector", "vector_counts"]
+__all__ = ["VectorPlan", "plan_vector", "vector_counts", "simulate_vector_layer",
+           "overlap_rows"]
 
 
 class VectorPlan:
@@ -110,3 +116,25 @@ def simulate_vector_layer(layer: Any, accel: Any,
     energy["energy_pj_total"] += arith
     row.update(energy)
     return row, counts
+
+
+def overlap_rows(rows: list[dict[str, Any]], overlapped: bool) -> None:
+    """Set every row's ``hidden_cycles`` (0 unless ``overlapped``) and, for overlapped
+    on-chip vector rows, take them off ``total_cycles`` (module docstring)."""
+    for row in rows:
+        row["hidden_cycles"] = 0
+    if not overlapped:
+        return
+    pending: list[dict[str, Any]] = []
+    for row in rows:
+        if row["op"] == "vector":
+            if row["loop_order"] == "onchip":
+                pending.append(row)
+            continue
+        budget = row["compute_cycles"]
+        for vec in pending:
+            hidden = min(vec["total_cycles"], budget)
+            budget -= hidden
+            vec["hidden_cycles"] = hidden
+            vec["total_cycles"] -= hidden
+        pending = []

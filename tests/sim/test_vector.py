@@ -136,3 +136,26 @@ def test_real_model_capture_records_vector_ops():
                    ("rmsnorm", 6, 64)]
     values = sim.run(trace, load_accelerator("systolic-int8-8x8"))
     assert set(values.outputs) == {ly.name for ly in trace if ly.op != "vector"}
+
+
+@pytest.mark.parametrize("engine", sim.ENGINES)
+def test_overlapped_schedule_hides_vector_ops_under_the_next_gemm(engine):
+    # softmax (320 cycles) and scale (64) on 32 x 64 scores, on chip, then a 10x6x5 GEMM on
+    # the 32x32 ws array: one fold of 2*32 + 32 + 10 - 2 = 104 compute cycles. Overlapped:
+    # the softmax hides 104 cycles (320 -> 216), nothing is left for the scale (64 stays).
+    from qaccel.sim.gemm import gemm_layer
+
+    layers = [vector_layer("softmax", 32, 64, name="s"), vector_layer("scale", 32, 64,
+                                                                      name="c"),
+              gemm_layer(10, 6, 5)]
+    data = spec()
+    serial = sim.run(layers, load_accelerator(data), engine=engine).frame
+    assert list(serial.hidden_cycles) == [0, 0, 0]
+    assert list(serial.total_cycles[:2]) == [320, 64] and serial.compute_cycles[2] == 104
+    data["vector_unit"] = {"lanes": 32, "schedule": "overlapped"}
+    frame = sim.run(layers, load_accelerator(data), engine=engine).frame
+    assert list(frame.hidden_cycles) == [104, 0, 0]
+    assert list(frame.total_cycles) == [216, 64, serial.total_cycles[2]]
+    # a vector op streamed through DRAM is not overlapped
+    big = [vector_layer("add", 1, 40000, inputs=2), gemm_layer(10, 6, 5)]
+    assert sim.run(big, load_accelerator(data), engine=engine).frame.hidden_cycles[0] == 0
