@@ -14,7 +14,8 @@ the PE's speed; a family whose timing depends on B's width (bit-serial PEs) over
 :func:`kv_view` builds that array: a subclass of the family's class whose ``b_bits`` is the
 KV width and whose B carries no group metadata (or, when ``b_bits`` is a spec field, the array
 with that field set), so the mapper, both engines and the energy
-model see a KV layer as an ordinary GEMM with a narrower (or wider) B.
+model see a KV layer as an ordinary GEMM with a narrower (or wider) B. Its events are priced
+at the base array's costs (the same PEs; B widened at the edge).
 """
 
 from __future__ import annotations
@@ -61,11 +62,23 @@ def _view_class(cls: type) -> type:
         def kv_array(self, bits: int) -> Any:   # a view of the base array, never nested
             return kv_view(self, bits)
 
+        def event_costs(self) -> Any:
+            """The base array's prices: the PEs are the same hardware, B is widened at the
+            edge (a bit-serial family's extra terms show up in its event counts)."""
+            return _base(self).event_costs()
+
         def __repr__(self) -> str:
             return f"{cls.__repr__(self)} [KV {self.kv_bits} bits]"
 
     KvView.__name__ = KvView.__qualname__ = f"{cls.__name__}KvView"
     return KvView
+
+
+@lru_cache(maxsize=1024)
+def _base(view: Any) -> Any:
+    """The family's array a view was made from."""
+    base = type(view).__mro__[1]
+    return base(**{f.name: getattr(view, f.name) for f in dataclasses.fields(base) if f.init})
 
 
 @lru_cache(maxsize=1024)

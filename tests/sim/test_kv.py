@@ -106,6 +106,9 @@ def test_kv_width_is_separate_from_the_weights(llama_decode):
     assert int8[q].dram_bytes.item() == int4[q].dram_bytes.item()
     qk8 = int8[int8.layer.str.endswith("matmul0@step0")].iloc[0]
     assert (qk8.kv_rd_bytes, qk8.kv_wr_bytes) == (32 * 128 * 64, 32 * 128)
+    # the same INT8 PEs compute on int4 K (widened at the edge): the same MAC energy
+    qk4 = int4[int4.layer.str.endswith("matmul0@step0")].iloc[0]
+    assert qk4.energy_pj_pe == qk8.energy_pj_pe > 0
     qk_legacy = legacy[legacy.layer.str.endswith("matmul0@step0")].iloc[0]
     # the same K bytes as int8, but no cache write and no KV columns
     assert qk_legacy.dram_bytes == 32 * (8192 + 128 + 256)
