@@ -81,3 +81,16 @@ def test_mixed_needs_a_chunk():
     with pytest.raises(ConfigError, match=re.escape(
             "mixed: must be None without a chunk, not 2")):
         build_workload("llama-2-7b", phase="prefill", tokens=8, mixed=2, blocks=1)
+
+
+def test_vector_and_kv_meta_survive_save_and_load(tmp_path):
+    """The trace cache stores traces as folders: vector layers and KV marks must come back."""
+    from qaccel.models.trace import Trace
+
+    trace = build_workload("llama-2-7b", phase="prefill", tokens=8, chunk=4, mixed=2,
+                           kv_len=50, blocks=1, vector_ops=True)
+    back = Trace.load(trace.save(tmp_path / "t"))
+    assert [(ly.name, ly.op, ly.M, ly.K, ly.N, ly.meta) for ly in back] == \
+        [(ly.name, ly.op, ly.M, ly.K, ly.N, ly.meta) for ly in trace]
+    accel = load_accelerator(spec())
+    assert sim.run(back, accel).frame.equals(sim.run(trace, accel).frame)
