@@ -3,7 +3,8 @@
 Run:  python benchmarks/bench_llm.py
 1. Peak RSS of ``qaccel sim`` in a fresh process (``resource`` RUSAGE_CHILDREN, unit: MB)
    for a Llama-3-8B prefill at the preset's whole context (8192 tokens: the published
-   context; the issue's 32k is longer than the model's and refused), timing only, against
+   context; the issue's 32k is longer than the model's and refused), timing only, the trace
+   built afresh (``--no-cache``: the meta-device capture, not a cached trace), against
    the baseline of a process that only imports torch and transformers, run side by side.
 2. In this process: building the shape-only trace and ``sim.run`` on it (wall seconds) for
    that prefill and for Llama-3-8B decode, batch 16, 20 steps, at the longest KV length the
@@ -43,7 +44,7 @@ def timed(fn):
 def main() -> None:
     base_wall, base_mb = child_peak_mb([sys.executable, "-c", "import torch, transformers"])
     cmd = [sys.executable, "-m", "qaccel", "sim", "--arch", "bitmod-prefill", "--workload",
-           "llama-3-8b", "--tokens", str(CONTEXT), "--kv-format", "int8"]
+           "llama-3-8b", "--tokens", str(CONTEXT), "--kv-format", "int8", "--no-cache"]
     sim_wall, sim_mb = child_peak_mb(cmd)
     print(f"import torch + transformers: {base_mb:,.0f} MB peak RSS, {base_wall:.1f} s")
     print(f"qaccel sim llama-3-8b prefill {CONTEXT} (vector ops, int8 KV): {sim_mb:,.0f} MB "
