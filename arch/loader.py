@@ -115,8 +115,8 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
     kv_format = data.get("kv_format")
     if kv_format is not None:
         _check_kv_format(kv_format, pe_array, ctx)
-    ctx.raise_if_any()
-    _cross_checks(pe_array, buffers, ctx)
+    if pe_array is not None and all(k in buffers for k in BUFFER_KEYS):  # what stage two reads
+        _cross_checks(pe_array, buffers, ctx)  # even beside other fields' problems: one pass
     ctx.raise_if_any()
     return Accelerator(name=name, pe_array=pe_array, weight_buffer=buffers["weight"],
                        input_buffer=buffers["input"], output_buffer=buffers["output"],

@@ -235,13 +235,18 @@ class PEArray:
         hide = self.hides_preload
         return [self.timing(t, overlapped=hide and i > 0) for i, t in enumerate(tiles)]
 
+    def rtl_absent_reason(self) -> str | None:
+        """Why this array (these field values) has no RTL, or None when it has: the family's
+        ``absent_levels["rtl"]``, or a mode of the family that the RTL does not cover."""
+        return self.absent_levels.get("rtl")
+
     def create(self, **kw: Any) -> Any:
         """The Amaranth array top of this array (``rtl/pe/<family>.py`` ``create(self, **kw)``;
         ``kw``: ``buffer_rows``, ``max_tiles``). Raises ``NotImplementedError`` with the reason
         when the family's RTL level is listed in ``absent_levels``."""
-        if "rtl" in self.absent_levels:
-            raise NotImplementedError(f"The {self.family} array has no RTL: "
-                                      f"{self.absent_levels['rtl']}")
+        reason = self.rtl_absent_reason()
+        if reason is not None:
+            raise NotImplementedError(f"The {self.family} array has no RTL: {reason}")
         from qaccel.arch.pe.registry import level_module
 
         return level_module(self.family, "rtl").create(self, **kw)

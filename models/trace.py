@@ -151,9 +151,10 @@ class Layer:
         b_enc = self.act_b if self.b_source == "activation" else self.weight
         if self.act is not None and b_enc is not None:
             for role, enc in (("act", self.act), ("B", b_enc)):
-                if enc.meta.get("format") != int8.NAME:
-                    raise ValueError(f"Cannot form int8 operands of layer {self.name} because "
-                                     f"its {role} is format {enc.meta.get('format')!r}")
+                if enc.meta.get("format") != int8.NAME:  # bad input: a ConfigError (exit 2)
+                    raise ConfigError.single(f"layer {self.name} {role}", f"must hold int8 "
+                                             f"codes to form int8 operands, not format "
+                                             f"{enc.meta.get('format')!r}")
             return int8.to_int8(self.act), int8.to_int8(b_enc)
         if "seed" in self.meta:
             spec = self.meta["generator"]
@@ -184,10 +185,10 @@ class Layer:
             batch_shape = tuple(self.meta.get("batch_shape", ()))
             a_g = np.broadcast_to(a, batch_shape + (m, k)).reshape(count, m, k)
             b_g = np.broadcast_to(b, batch_shape + (k, n)).reshape(count, k, n)
-        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):
-            raise ValueError(f"Cannot form operands of layer {self.name} because the stored "
-                             f"shapes give A {a_g.shape} and B {b_g.shape}, not "
-                             f"{(count, m, k)} and {(count, k, n)}")
+        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):  # bad input: exit 2
+            raise ConfigError.single(f"layer {self.name}", f"must store operands that form "
+                                     f"{(count, m, k)} and {(count, k, n)} GEMM operands, "
+                                     f"not A {a_g.shape} and B {b_g.shape}")
         return np.ascontiguousarray(a_g), np.ascontiguousarray(b_g)
 
     def __repr__(self) -> str:
@@ -348,6 +349,8 @@ def _layer_from_entry(i: int, entry: Any, tensors: dict[str, np.ndarray],
         problems += [Problem(f"{where} {p.path.split(' ')[-1]}", p.message)
                      for p in exc.problems]
     if layer is not None and not problems:
+        problems += _meta_problems(layer, f"{where} meta")
+    if layer is not None and not problems:
         problems += _shape_problems(layer, f"{path} {TENSORS} {i}.")
     if problems:
         raise ConfigError(problems)
@@ -379,6 +382,53 @@ def _encoded(i: int, role: str, entry: dict, tensors: dict[str, np.ndarray],
         raise ConfigError.single(f"{path} {TENSORS} {keys[0]}", f"must be a valid encoded "
                                  f"tensor (layer {entry['name']!r} {role}), not one where "
                                  f"{exc}") from None
+
+
+def _ints(value: Any, length: int | None, lo: int) -> bool:
+    return isinstance(value, list) and (length is None or len(value) == length) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= lo for v in value)
+
+
+#: layer meta keys the operands are formed from: (length or None, smallest element)
+_META_LISTS = {"a_shape": (None, 1), "b_shape": (None, 1), "batch_shape": (None, 1),
+               "kernel": (2, 1), "stride": (2, 1), "padding": (4, 0), "dilation": (2, 1)}
+
+
+def _meta_problems(layer: Layer, where: str) -> list[Problem]:
+    """Layer and operand meta the simulator reads, checked at load time: shape lists, the
+    batch count, B's source, the seed of a shape-only layer, each tensor's format name."""
+    meta, problems = layer.meta, []
+    for key, (length, lo) in _META_LISTS.items():
+        need = key in ("kernel", "stride", "padding", "dilation") and layer.op == "conv2d" \
+            or key in ("a_shape", "b_shape") and "seed" in meta
+        if (key in meta or need) and not _ints(meta.get(key), length, lo):
+            size = f"{length} " if length else ""
+            problems.append(Problem(f"{where}.{key}", f"must be a list of {size}ints >= {lo}, "
+                                    f"not {meta.get(key)!r}"))
+    batch = meta.get("batch", 1)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        problems.append(Problem(f"{where}.batch", f"must be a positive int, not {batch!r}"))
+    if meta.get("b_source", "weight") not in ("weight", "activation"):
+        problems.append(Problem(f"{where}.b_source", f"must be 'weight' or 'activation', "
+                                f"not {meta['b_source']!r}"))
+    seed = meta.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.append(Problem(f"{where}.seed", f"must be a non-negative int, not {seed!r}"))
+    b_role = "act_b" if layer.b_source == "activation" else "weight"
+    held = [role for role in ROLES if getattr(layer, role) is not None]
+    if held and not {"act", b_role} <= set(held):
+        problems.append(Problem(f"{where[:-5]}", f"must hold both operands (act and "
+                                f"{b_role}) or neither, not only {', '.join(held)}"))
+    for role in held:
+        enc = getattr(layer, role)
+        fmt, bits = enc.meta.get("format"), enc.meta.get("bits")
+        if not isinstance(fmt, str) or not fmt:
+            problems.append(Problem(f"{where[:-5]}.{role}.meta.format", f"must be a format "
+                                    f"name, not {fmt!r}"))
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16:
+            problems.append(Problem(f"{where[:-5]}.{role}.meta.bits", f"must be an int in "
+                                    f"1..16, not {bits!r}"))
+    return problems
 
 
 def _shape_problems(layer: Layer, prefix: str) -> list[Problem]:

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "WorkloadInfo", "WORKLOADS"]
 
-#: workload families: decoder-only language models, vision transformers, convolutional nets
-KINDS = ("llm", "vit", "cnn")
+#: workload families: decoder-only language models, vision transformers, convolutional nets,
+#: encoder-only language models (one forward of ``tokens`` tokens, no decode)
+KINDS = ("llm", "vit", "cnn", "encoder")
 #: ImageNet-1k classifier head of the vision models (unit: classes)
 IMAGENET_CLASSES = 1000
 
@@ -34,11 +35,13 @@ class WorkloadInfo:
     """One preset: which transformers classes to build, from which published numbers."""
 
     id: str
-    #: "llm" (prefill and decode), "vit" or "cnn" (one forward of ``batch`` images)
+    #: "llm" (prefill and decode), "vit" or "cnn" (one forward of ``batch`` images),
+    #: "encoder" (one forward of ``tokens`` tokens per sequence)
     kind: str
-    #: transformers config class, e.g. "LlamaConfig"
+    #: transformers config class, e.g. "LlamaConfig"; "" for a model built here (VGG)
     config_class: str
-    #: transformers model class built on the meta device, e.g. "LlamaForCausalLM"
+    #: transformers model class built on the meta device, e.g. "LlamaForCausalLM"; without a
+    #: config class, a builder of this module (:data:`LOCAL_MODELS`)
     model_class: str
     #: keyword arguments of ``config_class``: the published hyper-parameters
     config: Mapping[str, Any]
@@ -56,6 +59,8 @@ class WorkloadInfo:
         (convolutions on the main path plus the classifier: 18, 50)."""
         if self.kind != "cnn":
             return int(self.config["num_hidden_layers"])
+        if "channels" in self.config:   # VGG: its convolutions plus its fully connected layers
+            return sum(c != "M" for c in self.config["channels"]) + 3
         per_block = 2 if self.config["layer_type"] == "basic" else 3
         return per_block * sum(self.config["depths"]) + 2  # + stem conv + classifier
 
@@ -79,9 +84,47 @@ class WorkloadInfo:
         import torch
         import transformers
 
+        if not self.config_class:
+            with torch.device("meta"):
+                return LOCAL_MODELS[self.model_class](**{**self.config, **overrides}).eval()
         config = self.hf_config(**overrides)
         with torch.device("meta"):
             return getattr(transformers, self.model_class)(config).eval()
+
+
+def _vgg(channels: list[int | str], num_labels: int, image_size: int = 224) -> nn.Module:
+    """A VGG network (Simonyan and Zisserman 2015): 3x3 stride-1 pad-1 convolutions with ReLU,
+    "M" = 2x2 max pool, then adaptive average pooling to 7x7 and three fully connected layers
+    (25088 -> 4096 -> 4096 -> classes), as torchvision builds it. ``pixel_values`` in, logits
+    out; ``image_size`` only documents the default input."""
+    from torch import nn
+
+    class VGG(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            cin = 3
+            for c in channels:
+                if c == "M":
+                    layers.append(nn.MaxPool2d(2, 2))
+                else:
+                    layers += [nn.Conv2d(cin, int(c), 3, padding=1), nn.ReLU()]
+                    cin = int(c)
+            self.features = nn.Sequential(*layers)
+            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+            self.classifier = nn.Sequential(
+                nn.Linear(cin * 49, 4096), nn.ReLU(), nn.Dropout(),
+                nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, num_labels))
+
+        def forward(self, pixel_values):  # noqa: ANN001, ANN202 - torch tensors
+            x = self.avgpool(self.features(pixel_values))
+            return self.classifier(x.flatten(1))
+
+    return VGG()
+
+
+#: models built here rather than by transformers (``WorkloadInfo.model_class`` -> builder)
+LOCAL_MODELS = {"VGG": _vgg}
 
 
 @functools.cache
@@ -181,4 +224,19 @@ WORKLOADS: dict[str, WorkloadInfo] = {w.id: w for w in (
                  "He et al. 2016, Deep Residual Learning (arXiv:1512.03385) Table 1: 50-layer "
                  "(bottlenecks [3, 4, 6, 3], outputs 256/512/1024/2048), image 224, fc 1000; "
                  "stride on the 3x3 conv (v1.5)"),
+    # VGG-16 (configuration D) and BERT-base: the ANT paper's workloads (qaccel reproduce ant)
+    WorkloadInfo("vgg-16", "cnn", "", "VGG",
+                 {"channels": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512,
+                               "M", 512, 512, 512, "M"], "num_labels": IMAGENET_CLASSES},
+                 "Simonyan and Zisserman 2015, Very Deep Convolutional Networks (arXiv:1409.1556) "
+                 "Table 1, configuration D: 13 3x3 convolutions (64, 64, 128, 128, 256 x 3, "
+                 "512 x 6) with 5 max pools, fc 4096, 4096, 1000; image 224"),
+    WorkloadInfo("bert-base", "encoder", "BertConfig", "BertForSequenceClassification",
+                 {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                  "intermediate_size": 3072, "vocab_size": 30522,
+                  "max_position_embeddings": 512, "num_labels": 2},
+                 "Devlin et al. 2019, BERT (arXiv:1810.04805) section 3: BERT-BASE (L=12, "
+                 "H=768, A=12, 110M parameters), FFN 4H = 3072, WordPiece vocabulary 30522 and "
+                 "512 positions: google-bert/bert-base-uncased config.json; a 2-class "
+                 "classifier head (MNLI has 3 classes; ANT's simulator uses 2)", 512),
 )}

@@ -35,6 +35,10 @@ AV are still ``batch x heads`` GEMMs. Their meta holds ``heads`` and ``kv_heads`
 operands come from ``batch x kv_heads`` distinct cached tensors, each shared by
 heads / kv_heads GEMMs.
 
+Encoders (``encoder``, BERT-base): one forward of ``tokens`` tokens per sequence, ``batch``
+sequences, like a prefill (M = batch x tokens; QK^T and AV per head, unmasked); the pooler and
+classifier run on the first token (M = batch).
+
 Vision models (``vit``, ``cnn``): one forward of ``batch`` images of ``image_size`` pixels
 square (default: the config's, 224). Convolutions are lowered to GEMMs (M = batch x output
 pixels, K = Cin x kh x kw); the classifier runs on one vector per image (M = batch).
@@ -75,7 +79,8 @@ def list_workloads() -> pd.DataFrame:
         heads = int(c.get("num_attention_heads", 0))
         rows.append({"id": w.id, "kind": w.kind, "params_b": w.params / 1e9,
                      "layers": w.layers,
-                     "hidden": int(c.get("hidden_size", c.get("hidden_sizes", [0])[-1])),
+                     "hidden": int(c.get("hidden_size", c.get("hidden_sizes", [
+                         x for x in c.get("channels", [0]) if x != "M"])[-1])),
                      "heads": heads, "kv_heads": int(c.get("num_key_value_heads", heads)),
                      "context": int(w.context_tokens or 0), "source": w.source})
     return pd.DataFrame(rows)
@@ -105,12 +110,19 @@ def _check(info: WorkloadInfo | None, phase: Any, tokens: Any, batch: Any, kv_le
         return bad
     if phase not in PHASES:  # reported above; check what does not depend on it
         phase = None
-    kind = f" ({info.id} is a {info.kind})"
+    kind = f" ({info.id} is a{'n' if info.kind == 'encoder' else ''} {info.kind})"
     if blocks is not None:
         if info.kind == "cnn":
             need("blocks", blocks, False, f"None{kind}")
         else:
             int_in("blocks", blocks, 1, info.layers, f" ({info.id} has {info.layers})")
+    if info.kind == "encoder":  # one forward of `tokens` tokens
+        need("phase", phase, phase in ("prefill", None), f"'prefill'{kind}")
+        need("kv_len", kv_len, kv_len is None, f"None{kind}")
+        need("steps", steps, _is_int(steps) and steps == 1, f"1{kind}")
+        need("image_size", image_size, image_size is None, f"None{kind}")
+        int_in("tokens", tokens, 1, int(info.context_tokens), f" (the context of {info.id})")
+        return bad
     if info.kind != "llm":
         need("phase", phase, phase in ("prefill", None), f"'prefill'{kind}")
         need("kv_len", kv_len, kv_len is None, f"None{kind}")
@@ -203,7 +215,7 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
         request["blocks"] = int(blocks or info.layers)
     if vector_ops:
         request["vector_ops"] = True
-    if info.kind != "llm":
+    if info.kind in ("vit", "cnn"):
         size = int(image_size or info.config.get("image_size", 224))
         request["image_size"] = size
         pixels = _meta_zeros((int(batch), 3, size, size), False)

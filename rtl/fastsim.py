@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -77,10 +78,13 @@ def pack_words(codes: np.ndarray, lanes: int, bits: int) -> np.ndarray:
     if codes.ndim != 2 or codes.shape[1] > lanes:
         raise ValueError(f"codes must be 2-D with at most {lanes} columns, not shape "
                          f"{codes.shape}")
+    if not 1 <= bits <= 64:
+        raise ValueError(f"bits must be in 1..64, not {bits!r}")
     n, words = codes.shape[0], _words(lanes * bits)
     full = np.zeros((n, lanes), dtype=np.uint64)
-    full[:, :codes.shape[1]] = codes.astype(np.int64) & ((1 << bits) - 1)
-    if bits in (8, 16, 32):
+    mask = np.uint64((1 << bits) - 1)
+    full[:, :codes.shape[1]] = codes.astype(np.int64).view(np.uint64) & mask
+    if bits in (8, 16, 32, 64):
         raw = full.astype(f"<u{bits // 8}").reshape(n, -1).view(np.uint8)
     else:
         shifts = np.arange(bits, dtype=np.uint64)
@@ -97,7 +101,7 @@ def unpack_words(words: np.ndarray, lanes: int, bits: int) -> np.ndarray:
     words = np.ascontiguousarray(words, dtype="<u4")
     n = words.shape[0]
     raw = words.view(np.uint8).reshape(n, -1)
-    if bits in (8, 16, 32) and raw.shape[1] >= lanes * bits // 8:
+    if bits in (8, 16, 32, 64) and raw.shape[1] >= lanes * bits // 8:
         return raw[:, :lanes * bits // 8].copy().view(f"<i{bits // 8}").astype(np.int64)
     bit = np.unpackbits(raw, axis=1, bitorder="little")[:, :lanes * bits]
     weights = np.left_shift(np.int64(1), np.arange(bits, dtype=np.int64))
@@ -241,7 +245,8 @@ class FastRun:
     """A fast run: the bench's :class:`Report` (``sim_seconds``: the whole run but the
     build: preparing, the harness process, checking), each tile's ``cycles`` port value
     in order, and the wall time of the parts (unit: s; ``loop_seconds``: the harness's
-    simulation loop alone, ``harness_seconds``: its process, start-up and files included).
+    simulation loop alone, ``harness_seconds``: its process, start-up and files included);
+    ``cpu_seconds``: the CPU time of the whole run (both processes; unit: s).
     """
 
     report: Report
@@ -250,6 +255,15 @@ class FastRun:
     harness_seconds: float = 0.0
     loop_seconds: float = 0.0
     check_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_cycles_per_s(self) -> float:
+        """Every simulated edge over the CPU time of the run (this process's preparing and
+        checking plus the harness process's user and system time): the overall rate on an
+        otherwise idle core."""
+        r = self.report
+        return r.sim_cycles / self.cpu_seconds if self.cpu_seconds else 0.0
 
     @property
     def loop_cycles_per_s(self) -> float:
@@ -306,7 +320,7 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     exe = build_fast(top, build_root)
     design = top.design
     family_rtl = level_module(params.family, "rtl")
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     beats = _tile_beats(params, family_rtl, design, tiles, corrupt)
     plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
                                     (0,) * len(tb.words.get("m", ())))
@@ -323,10 +337,12 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     try:
         (folder / "in.bin").write_bytes(_input_file(design, batches, limits))
         run.prepare_seconds = time.perf_counter() - wall
-        t0 = time.perf_counter()
+        t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
                               capture_output=True, text=True, check=False)
         run.harness_seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
         if done.returncode != 0:
             raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
                                f"exited {done.returncode}: {done.stderr.strip()[-2000:]}")
@@ -344,4 +360,5 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     _check(params, family_rtl, design, batches, data, run)
     run.check_seconds = time.perf_counter() - t0
     report.sim_seconds = time.perf_counter() - wall
+    run.cpu_seconds = time.process_time() - cpu + harness_cpu
     return run

@@ -6,7 +6,9 @@ return the same columns; the reference engine loops over folds with simulated bu
 fast engine uses closed forms and BLAS.
 
 Vector layers (``op == "vector"``: softmax, norms, activations...) run on the vector unit
-(``sim/vector.py``), timing only, serially after the layer before them.
+(``sim/vector.py``), timing only; KV layers under a ``kv_format`` on the array computing on
+the KV cache (``sim/kv.py``). Both are simulated layer by layer, never from the per-shape
+memo (their cost depends on more than the GEMM shape).
 
 A *layer* is anything with ``name``, ``op``, ``gemm_shape() -> (count, M, K, N)``,
 ``has_values`` and ``operands() -> (A int8 [count, M, K], B int8 [count, K, N])``
@@ -16,6 +18,7 @@ A *layer* is anything with ``name``, ``op``, ``gemm_shape() -> (count, M, K, N)`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -29,10 +32,10 @@ from qaccel.sim import kv
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
-from qaccel.sim.result import COLUMNS, SimResult
+from qaccel.sim.result import COLUMNS, TOTAL_INPUTS, SimResult, column_totals
 from qaccel.sim.vector import overlap_rows, simulate_vector_layer
 
-__all__ = ["run", "ENGINES", "simulate_layer"]
+__all__ = ["run", "run_totals", "ENGINES", "simulate_layer"]
 
 ENGINES = ("fast", "reference")
 
@@ -45,44 +48,79 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
 
     The mapping comes from the mapper (``accel.mapping`` ``auto``: the best of the family's
     mapping space under ``objective``; ``fixed``: the preset's); the chosen engine then
-    simulates it (the reference engine fold by fold with its buffers). A KV layer under a
-    ``kv_format`` runs on the array computing on the KV cache (``qaccel.sim.kv``);
-    ``kv_on_chip``: the cache sits in ``buffers.kv``."""
+    simulates it (the reference engine fold by fold with its buffers). The fast engine's
+    timing-only result depends on the layer's shape alone, so it is computed once per
+    (accelerator, shape, objective) and reused (:func:`_timed_shape`). A vector layer runs on
+    the vector unit; a KV layer under a ``kv_format`` on the array computing on the KV cache
+    (``qaccel.sim.kv``; ``kv_on_chip``: the cache sits in ``buffers.kv``)."""
     if layer.op == "vector":                 # non-GEMM operator: the vector unit
         row, counts = simulate_vector_layer(layer, accel, engine)
         return row, counts, None
-    kv_layer = accel.kv_format is not None and kv.is_kv_layer(layer)
-    if kv_layer:
-        accel = kv.kv_accelerator(accel)
-        count, M, K, N = kv.kv_shape(layer)  # noqa: N806
-    else:
-        count, M, K, N = layer.gemm_shape()  # noqa: N806
-    choice = choose(accel, M, K, N, Objective(objective),
-                    fixed=accel.mapping is MappingMode.FIXED,
-                    pin_dataflow=pin_dataflow or accel.mapping is MappingMode.DATAFLOW)
-    pe, plan = choice.pe, choice.plan
-    outputs = None
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    if accel.kv_format is not None and kv.is_kv_layer(layer):
+        return _kv_layer(layer, kv.kv_accelerator(accel), engine, objective, pin, kv_on_chip)
+    count, M, K, N = layer.gemm_shape()  # noqa: N806
     if engine == "fast" and not values:
-        counts = choice.counts          # the mapper already evaluated the closed forms
+        core, scaled = _timed_shape(accel, count, M, K, N, objective, pin)
+        return {"layer": layer.name, "op": layer.op, **core}, scaled, None
+    choice = _choice(accel, M, K, N, objective, pin)
+    pe, plan = choice.pe, choice.plan
+    module = level_module(pe.family, engine)
+    outputs = None
+    if values:
+        results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
+        counts = results[0][0]
+        outputs = np.stack([out for _, out in results])
     else:
-        module = level_module(pe.family, engine)
-        if values:
-            results = [module.simulate_gemm(pe, plan, a, b) for a, b in pe.layer_operands(layer)]
-            counts = results[0][0]
-            outputs = np.stack([out for _, out in results])
-        else:
-            counts, _ = module.simulate_gemm(pe, plan)
+        counts, _ = module.simulate_gemm(pe, plan)
     scaled = counts.scaled(count)
-    kv_rd = kv_wr = 0
-    if kv_layer:
-        scaled, kv_rd, kv_wr = kv.with_kv_traffic(scaled, plan, layer, pe.b_bits, kv_on_chip)
+    core = _row_core(accel, choice, counts, scaled, count, M, K, N)
+    return {"layer": layer.name, "op": layer.op, **core}, scaled, outputs
+
+
+def _kv_layer(layer: Any, accel: Accelerator, engine: str, objective: str, pin: bool,
+              on_chip: bool) -> tuple[dict[str, Any], GemmCounts, None]:
+    """A KV layer (timing only): its GEMMs on ``accel`` (the KV view), plus the cache's
+    writes and, on chip, its reads moved off DRAM (``kv.with_kv_traffic``)."""
+    count, M, K, N = kv.kv_shape(layer)  # noqa: N806
+    choice = _choice(accel, M, K, N, objective, pin)
+    if engine == "fast":
+        counts = choice.counts
+    else:
+        counts, _ = level_module(choice.pe.family, engine).simulate_gemm(choice.pe, choice.plan)
+    scaled, rd, wr = kv.with_kv_traffic(counts.scaled(count), choice.plan, layer,
+                                        choice.pe.b_bits, on_chip)
+    core = _row_core(accel, choice, scaled, scaled, count, M, K, N)
+    core.update(kv_rd_bytes=ceil_div(rd, 8), kv_wr_bytes=ceil_div(wr, 8))
+    return {"layer": layer.name, "op": layer.op, **core}, scaled, None
+
+
+def _choice(accel: Accelerator, M: int, K: int, N: int, objective: str,  # noqa: N803
+            pin: bool) -> Any:
+    return choose(accel, M, K, N, Objective(objective),
+                  fixed=accel.mapping is MappingMode.FIXED, pin_dataflow=pin)
+
+
+@lru_cache(maxsize=1 << 16)
+def _timed_shape(accel: Accelerator, count: int, M: int, K: int, N: int,  # noqa: N803
+                 objective: str, pin: bool) -> tuple[dict[str, Any], GemmCounts]:
+    """The fast engine's timing-only row (without the layer's name and op) and counts of
+    ``count`` GEMMs of M x K x N: the mapper already evaluated the closed forms."""
+    choice = _choice(accel, M, K, N, objective, pin)
+    scaled = choice.counts.scaled(count)
+    return _row_core(accel, choice, choice.counts, scaled, count, M, K, N), scaled
+
+
+def _row_core(accel: Accelerator, choice: Any, counts: GemmCounts, scaled: GemmCounts,
+              count: int, M: int, K: int, N: int) -> dict[str, Any]:  # noqa: N803
+    """A result row's columns but ``layer`` and ``op``: mapping, cycles, traffic, energy."""
+    pe, plan, mapping = choice.pe, choice.plan, choice.mapping
     dram_bits = scaled.dram_bits
-    total = total_cycles(scaled.compute_cycles, dram_bits, scaled.prologue_bits,
-                         scaled.epilogue_bits, accel.dram.bits_per_cycle)
+    total = total_cycles(scaled.compute_cycles, dram_bits, counts.prologue_bits,
+                         counts.epilogue_bits, accel.dram.bits_per_cycle)
     macs = count * M * K * N
-    mapping = choice.mapping
     row = {
-        "layer": layer.name, "op": layer.op, "M": M, "K": K, "N": N, "gemms": count,
+        "M": M, "K": K, "N": N, "gemms": count,
         "family": pe.family, "fmt": pe.fmt, "dataflow": str(pe.dataflow),
         "loop_order": str(mapping.loop_order), "stream_tile": plan.tile,
         "preload": str(pe.preload),
@@ -95,11 +133,26 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
         "sram_wr_bytes": ceil_div(scaled.sram_wr.total, 8),
         "dram_rd_bytes": ceil_div(scaled.dram_rd.total, 8),
         "dram_wr_bytes": ceil_div(scaled.dram_wr.total, 8),
-        "dram_bytes": ceil_div(dram_bits, 8),
-        "kv_rd_bytes": ceil_div(kv_rd, 8), "kv_wr_bytes": ceil_div(kv_wr, 8),
+        "dram_bytes": ceil_div(dram_bits, 8), "kv_rd_bytes": 0, "kv_wr_bytes": 0,
+        "hidden_cycles": 0,
     }
     row.update(counts_energy_pj(accel, pe, scaled))
-    return row, scaled, outputs
+    return row
+
+
+def _check_run(engine: str, objective: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if objective not in tuple(Objective):
+        raise ConfigError.single("objective", f"must be one of "
+                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
+
+
+def _layers(trace: Any) -> list[Any]:
+    layers = list(getattr(trace, "layers", trace))
+    if not layers:
+        raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    return layers
 
 
 def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | None = None,
@@ -115,14 +168,8 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     ``pin_dataflow``: the mapper keeps the array's dataflow (searches loop order and stream
     tile only).
     """
-    if engine not in ENGINES:
-        raise ConfigError.single("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if objective not in tuple(Objective):
-        raise ConfigError.single("objective", f"must be one of "
-                                 f"{', '.join(o.value for o in Objective)}, not {objective!r}")
-    layers = list(getattr(trace, "layers", trace))
-    if not layers:
-        raise ConfigError.single("trace", "must hold at least one layer, not 0")
+    _check_run(engine, objective)
+    layers = _layers(trace)
     if values is not None and not isinstance(values, bool):  # "yes" is truthy: refuse it
         raise ConfigError.single("values", f"must be True, False or None, not {values!r}")
     gemms = [layer for layer in layers if layer.op != "vector"]   # vector layers: timing
@@ -147,14 +194,53 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
 
         iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False,
                         disable=None)  # None: only on a terminal
+    timed = engine == "fast" and not values
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    by_shape: dict[tuple[int, int, int, int], tuple[dict[str, Any], GemmCounts]] = {}
     for layer in iterator:
-        row, counts, out = simulate_layer(layer, accel, engine, values, objective,
-                                          pin_dataflow, on_chip)
+        if timed and not _special(layer, accel):   # one result per distinct GEMM shape
+            shape = layer.gemm_shape()
+            hit = by_shape.get(shape)
+            if hit is None:
+                hit = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)
+            core, counts = hit
+            row, out = {"layer": layer.name, "op": layer.op, **core}, None
+        else:
+            row, counts, out = simulate_layer(layer, accel, engine, values, objective,
+                                              pin_dataflow, on_chip)
         rows.append(row)
         events[layer.name] = dict(counts.events)
         if out is not None:
             outputs[layer.name] = out
     overlap_rows(rows, accel.vector().schedule.value == "overlapped")
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = pd.DataFrame({c: [row[c] for row in rows] for c in COLUMNS}, columns=list(COLUMNS))
     return SimResult(frame=frame, accel_name=accel.name, engine=engine, outputs=outputs,
                      events=events)
+
+
+def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: str = "cycles",
+               pin_dataflow: bool = False) -> dict[str, Any]:
+    """``run(trace, accel, engine, values=False, ...).totals()`` without building the
+    per-layer frame: what a sweep point needs (same numbers, by the same
+    :func:`~qaccel.sim.result.column_totals`)."""
+    layers = _layers(trace)
+    if engine != "fast" or any(_special(layer, accel) for layer in layers):
+        return run(trace, accel, engine, values=False, objective=objective,
+                   pin_dataflow=pin_dataflow).totals()
+    _check_run(engine, objective)
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    by_shape: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+    cores = []
+    for layer in layers:
+        shape = layer.gemm_shape()
+        core = by_shape.get(shape)
+        if core is None:
+            core = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)[0]
+        cores.append(core)
+    return column_totals({c: [core[c] for core in cores] for c in TOTAL_INPUTS})
+
+
+def _special(layer: Any, accel: Accelerator) -> bool:
+    """Whether a layer's cost depends on more than its GEMM shape: a vector layer, or a KV
+    layer under a ``kv_format``."""
+    return layer.op == "vector" or (accel.kv_format is not None and kv.is_kv_layer(layer))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pandas as pd
 
 from qaccel.arch.cost import ENERGY_COLUMNS
 
-__all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS"]
+__all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS", "TOTAL_INPUTS", "column_totals"]
 
 #: columns of :attr:`SimResult.frame`, in order. ``kv_rd_bytes`` / ``kv_wr_bytes``: the KV
 #: cache a layer reads and writes under a ``kv_format`` (``qaccel.sim.kv``; 0 otherwise), in
@@ -34,6 +35,22 @@ SUM_COLUMNS = ("gemms", "folds", "macs", "compute_cycles", "stall_cycles", "tota
                "kv_rd_bytes", "kv_wr_bytes", "hidden_cycles", *ENERGY_COLUMNS)
 
 
+#: the columns :func:`column_totals` reads
+TOTAL_INPUTS = (*SUM_COLUMNS, "rows", "cols", "lanes")
+
+
+def column_totals(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Sums over layers of :data:`SUM_COLUMNS` (Python ints and floats; floats summed by
+    NumPy, pairwise) and utilization = all MACs / all multiplier-cycles (sum over layers of
+    total_cycles x rows x cols x lanes). ``columns``: column name -> per-layer values."""
+    out: dict[str, Any] = {c: np.asarray(columns[c]).sum().item() for c in SUM_COLUMNS}
+    cap = np.asarray(columns["total_cycles"], dtype=np.int64) * np.asarray(columns["rows"]) \
+        * np.asarray(columns["cols"]) * np.asarray(columns["lanes"])
+    capacity = int(cap.sum())
+    out["utilization"] = out["macs"] / capacity if capacity else 0.0
+    return out
+
+
 @dataclass
 class SimResult:
     """Per-layer results of one simulation.
@@ -52,11 +69,7 @@ class SimResult:
     def totals(self) -> dict[str, Any]:
         """Sums over layers; utilization = all MACs / all multiplier-cycles
         (sum over layers of total_cycles x rows x cols x lanes)."""
-        df = self.frame
-        out: dict[str, Any] = {c: df[c].sum().item() for c in SUM_COLUMNS}
-        capacity = int((df["total_cycles"] * df["rows"] * df["cols"] * df["lanes"]).sum())
-        out["utilization"] = out["macs"] / capacity if capacity else 0.0
-        return out
+        return column_totals({c: self.frame[c].to_numpy() for c in TOTAL_INPUTS})
 
     def with_totals(self) -> pd.DataFrame:
         """``frame`` plus a last row named ``TOTAL``."""

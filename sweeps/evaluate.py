@@ -17,7 +17,7 @@ from typing import Any
 from qaccel import __version__
 from qaccel.arch.loader import load_accelerator
 from qaccel.arch.spec import Accelerator
-from qaccel.sim.engine import run
+from qaccel.sim.engine import run_totals
 from qaccel.sweeps.metrics import result_metrics
 from qaccel.sweeps.workloads import ShapeLayer, Workload
 
@@ -51,7 +51,7 @@ def evaluate_point(point: Point, workload: Workload, engine: str = "fast") -> di
 
 
 def _simulate(accel: Accelerator, layers: Sequence[Any], engine: str) -> dict[str, Any]:
-    totals = run(list(layers), accel, engine=engine, values=False).totals()
+    totals = run_totals(list(layers), accel, engine=engine)
     return {**totals, **result_metrics(accel, totals)}
 
 

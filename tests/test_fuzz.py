@@ -57,6 +57,7 @@ JSON_LEAVES = st.one_of(
     st.floats(allow_nan=False), st.text(max_size=6), st.sampled_from(["ws", "os", "auto", "",
                                                                       "1e3", "int8", "x"]),
     st.just([]), st.just({}), st.lists(st.integers(-3, 300), max_size=3))
+KEYS = st.text(min_size=1, max_size=8)
 PY_LEAVES = st.one_of(JSON_LEAVES, st.floats(), st.builds(np.int64, st.integers(-3, 5000)),
                       st.builds(np.float32, st.floats(-10, 1e4, width=32)),
                       st.just(b"bytes"), st.just(object()))
@@ -74,7 +75,7 @@ def _slots(data: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 @st.composite
-def mutated(draw, base: Any, leaves=JSON_LEAVES, keys=st.text(min_size=1, max_size=8)):
+def mutated(draw, base: Any, leaves=JSON_LEAVES, keys=KEYS):
     """``base`` with one to three random edits: a value replaced, a key dropped, a key
     added."""
     data = copy.deepcopy(base)
@@ -142,14 +143,15 @@ def test_sweep_spec_dict(request):
 
 
 # ---- trace folders ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def trace_dir(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["mlp_demo", "conv_demo"])
+def trace_dir(request, tmp_path_factory) -> Path:
+    """A captured trace folder: linear layers, or convolutions (im2col geometry)."""
     from qaccel.models import demo
     from qaccel.models.capture import capture
 
-    folder = tmp_path_factory.mktemp("fuzz") / "mlp"
-    module, inputs = demo.mlp_demo(seed=0, batch=2)
-    capture(module, inputs, seed=0, name="mlp").save(folder)
+    folder = tmp_path_factory.mktemp("fuzz") / request.param
+    module, inputs = getattr(demo, request.param)(seed=0)
+    capture(module, inputs, seed=0, name=request.param).save(folder)
     return folder
 
 
@@ -171,6 +173,21 @@ def test_trace_manifest(request, trace_dir, tmp_path):
         assert got is None or isinstance(got, Trace)
 
     run(check, request)
+
+
+def test_sim_of_a_mutated_trace(request, trace_dir, tmp_path, capsys):
+    """End to end: ``qaccel sim --trace`` of a damaged folder exits 0 or 2, never with a
+    traceback."""
+    base = json.loads((trace_dir / "manifest.json").read_text())
+
+    @given(mutated(base))
+    def check(manifest):
+        _copy(trace_dir, tmp_path / "t", manifest=json.dumps(manifest))
+        code = main(["sim", "--arch", "systolic-int8-8x8", "--trace", str(tmp_path / "t")])
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err, err
+
+    run(check, request, ci=CI_EXAMPLES // 2)
 
 
 def test_trace_tensors(request, trace_dir, tmp_path):

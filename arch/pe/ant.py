@@ -27,6 +27,10 @@ element = 1 (4-bit) or 4 (8-bit): every step of the systolic schedule takes ``P`
     ws: K->rows N->cols stream M: fold = P * (2R + C + M - 2)
     os: M->rows N->cols stream K: fold = P * (R + C + K - 2)
     is: K->rows M->cols stream N: fold = P * (2R + C + N - 2)
+
+**Weight-only mode** (``activations: fp16``): FP16 activations x decoded 4-bit ANT weights,
+exact products, FP32 sequential accumulation, FP16 outputs (the BitMoD paper's baseline;
+:mod:`qaccel.arch.pe._fp16_activations`). One MAC per PE per cycle; simulated only (no RTL).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from qaccel.arch.components import Cost, int_add, int_mult
-from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.fields import IntIn, OneOf, spec_field
+from qaccel.arch.pe._fp16_activations import Activations, Fp16ActivationMode
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import CodedOperand, Tile
@@ -114,7 +119,7 @@ class AntOperand(CodedOperand):
 
 @register_pe("ant")
 @dataclass(frozen=True)
-class AntArray(SystolicArray):
+class AntArray(Fp16ActivationMode, SystolicArray):
     """R x C ANT array: edge decoders, 4x4 INT MACs with exponent shift fused over four
     cycles for INT8, 32-bit wrapping accumulators."""
 
@@ -128,19 +133,29 @@ class AntArray(SystolicArray):
     bits: int = spec_field(IntIn(4, 8), "bits",
                            "operand width the array runs at, 4 (ANT types) or 8 (INT8, four "
                            "fused 4-bit passes) (unit: bits)", default=4)
+    activations: Activations = spec_field(
+        OneOf(Activations), "", "'codes': activations are ANT / INT8 codes like the weights; "
+        "'fp16': FP16 activations x decoded 4-bit ANT weights (weight-only, the BitMoD "
+        "paper's ANT baseline; simulated only)", default=Activations.CODES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.bits not in PASSES:
             raise ValueError(f"bits must be 4 or 8, not {self.bits!r}")
+        object.__setattr__(self, "activations", Activations(self.activations))
+        if self.weight_only and self.bits != 4:
+            raise ValueError(f"bits must be 4 with activations 'fp16' (4-bit ANT weights x "
+                             f"FP16), not {self.bits!r}")
 
     @property
     def fmt(self) -> str:  # type: ignore[override]
+        if self.weight_only:
+            return "ant4xfp16"
         return "ant4" if self.bits == 4 else int8_fmt.NAME
 
     @property
     def a_bits(self) -> int:
-        return self.bits
+        return 16 if self.weight_only else self.bits
 
     @property
     def b_bits(self) -> int:
@@ -173,6 +188,10 @@ class AntArray(SystolicArray):
         associative, so the exact int64 sum reduced to int32 is the hardware result.
         """
         self.check_tile(tile)
+        if self.weight_only:
+            if not isinstance(tile.b, AntOperand) or tile.b.bits != 4:
+                raise TypeError(f"tile.b must be a 4-bit AntOperand, not {type(tile.b).__name__}")
+            return self.fp16a_golden(tile)
         for name, op in (("a", tile.a), ("b", tile.b)):
             if not isinstance(op, AntOperand) or op.bits != self.bits:
                 raise TypeError(f"tile.{name} must be an AntOperand of {self.bits} bits, "
@@ -206,11 +225,15 @@ class AntArray(SystolicArray):
         ``decoder_values``: codes decoded at the array edge (4-bit mode only: every A and B
         code enters the array once per fold, ``K * (M + N)``; INT8 needs no decoder).
         """
+        if self.weight_only:
+            return self.fp16a_events(tile)
         decodes = tile.K * (tile.M + tile.N) if self.bits == 4 else 0
         return {"mac4": self.passes * tile.M * tile.K * tile.N, "decoder_values": decodes}
 
     def event_costs(self) -> dict[str, Cost | None]:
         """45 nm cost of one event of each kind (None: counted, not priced)."""
+        if self.weight_only:
+            return {"mac_fp16a": self.fp16a_pe_cost(), "decoder_values": self.decoder_cost()}
         return {"mac4": self.pe_cost(), "decoder_values": self.decoder_cost()}
 
     def pe_cost(self) -> Cost:
@@ -233,6 +256,8 @@ class AntArray(SystolicArray):
         chosen by the format's MSE search). 8-bit: the layer's INT8 operands
         (``layer.operands()``) as two's complement codes.
         """
+        if self.weight_only:
+            return self.fp16a_operands(layer)
         if self.bits == 4:
             coded = self._captured_codes(layer)
             if coded is not None:
@@ -250,6 +275,17 @@ class AntArray(SystolicArray):
             out.append((AntOperand(ea.codes, 4, ea.meta["type"]),
                         AntOperand(np.ascontiguousarray(eb.codes.T), 4, eb.meta["type"])))
         return out
+
+    def weight_values(self, b: AntOperand) -> np.ndarray:
+        """Exact real values (float32) of 4-bit ANT weight codes: ``values() / 2^frac``."""
+        return (b.values() / 2.0**b.frac).astype(np.float32)
+
+    def encode_weights(self, b: np.ndarray, name: str) -> AntOperand:
+        """Real weights ``b`` [K x N] as 4-bit ANT codes (per-tensor type by MSE, B^T
+        encoded as the 4-bit mode does)."""
+        eb = ant_fmt.Ant(4, granularity="per_tensor").encode(
+            np.ascontiguousarray(b.T).astype(np.float32), name=name)
+        return AntOperand(np.ascontiguousarray(eb.codes.T), 4, eb.meta["type"])
 
     def _captured_codes(self, layer: Any) -> list[tuple[AntOperand, AntOperand]] | None:
         b_enc = layer.act_b if layer.b_source == "activation" else layer.weight

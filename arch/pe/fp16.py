@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from qaccel.arch.components import Cost, fp_add, fp_mult
+from qaccel.arch.pe._fp16_activations import fp32_sequential_mac, round_fp16
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
@@ -92,21 +93,12 @@ class Fp16(SystolicArray):
         for name, op in (("a", tile.a), ("b", tile.b)):
             if op.dtype != np.float16:
                 raise TypeError(f"tile.{name} must be a float16 array, not {op.dtype}")
-        acc = np.zeros((tile.M, tile.N), dtype=np.float32)
-        if "acc_in" in tile.meta:
-            acc[...] = tile.meta["acc_in"]
-        a32 = tile.a.astype(np.float32)
-        b32 = tile.b.astype(np.float32)
-        for k in range(tile.K):
-            # exact FP32 product, then one FP32 rounding per add (k in order)
-            acc = acc + a32[:, k, None] * b32[None, k, :]
-        return acc
+        return fp32_sequential_mac(tile.a, tile.b, tile.meta.get("acc_in"))
 
     @staticmethod
     def round_output(acc: np.ndarray) -> np.ndarray:
         """Rounding point 4: FP32 accumulators -> FP16 outputs (RNE, overflow -> inf)."""
-        with np.errstate(over="ignore"):
-            return np.asarray(acc, dtype=np.float32).astype(np.float16)
+        return round_fp16(acc)
 
     def events(self, tile: Tile) -> dict[str, int]:
         """Operation counts of one tile: ``mac_fp16`` useful MACs (the engines add

@@ -23,6 +23,10 @@ fold = R + C + K - 2; is K->rows M->cols stream N, fold = 2R + C + N - 2. The ed
 are modeled as part of the edge register stage (no cycle of their own). With K on the rows
 (ws, is) each decoder feeds two adjacent rows, so ``rows`` must be even: a fold boundary then
 never splits a pair.
+
+**Weight-only mode** (``activations: fp16``): FP16 activations x decoded 4-bit OliVe weights,
+exact products, FP32 sequential accumulation, FP16 outputs (the BitMoD paper's baseline;
+:mod:`qaccel.arch.pe._fp16_activations`). One MAC per PE per cycle; simulated only (no RTL).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from qaccel.arch.components import Cost, int_add, int_mult
-from qaccel.arch.fields import IntIn, spec_field
+from qaccel.arch.fields import IntIn, OneOf, spec_field
+from qaccel.arch.pe._fp16_activations import Activations, Fp16ActivationMode
 from qaccel.arch.pe._systolic import SystolicArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import CodedOperand, Tile
@@ -148,7 +153,7 @@ class OliveOperand(CodedOperand):
 
 @register_pe("olive")
 @dataclass(frozen=True)
-class OliVeArray(SystolicArray):
+class OliVeArray(Fp16ActivationMode, SystolicArray):
     """R x C OliVe array: edge pair decoders, bits x bits INT MACs with exponent shift,
     32-bit wrapping accumulators."""
 
@@ -164,23 +169,31 @@ class OliVeArray(SystolicArray):
 
     bits: int = spec_field(IntIn(4, 8), "bits",
                            "operand and multiplier width, 4 or 8 (unit: bits)", default=4)
+    activations: Activations = spec_field(
+        OneOf(Activations), "", "'codes': activations are OliVe codes like the weights; "
+        "'fp16': FP16 activations x decoded 4-bit OliVe weights (weight-only, the BitMoD "
+        "paper's OliVe baseline; simulated only)", default=Activations.CODES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.bits not in MODES:
             raise ValueError(f"bits must be 4 or 8, not {self.bits!r}")
+        object.__setattr__(self, "activations", Activations(self.activations))
+        if self.weight_only and self.bits != 4:
+            raise ValueError(f"bits must be 4 with activations 'fp16' (4-bit OliVe weights "
+                             f"x FP16), not {self.bits!r}")
         if self.dataflow is not Dataflow.OS and self.rows % 2:
             raise ValueError(f"rows must be even for the {self.dataflow} dataflow (each edge "
                              f"decoder feeds a pair of K rows), not {self.rows}")
 
     @property
     def fmt(self) -> str:  # type: ignore[override]
-        return f"olive{self.bits}"
+        return f"olive{self.bits}xfp16" if self.weight_only else f"olive{self.bits}"
 
     #: operand widths (unit: bits): activation and weight codes, accumulator/output
     @property
     def a_bits(self) -> int:
-        return self.bits
+        return 16 if self.weight_only else self.bits
 
     @property
     def b_bits(self) -> int:
@@ -204,6 +217,11 @@ class OliVeArray(SystolicArray):
         order. No rounding anywhere: the path is integer.
         """
         self.check_tile(tile)
+        if self.weight_only:
+            if not isinstance(tile.b, OliveOperand) or tile.b.bits != self.bits:
+                raise TypeError(f"tile.b must be an OliveOperand of {self.bits} bits, "
+                                f"not {type(tile.b).__name__}")
+            return self.fp16a_golden(tile)
         for name, op in (("a", tile.a), ("b", tile.b)):
             if not isinstance(op, OliveOperand) or op.bits != self.bits:
                 raise TypeError(f"tile.{name} must be an OliveOperand of {self.bits} bits, "
@@ -228,6 +246,8 @@ class OliVeArray(SystolicArray):
         array once per fold, ceil(K/2) pairs per row of A and per column of B
         (``ceil(K/2) * (M + N)``).
         """
+        if self.weight_only:
+            return self.fp16a_events(tile)
         return {"mac": tile.M * tile.K * tile.N,
                 "decoder_pairs": -(-tile.K // 2) * (tile.M + tile.N)}
 
@@ -237,6 +257,8 @@ class OliVeArray(SystolicArray):
         ``mac``: :meth:`pe_cost`. ``decoder_pairs``: :meth:`decoder_cost`. Registers, clock
         and the shifter have no anchor in :mod:`qaccel.arch.components` and are left out.
         """
+        if self.weight_only:   # one value decode = half a pair decode
+            return {"mac_fp16a": self.fp16a_pe_cost(), "decoder_values": int_add(self.bits)}
         return {"mac": self.pe_cost(), "decoder_pairs": self.decoder_cost()}
 
     def pe_cost(self) -> Cost:
@@ -258,6 +280,8 @@ class OliVeArray(SystolicArray):
         encoded here: each GEMM's A [M x K] and B^T [N x K] as float values, with
         ``OliVe(bits)`` per tensor (normal type chosen by the format's MSE search).
         """
+        if self.weight_only:
+            return self.fp16a_operands(layer)
         coded = self._captured_codes(layer)
         if coded is not None:
             return coded
@@ -299,6 +323,14 @@ class OliVeArray(SystolicArray):
             b_g = np.broadcast_to(vals, shape + (k, n)).reshape(count, k, n)
             b_ops = [self._encode_b(b_g[g], layer.name) for g in range(count)]
         return list(zip(a_ops, b_ops, strict=True))
+
+    def weight_values(self, b: OliveOperand) -> np.ndarray:
+        """Exact real values (float32) of OliVe weight codes (the pair decoder's values)."""
+        return b.values().astype(np.float32)
+
+    def encode_weights(self, b: np.ndarray, name: str) -> OliveOperand:
+        """Real weights ``b`` [K x N] as OliVe codes paired along K."""
+        return self._encode_b(b, name.removesuffix(" B"))
 
     def _encode_b(self, b: np.ndarray, name: str) -> OliveOperand:
         """B [K x N] floats -> OliVe codes paired along K (B^T encoded per tensor)."""

@@ -23,7 +23,7 @@ from qaccel.errors import ConfigError
 
 #: subcommand modules (qaccel.cli.<name>), each with register(subparsers)
 COMMANDS = ("demo", "capture", "workloads", "sim", "compare", "presets", "quantize", "rtl", "fpga",
-            "sweep")
+            "sweep", "reproduce")
 
 
 #: exit status after a closed stdout (128 + SIGPIPE)

@@ -4,13 +4,12 @@ The host side is cocotbext-axi's models: an ``AxiLiteMaster`` on ``s_axi_control
 ``AxiStreamSource`` on ``s_axis`` and an ``AxiStreamSink`` on ``m_axis``, both with random
 pauses (the job's ``gap`` / ``stall``). Per batch: select each input stream in STREAM and
 send its words, check LENGTH and TILES, write AP_START, collect the result transfer (up to
-TLAST), poll CTRL for AP_DONE, read CYCLES. Each tile's result rows are decoded with the
-family's ``tile_result`` and compared bit for bit with ``golden()``; CYCLES with the sum of
-the batch's ``timing()`` (the job's first ``single`` tiles run one per batch, where CYCLES is
-the tile's own ``timing()``); the words also with :func:`qaccel.rtl.fpga.host.batch_traffic`'s
-expected words (what the generated drivers compare). Writes ``report.json``. The option
-``flip`` ([batch, stream, word, xor]) corrupts one input word after the expectations were
-made (the mutation test: the bench must report it).
+TLAST), poll CTRL for AP_DONE, read CYCLES; :func:`qaccel.rtl.fpga.scoreboard.check_batch`
+compares the words with the expected words, each tile's decoded rows bit for bit with
+``golden()`` and CYCLES with the sum of the batch's ``timing()`` (the job's first ``single``
+tiles run one per batch, where CYCLES is the tile's own ``timing()``). Writes
+``report.json``. The option ``flip`` ([batch, stream, word, xor]) corrupts one input word
+after the expectations were made (the mutation test: the bench must report it).
 """
 
 from __future__ import annotations
@@ -27,11 +26,11 @@ from cocotb.triggers import ClockCycles
 
 from qaccel.arch.pe.registry import level_module
 from qaccel.rtl.fpga import regmap
-from qaccel.rtl.fpga.host import split_results, traffic
+from qaccel.rtl.fpga.host import traffic
+from qaccel.rtl.fpga.scoreboard import check_batch, new_report
 from qaccel.rtl.fpga.sim import SHELL_JSON
 from qaccel.rtl.tb.bench import params_of
 from qaccel.rtl.tb.job import PLUSARG, Job
-from qaccel.rtl.tb.scoreboard import _comparable
 
 #: AP_DONE polls before a batch counts as hung
 POLL_LIMIT = 100_000
@@ -81,9 +80,7 @@ async def shell_tiles(dut: Any) -> None:
         sink.set_pause_generator(_pauses(random.Random(rng.random()), job.stall))
     await _reset(dut)
 
-    report: dict[str, Any] = {"tiles": len(job.tiles), "tiles_checked": 0,
-                              "values_compared": 0, "batches": 0, "cycles_compared": 0,
-                              "cycles_total": 0, "mismatches": []}
+    report = new_report(len(job.tiles))
     bad = report["mismatches"]
     single = int(options.get("single", 0))  # the first tiles run one per batch
     batches = traffic(params, family_rtl, job.design, job.tiles[:single], max_batch=1) \
@@ -118,28 +115,8 @@ async def shell_tiles(dut: Any) -> None:
         else:
             raise AssertionError(f"batch {b}: AP_DONE never rose")
         cycles = await axil.read_dword(off["CYCLES"])
-        report["batches"] += 1
-        report["cycles_compared"] += len(batch.tiles)
-        report["cycles_total"] += cycles
-        if cycles != batch.cycles:
-            bad.append(f"batch {b}: CYCLES {cycles} != sum of timing() {batch.cycles} over "
-                       f"{len(batch.tiles)} tiles")
-        if got.shape != batch.expected.shape or np.any((got ^ batch.expected) & batch.mask):
-            bad.append(f"batch {b}: result words differ from golden() "
-                       f"({got.size} words, {batch.expected.size} expected)")
-        try:
-            rows = split_results(got, job.design)
-        except ValueError as exc:
-            bad.append(f"batch {b}: {exc}")
-            continue
-        for st, tile_rows in zip(batch.tiles, rows, strict=False):
-            out = _comparable(family_rtl.tile_result(params, st.tile, tile_rows))
-            want = _comparable(params.golden(st.tile))
-            report["tiles_checked"] += 1
-            report["values_compared"] += want.size
-            if out.shape != want.shape or np.any(out != want):
-                bad.append(f"tile {st.index}: values differ from golden() "
-                           f"(M={st.tile.M} K={st.tile.K} N={st.tile.N})")
+        check_batch(report, b, batch, got, cycles, params=params, family_rtl=family_rtl,
+                    design=job.design)
     report["passed"] = (not bad and report["tiles_checked"] == len(job.tiles)
                         and report["cycles_compared"] == len(job.tiles))
     (folder / "report.json").write_text(json.dumps(report, indent=1))

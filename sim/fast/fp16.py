@@ -12,37 +12,15 @@ The duplicated arithmetic is tied to the golden model by
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from qaccel.arch.pe.fp16 import Fp16
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
+from qaccel.sim.fast.fp_mac import sequential_f32_matmul
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm", "sequential_f32_matmul"]
-
-
-@numba.njit(cache=True)
-def _kernel(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    m_dim, k_dim = a.shape
-    n_dim = b.shape[1]
-    for m in range(m_dim):
-        row = out[m]
-        for k in range(k_dim):
-            av = a[m, k]
-            for n in range(n_dim):
-                # float32 * float32 of two halves is exact; one float32 rounding per add
-                # (no fastmath: LLVM keeps the order; an FMA would give the same bits)
-                row[n] = row[n] + av * b[k, n]
-
-
-def sequential_f32_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """FP32 sums of ``a`` [M x K] . ``b`` [K x N] (float16), sequential over K from +0.0."""
-    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
-    _kernel(np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32),
-            out)
-    return out
 
 
 def simulate_gemm(pe: Fp16, plan: FoldPlan, a: np.ndarray | None = None,

@@ -174,3 +174,19 @@ def test_interrupted_trace_save_leaves_no_manifest(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         trace.save(tmp_path / "t")
     assert list((tmp_path / "t").iterdir()) == []
+
+
+def test_arch_cross_field_rules_reported_beside_field_problems():
+    """Stage two (a buffer must hold two weight tiles, byte-wide words) runs beside a bad
+    field elsewhere, so one load reports all three."""
+    data = accel_dict(rows=64, cols=64, kib=1.0)
+    data["dram"]["bits_per_cycle"] = 0
+    data["buffers"]["input"]["word_bits"] = 12
+    with pytest.raises(ConfigError) as info:
+        load_accelerator(data)
+    assert str(info.value).splitlines() == [
+        "in <dict>: 3 problems:",
+        "  - dram.bits_per_cycle: must be an int in 1..65536, not 0",
+        "  - buffers.input.word_bits: must be a multiple of 8 (byte-addressable), not 12",
+        "  - buffers.weight.size_kib: must hold two 64x64 weight tiles (8 KiB, "
+        "double-buffered), not 1"]

@@ -5,9 +5,10 @@ Published numbers used as independent checks:
 - parameter counts and "GFLOPS" (multiply-accumulates in billions, printed to 2 decimals, so
   matched within 0.01) from the torchvision model documentation: resnet18 11,689,512 / 1.81,
   resnet50 25,557,032 / 4.09, vit_b_16 86,567,656 / 17.56, vit_h_14 at 224 (SWAG_LINEAR_V1)
-  632,045,800 / 167.29 and at 518 (SWAG_E2E_V1) 1016.72;
+  632,045,800 / 167.29 and at 518 (SWAG_E2E_V1) 1016.72, vgg16 138,357,544 / 15.47;
 - the LLMs' parameter counts from the formulas below, checked against their model cards'
-  totals (Llama-2-7B 6.74B, 13B 13.0B, Llama-3-8B 8.03B, Yi-6B 6.06B, Phi-2 2.78B, OPT 1.3B).
+  totals (Llama-2-7B 6.74B, 13B 13.0B, Llama-3-8B 8.03B, Yi-6B 6.06B, Phi-2 2.78B, OPT 1.3B),
+  and BERT-base's against the BERT paper's 110M.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from qaccel.models.trace import Trace
 from qaccel.models.workloads import WORKLOADS, build_workload, list_workloads, split_steps
 
 IDS = ["opt-1.3b", "opt-6.7b", "phi-2", "yi-6b", "llama-2-7b", "llama-2-13b", "llama-3-8b",
-       "vit-b-16", "vit-h-14", "resnet-18", "resnet-50"]
+       "vit-b-16", "vit-h-14", "resnet-18", "resnet-50", "vgg-16", "bert-base"]
 
 
 def dims(layer) -> tuple:
@@ -56,6 +57,15 @@ def phi_params(h: int, layers: int, ffn: int, vocab: int) -> int:
     return vocab * h + layers * block + 2 * h + vocab * h + vocab
 
 
+def bert_params(h: int, layers: int, vocab: int, positions: int, classes: int) -> int:
+    """BertForSequenceClassification: word, position and 2 token-type embeddings + LayerNorm;
+    per layer Q, K, V, O (h x h + bias), two LayerNorms, FFN h -> 4h -> h with biases; pooler
+    h x h + bias; classifier h x classes + bias."""
+    embed = (vocab + positions + 2) * h + 2 * h
+    block = 4 * (h * h + h) + 2 * (2 * h) + (h * 4 * h + 4 * h) + (4 * h * h + h)
+    return embed + layers * block + (h * h + h) + (h * classes + classes)
+
+
 PARAMS = {
     "opt-1.3b": opt_params(2048, 24),                                  # 1,315,758,080
     "opt-6.7b": opt_params(4096, 32),                                  # 6,658,473,984
@@ -66,6 +76,8 @@ PARAMS = {
     "llama-3-8b": llama_params(4096, 32, 8 * 128, 14336, 128256),      # 8,030,261,248
     "vit-b-16": 86_567_656, "vit-h-14": 632_045_800,                   # torchvision docs
     "resnet-18": 11_689_512, "resnet-50": 25_557_032,                  # torchvision docs
+    "vgg-16": 138_357_544,                                             # torchvision docs
+    "bert-base": bert_params(768, 12, 30522, 512, 2),                  # 109,483,778
 }
 
 
@@ -80,8 +92,8 @@ def test_table_lists_every_preset_with_counts_from_the_config():
     assert list(table["id"]) == IDS == list(WORKLOADS)
     assert list(table.columns) == ["id", "kind", "params_b", "layers", "hidden", "heads",
                                    "kv_heads", "context", "source"]
-    assert list(table["kind"]) == ["llm"] * 7 + ["vit"] * 2 + ["cnn"] * 2
-    assert list(table["layers"]) == [24, 32, 32, 32, 32, 40, 32, 12, 32, 18, 50]
+    assert list(table["kind"]) == ["llm"] * 7 + ["vit"] * 2 + ["cnn"] * 3 + ["encoder"]
+    assert list(table["layers"]) == [24, 32, 32, 32, 32, 40, 32, 12, 32, 18, 50, 16, 12]
     assert list(table["kv_heads"][:7]) == [32, 32, 32, 4, 32, 40, 8]
     assert PARAMS["llama-2-7b"] == 6_738_415_616 and PARAMS["opt-1.3b"] == 1_315_758_080
     for wid, want in PARAMS.items():
@@ -275,6 +287,27 @@ def test_vit():
         assert sum(ly.macs for ly in full) / 1e9 == pytest.approx(gmacs, abs=0.01)
 
 
+
+def test_vgg_16_and_bert_base():
+    """VGG-16: 13 3x3 convs + 3 fc, 15.47 GMACs (torchvision docs); BERT-base at 128 tokens:
+    12 x (Q, K, V, O 768 -> 768, QK^T, AV, FFN 768 -> 3072 -> 768) + pooler + classifier on
+    the first token."""
+    vgg = build_workload("vgg-16", batch=2)
+    assert len(vgg) == 16
+    assert dims(vgg["features.0"]) == ("conv2d", 1, 2 * 224 * 224, 27, 64)    # 3 x 3 x 3
+    assert dims(vgg["features.28"]) == ("conv2d", 1, 2 * 14 * 14, 4608, 512)  # 512 x 3 x 3
+    assert dims(vgg["classifier.0"]) == ("linear", 1, 2, 25088, 4096)         # 512 x 7 x 7
+    assert sum(ly.macs for ly in vgg) / 2e9 == pytest.approx(15.47, abs=0.01)
+    bert = build_workload("bert-base", tokens=128)
+    assert len(bert) == 12 * 8 + 2
+    a = "bert.encoder.layer.0.attention.self."
+    assert dims(bert[a + "query"]) == ("linear", 1, 128, 768, 768)
+    assert dims(bert[a + "matmul0"]) == ("matmul", 12, 128, 64, 128)
+    assert dims(bert[a + "matmul1"]) == ("matmul", 12, 128, 128, 64)
+    assert dims(bert["bert.encoder.layer.11.output.dense"]) == ("linear", 1, 128, 3072, 768)
+    assert dims(bert["classifier"]) == ("linear", 1, 1, 768, 2)
+
+
 ERRORS = [
     (dict(id="llama-7b"), "id: must be one of " + ", ".join(IDS) + ", not 'llama-7b'"),
     (dict(phase="prefil"), "phase: must be one of 'prefill', 'decode', not 'prefil'"),
@@ -295,6 +328,10 @@ ERRORS = [
     (dict(id="resnet-50", phase="decode"),
      "phase: must be 'prefill' (resnet-50 is a cnn), not 'decode'"),
     (dict(id="resnet-50", blocks=1), "blocks: must be None (resnet-50 is a cnn), not 1"),
+    (dict(id="bert-base", phase="decode"),
+     "phase: must be 'prefill' (bert-base is an encoder), not 'decode'"),
+    (dict(id="bert-base", tokens=513),
+     "tokens: must be an int in 1..512 (the context of bert-base), not 513"),
     (dict(id="vit-b-16", image_size=100),
      "image_size: must be None or an int in 32..4096, a multiple of the patch size 16, "
      "not 100"),
@@ -387,7 +424,7 @@ def test_cli_lists_presets(tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert re.search(r"llama-2-7b\s+llm\s+6\.738\s+32\s+4,096\s+32\s+32\s+4,096", out)
-    assert "11 presets" in out
+    assert "13 presets" in out
     import pandas as pd
 
     assert list(pd.read_csv(tmp_path / "w.csv")["id"]) == IDS

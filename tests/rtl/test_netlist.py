@@ -26,7 +26,7 @@ from tests.rtl.test_icarus import FAMILY_TABLES, spread
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
 
 #: tiles per family on the gate-level netlist (spread over its first 4x4 case)
-NETLIST_TILES = 3
+NETLIST_TILES = 2
 
 
 def _first_4x4(module: Any) -> Any:

@@ -120,8 +120,10 @@ KILL_SPEC = spec_dict(
     name="killme",
     axes={"pe_array.rows": [4, 8, 16, 32], "pe_array.cols": [4, 8, 16, 32],
           "pe_array.dataflow": ["ws", "os", "is"], "clock_mhz": [500, 1000, 1500, 2000]},
-    # 600 layers: tens of milliseconds per point, so a run lasts seconds
-    workloads=[{"name": "deep", "layers": [{"name": "l", "gemm": "96x80x72", "repeat": 600}]}],
+    # 40 distinct layer shapes (the engine simulates each distinct shape once per design):
+    # tens of milliseconds per point, so a run lasts seconds
+    workloads=[{"name": "deep", "layers": [{"name": f"l{i}", "gemm": f"{96 + i}x{80 + i}x72"}
+                                           for i in range(40)]}],
 )
 RUNNER = ("import sys; from qaccel.sweeps import run_sweep; "
           "run_sweep(sys.argv[1], sys.argv[2], workers=1, batch_size=2, progress=False, "

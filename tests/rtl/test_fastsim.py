@@ -1,0 +1,146 @@
+"""The fast verification path (C++ harness, :mod:`qaccel.rtl.fastsim`) against the cocotb bench.
+
+For every family with RTL, a handful of tiles of its first 4x4 case (each family's
+``RTL_CASES``, spread over the case's sources) go through both paths on Verilator: both
+reports must pass against ``golden()`` / ``batch_timing()``, and agree field for field --
+tiles and values checked, cycle counts compared, RUN cycles, batches and *every* simulated
+clock edge (LOAD and DRAIN included), which holds only if the harness plays the streams
+exactly as the cocotb driver and monitors do. One harness build per design (4x4, under
+``build/rtl/fast/``), reused between runs. Mutations show the fast checker can fail: a
+corrupted input beat (values) and a controller whose ``done`` comes a cycle late (cycles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qaccel.arch.pe.tile import Tile
+from qaccel.rtl.controller import ControllerFault
+from qaccel.rtl.fastsim import pack_words, unpack_words, verify_fast
+from qaccel.rtl.tb.beats import pack_row, unpack_row
+from qaccel.rtl.tb.driver import Corruption
+from qaccel.rtl.tb.model import batch_cycles
+from tests.rtl import support
+from tests.rtl.support import BUILD_ROOT, assert_report_matches, require_tool
+from tests.rtl.test_icarus import FAMILY_TABLES, spread
+from tests.rtl.test_mixpe import BUFFER_ROWS as MIXPE_BUFFER_ROWS
+from tests.rtl.test_mixpe import MAX_TILES as MIXPE_MAX_TILES
+
+pytestmark = pytest.mark.rtl
+
+#: tiles per family (spread over its first 4x4 case): more than one batch for mixpe (8
+#: tiles per batch there), one full and one partial batch elsewhere (16 per batch)
+TILES = 20
+#: design options of a family's case table (as its ``run_level`` passes them)
+DESIGN_KW: dict[str, dict[str, Any]] = {
+    "mixpe": {"buffer_rows": MIXPE_BUFFER_ROWS, "max_tiles": MIXPE_MAX_TILES}}
+#: report fields that must be equal on both paths (only wall times may differ)
+SAME_FIELDS = ("tiles", "tiles_checked", "values_compared", "cycles_compared", "run_cycles",
+               "batch_tiles", "sim_cycles", "mismatches", "errors")
+
+
+def _first_4x4(module: Any) -> Any:
+    return next(c for c in module.RTL_CASES if (c.rows, c.cols) == (4, 4))
+
+
+RUNS = [(family, _first_4x4(module)) for family, module in FAMILY_TABLES.items()]
+
+
+def _expected_port_cycles(params: Any, tiles: list[Tile], batch_tiles: list[int]) -> list[int]:
+    out, pos = [], 0
+    for count in batch_tiles:
+        out += batch_cycles(params, tiles[pos:pos + count])
+        pos += count
+    return out
+
+
+def _both(family: str, params: Any, tiles: list[Tile]) -> tuple[Any, Any]:
+    require_tool("verilator")
+    kw = DESIGN_KW.get(family, {})
+    cocotb = support.run_level("verilator", params, tiles, **kw)
+    fast = verify_fast(params, tiles, build_root=BUILD_ROOT, **kw)
+    return cocotb, fast
+
+
+@pytest.mark.parametrize(("family", "case"), RUNS, ids=[f for f, _ in RUNS])
+def test_fast_and_cocotb_agree(family: str, case: Any) -> None:
+    tiles = spread(FAMILY_TABLES[family].case_tiles(case), TILES)
+    cocotb, fast = _both(family, case.params, tiles)
+    assert "fast" not in cocotb.simulator and fast.report.simulator == "verilator-fast"
+    assert_report_matches(cocotb, case.params, tiles)
+    assert_report_matches(fast.report, case.params, tiles)
+    for name in SAME_FIELDS:
+        assert getattr(fast.report, name) == getattr(cocotb, name), name
+    assert len(cocotb.batch_tiles) >= 2, cocotb.batch_tiles  # batch boundaries exercised
+    assert fast.cycles == _expected_port_cycles(case.params, tiles, fast.report.batch_tiles)
+
+
+def test_fast_and_cocotb_agree_with_overlapped_preload() -> None:
+    """Shadow stationary registers: every tile after a batch's first hides its preload, so
+    the per-tile cycles depend on the batch boundaries the harness must keep."""
+    module = FAMILY_TABLES["systolic_int8"]
+    case = _first_4x4(module)
+    params = replace(case.params, preload="overlapped")
+    tiles = spread(module.case_tiles(case), TILES)
+    cocotb, fast = _both("systolic_int8", params, tiles)
+    assert_report_matches(fast.report, params, tiles)
+    for name in SAME_FIELDS:
+        assert getattr(fast.report, name) == getattr(cocotb, name), name
+    port = fast.cycles
+    assert port == _expected_port_cycles(params, tiles, fast.report.batch_tiles)
+    assert port[1] < port[0] or tiles[1].M > tiles[0].M  # overlapped: R cycles shorter
+
+
+def test_fast_path_flags_a_corrupted_beat() -> None:
+    require_tool("verilator")
+    case = _first_4x4(FAMILY_TABLES["systolic_int8"])
+    tiles = spread(FAMILY_TABLES["systolic_int8"].case_tiles(case), 6)
+    run = verify_fast(case.params, tiles, build_root=BUILD_ROOT,
+                      corrupt=Corruption(tile=2, row=0, lane=0, xor=0x01, stream="a"))
+    report = run.report
+    assert not report.passed
+    assert [m.split(":")[0] for m in report.mismatches] == ["tile 2"], report.mismatches
+    assert "values" in report.mismatches[0]
+    assert report.cycles_compared == report.tiles_checked == len(tiles)
+
+
+def test_fast_path_flags_a_late_done() -> None:
+    """``done`` one edge after the last result is written: the measured start->done
+    periods exceed batch_timing() while the cycles port still agrees."""
+    require_tool("verilator")
+    case = _first_4x4(FAMILY_TABLES["systolic_int8"])
+    tiles = spread(FAMILY_TABLES["systolic_int8"].case_tiles(case), 4)
+    run = verify_fast(case.params, tiles, build_root=BUILD_ROOT,
+                      fault=ControllerFault("done_late"))
+    checks = {m.split(": ")[1] for m in run.report.mismatches}
+    assert checks == {"measured"}, run.report.mismatches
+    assert run.report.tiles_checked == len(tiles)
+
+
+@pytest.mark.parametrize(("lanes", "bits"), [(4, 4), (4, 5), (4, 6), (16, 8), (4, 9),
+                                             (4, 16), (16, 32), (4, 64), (6, 11), (2, 33)])
+def test_pack_words_are_pack_row_words(lanes: int, bits: int) -> None:
+    """The vectorized packing against the bench's own per-row :func:`pack_row` (and back
+    against :func:`unpack_row`), extreme codes and partial rows included."""
+    rng = np.random.default_rng(bits * 100 + lanes)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    for width in (lanes, max(lanes - 1, 1)):
+        codes = rng.integers(lo, hi, (7, width), dtype=np.int64, endpoint=True)
+        codes[0, 0], codes[1, -1] = lo, hi
+        words = pack_words(codes, lanes, bits)
+        assert words.dtype == np.dtype("<u4") and words.shape == (7, (lanes * bits + 31) // 32)
+        back = unpack_words(words, lanes, bits)
+        for row, got, codes_back in zip(codes, words, back, strict=True):
+            want = pack_row(row, lanes, bits)
+            assert int.from_bytes(got.tobytes(), "little") == want
+            assert codes_back.tolist() == unpack_row(want, lanes, bits).tolist()
+            assert codes_back.tolist()[:width] == row.tolist()
+
+
+def test_pack_words_refuses_rows_wider_than_the_port() -> None:
+    with pytest.raises(ValueError, match=r"at most 4 columns, not shape \(2, 5\)"):
+        pack_words(np.zeros((2, 5), dtype=np.int64), 4, 8)
