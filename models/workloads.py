@@ -201,6 +201,8 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
                                   and 1 <= mixed <= MAX_BATCH):
         what = f"an int in 1..{MAX_BATCH}" if chunk is not None else "None without a chunk"
         problems.append(Problem("mixed", f"must be {what}, not {mixed!r}"))
+    if not isinstance(vector_ops, bool):
+        problems.append(Problem("vector_ops", f"must be True or False, not {vector_ops!r}"))
     if problems:
         raise ConfigError(problems)
     overrides: dict[str, Any] = {}
