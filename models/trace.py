@@ -399,8 +399,9 @@ def _meta_problems(layer: Layer, where: str) -> list[Problem]:
     batch count, B's source, the seed of a shape-only layer, each tensor's format name."""
     meta, problems = layer.meta, []
     for key, (length, lo) in _META_LISTS.items():
+        valued = layer.act is not None or "seed" in meta  # operands will be formed
         need = key in ("kernel", "stride", "padding", "dilation") and layer.op == "conv2d" \
-            or key in ("a_shape", "b_shape") and "seed" in meta
+            and valued or key in ("a_shape", "b_shape") and "seed" in meta
         if (key in meta or need) and not _ints(meta.get(key), length, lo):
             size = f"{length} " if length else ""
             problems.append(Problem(f"{where}.{key}", f"must be a list of {size}ints >= {lo}, "
@@ -432,8 +433,9 @@ def _meta_problems(layer: Layer, where: str) -> list[Problem]:
 
 
 def _shape_problems(layer: Layer, prefix: str) -> list[Problem]:
-    """Stored operand shapes that contradict the layer's M, K, N (linear and matmul; a
-    conv's input is checked when it is lowered)."""
+    """Stored int8 operand shapes that contradict the layer's M, K, N (linear and matmul; a
+    conv's input, and other formats' grouped layouts, are checked when operands are
+    formed)."""
     want: dict[str, tuple[int, ...]] = {}
     if layer.op == "linear":
         want = {"act": (layer.M, layer.K), "weight": (layer.N, layer.K)}
@@ -445,8 +447,9 @@ def _shape_problems(layer: Layer, prefix: str) -> list[Problem]:
                 want[role] = tuple(shape)
     problems = []
     for role, shape in want.items():
-        enc = getattr(layer, role)
-        if enc is not None and np.prod(enc.codes.shape) != np.prod(shape):
+        enc = getattr(layer, role)  # int8 codes keep the tensor's shape; grouped ones pad
+        if enc is not None and enc.meta.get("format") == int8.NAME \
+                and np.prod(enc.codes.shape) != np.prod(shape):
             problems.append(Problem(f"{prefix}{role}.codes",
                                     f"must hold {'x'.join(map(str, shape))} values for "
                                     f"layer {layer.name!r} (M={layer.M}, K={layer.K}, "
