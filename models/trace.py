@@ -15,6 +15,11 @@ activation x activation matmuls, a second activation), repeated ``count`` times:
   [K, N], ``meta["b_source"] == "activation"``) or ``weight`` codes [N, K]
   (``meta["b_source"] == "weight"``). Batch dims broadcast as in ``torch.matmul``.
 
+- ``vector``: a non-GEMM operator (``qaccel.models.vector_capture``): ``M`` rows of ``N``
+  elements each, reduced along rows of ``K`` elements (``K = N`` for softmax and the norms,
+  1 for elementwise ops). ``meta``: ``vop`` (one of :data:`VECTOR_OPS`), ``inputs`` (tensor
+  operands read, 1 or 2), ``in_dtype`` / ``out_dtype``. No MACs, no stored tensors.
+
 Layer ``meta`` keys (all JSON): ``batch``, ``a_shape``, ``b_shape``, ``b_source``; conv:
 ``kernel`` [kh, kw], ``stride`` [sh, sw], ``padding`` [top, bottom, left, right] (pixels),
 ``dilation`` [dh, dw]; matmul: ``batch_shape``; activation x activation matmuls in an
@@ -48,9 +53,12 @@ from qaccel.models import int8
 from qaccel.models.encoded import Encoded
 from qaccel.models.lowering import conv_weight_gemm, generate, im2col
 
-__all__ = ["OPS", "Layer", "Trace"]
+__all__ = ["OPS", "VECTOR_OPS", "Layer", "Trace"]
 
-OPS = ("linear", "conv2d", "matmul")
+OPS = ("linear", "conv2d", "matmul", "vector")
+#: kinds of vector layer (``meta["vop"]``): non-GEMM operators run on the vector unit
+VECTOR_OPS = ("softmax", "layernorm", "rmsnorm", "gelu", "silu", "mul", "add", "rotary",
+              "scale", "mask")
 ROLES = ("weight", "act", "act_b")
 SCHEMA = "qaccel.trace"
 VERSION = 1
@@ -91,6 +99,9 @@ class Layer:
         if self.N % self.conv_groups:
             raise ConfigError.single(f"{where} conv_groups", f"must divide N={self.N}, "
                                      f"not {self.conv_groups!r}")
+        if self.op == "vector" and self.meta.get("vop") not in VECTOR_OPS:
+            raise ConfigError.single(f"{where} meta.vop", f"must be one of "
+                                     f"{', '.join(VECTOR_OPS)}, not {self.meta.get('vop')!r}")
         if self.op != "conv2d" and self.conv_groups != 1:
             raise ConfigError.single(f"{where} conv_groups", f"must be 1 for a {self.op} "
                                      f"layer, not {self.conv_groups!r}")
@@ -110,8 +121,16 @@ class Layer:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates of the whole layer."""
+        """Multiply-accumulates of the whole layer (0 for a vector layer)."""
+        if self.op == "vector":
+            return 0
         return math.prod(self.gemm_shape())
+
+    @property
+    def elements(self) -> int:
+        """Elements a vector layer produces (``M x N``; for GEMMs the output's too)."""
+        count, m, _, n = self.gemm_shape()
+        return count * m * n
 
     @property
     def b_source(self) -> str:
@@ -122,6 +141,8 @@ class Layer:
     @property
     def has_values(self) -> bool:
         """True if operand values exist: captured codes, or a seed to generate them from."""
+        if self.op == "vector":
+            return False
         b = self.act_b if self.b_source == "activation" else self.weight
         return (self.act is not None and b is not None) or "seed" in self.meta
 
