@@ -17,6 +17,11 @@ Spec layout (units in the key names)::
       output: {size_kib: 64, word_bits: 1024, banks: 4}
     dram: {bits_per_cycle: 128, pj_per_bit: 8.0}
     tech: {node_nm: 28}
+
+Optional: ``kv_format`` (the KV cache's format, ``qaccel.arch.kv``: fp16, int8, int4 or a
+registered format the PEs can compute on), ``buffers.kv`` (an on-chip buffer reserved for the
+KV cache), ``dram.capacity_gib`` and ``vector_unit`` (``{lanes, cycles_per_element}``,
+``qaccel.arch.vector``).
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ __all__ = ["load_accelerator", "preset_names", "PRESET_DIR"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 TOP_KEYS = ("version", "name", "description", "clock_mhz", "pe_array", "buffers", "dram", "tech",
-            "mapping")
+            "mapping", "kv_format", "vector_unit")
 BUFFER_KEYS = ("weight", "input", "output")
+#: optional buffers: ``kv``, the on-chip buffer reserved for the KV cache
+OPTIONAL_BUFFER_KEYS = ("kv",)
 
 
 def preset_names() -> list[str]:
@@ -100,12 +107,40 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
         nodes = ", ".join(str(n) for n in sorted(TECH_SCALE))
         ctx.add("tech.node_nm", f"must be one of {nodes} for the energy/area model (no "
                 f"scaling anchor for other nodes), not {tech.node_nm}")
-    if pe_array is not None and len(buffers) == len(BUFFER_KEYS):  # what stage two reads
+    vector_unit = None
+    if "vector_unit" in data:
+        from qaccel.arch.vector import VectorUnit
+
+        vector_unit = build(VectorUnit, data["vector_unit"], "vector_unit", ctx)
+    kv_format = data.get("kv_format")
+    if kv_format is not None:
+        _check_kv_format(kv_format, pe_array, ctx)
+    if pe_array is not None and all(k in buffers for k in BUFFER_KEYS):  # what stage two reads
         _cross_checks(pe_array, buffers, ctx)  # even beside other fields' problems: one pass
     ctx.raise_if_any()
     return Accelerator(name=name, pe_array=pe_array, weight_buffer=buffers["weight"],
                        input_buffer=buffers["input"], output_buffer=buffers["output"],
-                       dram=dram, clock_mhz=clock, tech=tech, mapping=mapping)
+                       dram=dram, clock_mhz=clock, tech=tech, mapping=mapping,
+                       kv_format=kv_format, kv_buffer=buffers.get("kv"),
+                       vector_unit=vector_unit)
+
+
+def _check_kv_format(name: Any, pe: PEArray | None, ctx: Context) -> None:
+    """``kv_format`` must name a format the PEs can compute on (``PEArray.kv_array``)."""
+    from qaccel.arch.kv import kv_bits
+
+    try:
+        bits = kv_bits(name)
+    except ConfigError as exc:
+        ctx.add("kv_format", exc.problems[0].message)
+        return
+    if pe is None:
+        return
+    try:
+        pe.kv_array(bits)
+    except ValueError as exc:
+        ctx.add("kv_format", f"must be a format the {pe.family} PEs compute on, not "
+                f"{name!r} ({exc})")
 
 
 def _pe_array(data: Any, ctx: Context) -> PEArray | None:
@@ -125,9 +160,15 @@ def _buffers(data: Any, ctx: Context) -> dict[str, Buffer]:
         ctx.add("buffers", f"must be a mapping of {', '.join(BUFFER_KEYS)}, not {data!r}")
         return {}
     for key in data:
-        if key not in BUFFER_KEYS:
-            ctx.add(f"buffers.{key}", f"is not a known buffer; allowed: {', '.join(BUFFER_KEYS)}")
+        if key not in BUFFER_KEYS + OPTIONAL_BUFFER_KEYS:
+            ctx.add(f"buffers.{key}", f"is not a known buffer; allowed: "
+                    f"{', '.join(BUFFER_KEYS + OPTIONAL_BUFFER_KEYS)}")
     out = {}
+    for key in OPTIONAL_BUFFER_KEYS:
+        if key in data:
+            buf = build(Buffer, data[key], f"buffers.{key}", ctx)
+            if buf is not None:
+                out[key] = buf
     for key in BUFFER_KEYS:
         if key not in data:
             ctx.add(f"buffers.{key}", "is missing")

@@ -75,6 +75,10 @@ class Dram:
                                      "sustained bandwidth (unit: bits per accelerator cycle)")
     pj_per_bit: float = spec_field(FloatIn(0.01, 1000.0), "pJ/bit",
                                    "access energy (unit: pJ/bit)")
+    #: capacity (unit: GiB); None: not checked. ``sim.run`` raises ConfigError when a
+    #: trace's weights plus its KV cache do not fit (``qaccel.sim.kv``)
+    capacity_gib: float | None = spec_field(FloatIn(0.001, float(1 << 20)), "GiB",
+                                            "capacity (unit: GiB; optional)", default=None)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,18 @@ class PEArray:
     def lanes(self) -> int:
         """Multipliers per PE (1 unless the family has dot-product PEs)."""
         return 1
+
+    def kv_array(self, bits: int) -> PEArray:
+        """The array as it runs a matmul whose B operand is the KV cache stored at ``bits``
+        bits per element (``qaccel.arch.kv``): by default the PEs take a B no wider than
+        their own ``b_bits`` at their own speed (widened at the array edge), and a wider one
+        raises ``ValueError``. Families whose timing depends on B's width override this."""
+        from qaccel.arch.kv import kv_view
+
+        if bits > self.b_bits:
+            raise ValueError(f"Cannot compute on a {bits}-bit KV cache on the {self.family} "
+                             f"array because its B operand is at most {self.b_bits} bits")
+        return kv_view(self, bits)
 
     def check_tile(self, tile: Any) -> None:
         """Raise ``ValueError`` when the tile does not fit one fold of this array: the dims
@@ -287,6 +303,23 @@ class Accelerator:
     tech: Tech
     mapping: MappingMode = MappingMode.AUTO
     version: int = SPEC_VERSION
+    #: the KV cache's format (attention's cached K and V, the B operand of the layers a trace
+    #: marks ``kv_cache``), a ``qaccel.arch.kv`` name; None: B in the PE's own B format (the
+    #: behaviour before the KV cache was its own operand)
+    kv_format: str | None = None
+    #: the on-chip buffer reserved for the KV cache (None: no such buffer, KV lives in DRAM)
+    kv_buffer: Buffer | None = None
+    #: the vector unit that runs the non-GEMM layers (``qaccel.arch.vector``); None: the
+    #: default one (:meth:`vector`)
+    vector_unit: Any = None
+
+    def vector(self) -> Any:
+        """The vector unit: ``vector_unit``, or ``arch.vector.default_vector_unit``."""
+        if self.vector_unit is not None:
+            return self.vector_unit
+        from qaccel.arch.vector import default_vector_unit
+
+        return default_vector_unit(self.pe_array)
 
     @property
     def family(self) -> str:
@@ -309,8 +342,23 @@ class Accelerator:
             "clock_mhz": self.clock_mhz,
             "pe_array": self.pe_array.to_dict(),
             "buffers": {k: dataclasses.asdict(getattr(self, f"{k}_buffer"))
-                        for k in ("weight", "input", "output")},
-            "dram": dataclasses.asdict(self.dram),
+                        for k in ("weight", "input", "output", "kv")
+                        if getattr(self, f"{k}_buffer") is not None},
+            "dram": {k: v for k, v in dataclasses.asdict(self.dram).items() if v is not None},
             "tech": dataclasses.asdict(self.tech),
             "mapping": self.mapping.value,
+            **({"kv_format": self.kv_format} if self.kv_format is not None else {}),
+            **({"vector_unit": self.vector_unit.to_dict()}
+               if self.vector_unit is not None else {}),
         }
+
+    def with_kv_format(self, name: str | None) -> Accelerator:
+        """A copy whose KV cache is in format ``name`` (re-validated: ConfigError at
+        ``kv_format`` when the PEs cannot compute on it)."""
+        from qaccel.arch.loader import load_accelerator
+
+        data = self.to_dict()
+        data.pop("kv_format", None)
+        if name is not None:
+            data["kv_format"] = name
+        return load_accelerator(data)

@@ -38,10 +38,13 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.format_kernels import table_codes
-from qaccel.models.kernels import Lut, flat, row_absmax
+from qaccel.models.lazy import lazy_names
 from qaccel.models.numerics import F32_MAX, F32_TINY, FormatConfig, Grid, Tie, as_real
-from qaccel.models.search import Buckets, thresholds
+
+#: the numba kernels, imported when an encoder first runs (qaccel.models.lazy)
+table_codes, = lazy_names("qaccel.models.format_kernels", "table_codes")
+Lut, flat, row_absmax = lazy_names("qaccel.models.kernels", "Lut", "flat", "row_absmax")
+Buckets, thresholds = lazy_names("qaccel.models.search", "Buckets", "thresholds")
 
 __all__ = ["Ant", "FAMILY", "TYPES", "flint_magnitudes", "type_codes"]
 

@@ -49,9 +49,13 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.format_kernels import bitmod_groups, group_ranges
-from qaccel.models.kernels import flat
+from qaccel.models.lazy import lazy_names
 from qaccel.models.numerics import FormatConfig, Grid, Tie, as_real, ungroup
+
+#: the numba kernels, imported when an encoder first runs (qaccel.models.lazy)
+bitmod_groups, group_ranges = lazy_names(
+    "qaccel.models.format_kernels", "bitmod_groups", "group_ranges")
+flat, = lazy_names("qaccel.models.kernels", "flat")
 
 __all__ = ["BitMoD", "FAMILY", "TYPE_NAMES", "SCALE_MIN", "SCALE_MAX",
            "AUTHORS_METADATA_BITS", "STORED_METADATA_BITS"]

@@ -11,6 +11,9 @@ paths to name the layers:
   (``encoder.layer.0.attention.self.matmul0`` is QK^T, ``matmul1`` is AV);
 - a name seen twice (a module called again) gets ``#1``, ``#2``... appended.
 
+Attention's two matmuls on the KV cache are marked ``kv_cache: "B"`` and ``kv_role`` "K"
+(QK^T) / "V" (AV) (:func:`mark_kv_roles`), so a ``kv_format`` applies to them.
+
 Real tensors: weights are encoded INT8 per output channel, the op's input activations INT8 per
 tensor (both sides of an activation x activation matmul). A matmul whose B is a 2-d
 ``nn.Parameter`` is treated as a weight (stored transposed, N x K). Meta tensors: only shapes
@@ -96,8 +99,13 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 class _Recorder:
     """Module-path stack, layer naming and encoding for one capture."""
 
-    def __init__(self, module: nn.Module, seed: int) -> None:
+    def __init__(self, module: nn.Module, seed: int, vector_ops: bool = False) -> None:
+        from qaccel.models.vector_capture import VectorRules
+
         self.seed = seed
+        self.vector = VectorRules(self.add_vector) if vector_ops else None
+        self.kv_matmuls: dict[str, int] = {}   # module path -> KV matmuls seen
+        self.scores_call = False                # the current call is a QK^T
         self.layers: list[Layer] = []
         self.names: set[str] = set()
         self.stack: list[dict[str, Any]] = []
@@ -108,8 +116,10 @@ class _Recorder:
             self.paths.setdefault(id(mod), path)
 
     # -- module stack (forward hooks) ---------------------------------------------------------
-    def push(self, mod: nn.Module, *_: Any) -> None:
+    def push(self, mod: nn.Module, *rest: Any) -> None:
         self.stack.append({"path": self.paths[id(mod)], "module": mod, "own_used": False})
+        if self.vector is not None:
+            self.vector.on_module(mod, rest[0] if rest else (), self.stack)
 
     def pop(self, *_: Any) -> None:
         self.stack.pop()
@@ -137,6 +147,18 @@ class _Recorder:
                       "in_attention": attention}
 
     # -- ops (TorchFunctionMode) --------------------------------------------------------------
+    def after(self, func: Callable, args: tuple, kwargs: dict, out: Any) -> None:
+        """A call returned ``out``: vector ops are classified on their results."""
+        if self.vector is not None:
+            self.vector.on_result(func, args, kwargs, out, self.stack, self.scores_call)
+        self.scores_call = False
+
+    def add_vector(self, vop: str, m: int, k: int, n: int, meta: dict[str, Any]) -> None:
+        """Append a vector layer (``qaccel.models.vector_capture``)."""
+        name, where = self._name(vop)
+        where.pop("in_attention")
+        self.layers.append(Layer(name, "vector", m, k, n, meta={**meta, **where}))
+
     def on_call(self, func: Callable, args: tuple, kwargs: dict) -> None:
         ops = _ops()
         if func is ops["linear"]:
@@ -161,6 +183,9 @@ class _Recorder:
         name, where = self._name(op)
         if where.pop("in_attention") and meta.get("b_source") == "activation":
             meta["kv_cache"] = "B"  # QK^T: B = K^T, AV: B = V (eager attention)
+            seen = self.kv_matmuls.get(where["module"], 0)
+            self.kv_matmuls[where["module"]] = seen + 1
+            self.scores_call = seen == 0     # its output is the attention scores
         meta = {**meta, **where, "dtype": str(next(iter(tensors.values()))[0].dtype)[6:]}
         encs: dict[str, Any] = {"weight": None, "act": None, "act_b": None}
         if any(t.device.type == "meta" for t, _ in tensors.values()):
@@ -246,17 +271,20 @@ def _mode_class() -> type:
         def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
             kwargs = kwargs or {}
             self.recorder.on_call(func, args, kwargs)
-            return func(*args, **kwargs)
+            out = func(*args, **kwargs)
+            self.recorder.after(func, args, kwargs, out)
+            return out
 
     return CaptureMode
 
 
 def capture_run(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, *,
-                seed: int = 0, name: str | None = None) -> tuple[Trace, Any]:
+                seed: int = 0, name: str | None = None,
+                vector_ops: bool = False) -> tuple[Trace, Any]:
     """Like :func:`capture`, and also return the module's output (unchanged)."""
     import torch
 
-    recorder = _Recorder(module, int(seed))
+    recorder = _Recorder(module, int(seed), vector_ops)
     handles = []
     seen: set[int] = set()
     for _, mod in module.named_modules():
@@ -279,23 +307,42 @@ def capture_run(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, 
         enumerate((example_inputs,) if isinstance(example_inputs, torch.Tensor)
                   else example_inputs)
     inputs = {str(k): list(v.shape) for k, v in items if isinstance(v, torch.Tensor)}
-    kinds = {ly.meta["values"] for ly in recorder.layers}
+    kinds = {ly.meta["values"] for ly in recorder.layers if ly.op != "vector"}
     meta = {"name": name or type(module).__name__, "seed": int(seed),
             "values": kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none"),
             "inputs": inputs, "formats": {"weight": "int8 per_channel axis 0",
                                           "act": "int8 per_tensor"},
             "not_captured": recorder.not_captured, "torch": torch.__version__}
+    mark_kv_roles(recorder.layers)
     return Trace(recorder.layers, meta), output
 
 
+def mark_kv_roles(layers: list[Layer]) -> None:
+    """Mark the KV-cache matmuls of each attention module: the first activation x activation
+    matmul whose B is the cache (``kv_cache: "B"``) reads K (QK^T, ``kv_role: "K"``), the
+    second reads V (AV, ``kv_role: "V"``). A module with another number of them (not eager
+    attention as transformers writes it) is left unmarked: the simulator then treats its
+    matmuls as plain GEMMs."""
+    by_module: dict[str, list[Layer]] = {}
+    for ly in layers:
+        if ly.op == "matmul" and ly.meta.get("kv_cache") == "B":
+            by_module.setdefault(ly.meta.get("module", ""), []).append(ly)
+    for found in by_module.values():
+        if len(found) == 2:
+            found[0].meta["kv_role"], found[1].meta["kv_role"] = "K", "V"
+
+
 def capture(module: nn.Module, example_inputs: tuple | dict | torch.Tensor, *,
-            seed: int = 0, name: str | None = None) -> Trace:
+            seed: int = 0, name: str | None = None, vector_ops: bool = False) -> Trace:
     """Run ``module`` once under ``torch.no_grad`` and return the Trace of its GEMMs.
 
     ``example_inputs``: positional args (tuple, or one tensor) or keyword args (dict).
     ``seed`` makes shape-only (meta-device) layers reproducible; ``name`` names the trace
     (default: the module's class name). Non-finite weights or inputs raise ConfigError naming
     the layer, e.g. ``layer encoder.layer.0.attention.self.query weight: must be finite, not
-    3 NaN values``.
+    3 NaN values``. ``vector_ops``: also record the non-GEMM operators (softmax, norms,
+    activations, rotary, residual adds, attention scale and mask) as vector layers
+    (:mod:`qaccel.models.vector_capture`).
     """
-    return capture_run(module, example_inputs, seed=seed, name=name)[0]
+    return capture_run(module, example_inputs, seed=seed, name=name,
+                       vector_ops=vector_ops)[0]

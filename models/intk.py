@@ -49,9 +49,12 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.format_kernels import group_ranges, intk_codes
-from qaccel.models.kernels import flat
+from qaccel.models.lazy import lazy_names
 from qaccel.models.numerics import FormatConfig, as_real, fp16_scale, ungroup
+
+#: the numba kernels, imported when an encoder first runs (qaccel.models.lazy)
+group_ranges, intk_codes = lazy_names("qaccel.models.format_kernels", "group_ranges", "intk_codes")
+flat, = lazy_names("qaccel.models.kernels", "flat")
 
 __all__ = ["IntK", "FAMILY"]
 

@@ -53,15 +53,14 @@ import numpy as np
 
 from qaccel.errors import ConfigError
 from qaccel.models.encoded import Encoded
-from qaccel.models.format_kernels import (
-    pair_buckets,
-    pair_candidates,
-    pair_codes,
-    victim_terms,
-)
-from qaccel.models.kernels import Lut, flat, row_moments
+from qaccel.models.lazy import lazy_names
 from qaccel.models.numerics import F32_MAX, F32_TINY, FormatConfig, Grid, Tie, as_real
-from qaccel.models.search import Buckets, thresholds
+
+#: the numba kernels, imported when an encoder first runs (qaccel.models.lazy)
+pair_buckets, pair_candidates, pair_codes, victim_terms = lazy_names(
+    "qaccel.models.format_kernels", "pair_buckets", "pair_candidates", "pair_codes", "victim_terms")
+Lut, flat, row_moments = lazy_names("qaccel.models.kernels", "Lut", "flat", "row_moments")
+Buckets, thresholds = lazy_names("qaccel.models.search", "Buckets", "thresholds")
 
 __all__ = ["OliVe", "FAMILY", "Spec", "spec", "decode_pair", "decode_pairs", "pair_tables"]
 

@@ -15,6 +15,11 @@ activation x activation matmuls, a second activation), repeated ``count`` times:
   [K, N], ``meta["b_source"] == "activation"``) or ``weight`` codes [N, K]
   (``meta["b_source"] == "weight"``). Batch dims broadcast as in ``torch.matmul``.
 
+- ``vector``: a non-GEMM operator (``qaccel.models.vector_capture``): ``M`` rows of ``N``
+  elements each, reduced along rows of ``K`` elements (``K = N`` for softmax and the norms,
+  1 for elementwise ops). ``meta``: ``vop`` (one of :data:`VECTOR_OPS`), ``inputs`` (tensor
+  operands read, 1 or 2), ``in_dtype`` / ``out_dtype``. No MACs, no stored tensors.
+
 Layer ``meta`` keys (all JSON): ``batch``, ``a_shape``, ``b_shape``, ``b_source``; conv:
 ``kernel`` [kh, kw], ``stride`` [sh, sw], ``padding`` [top, bottom, left, right] (pixels),
 ``dilation`` [dh, dw]; matmul: ``batch_shape``; activation x activation matmuls in an
@@ -48,9 +53,12 @@ from qaccel.models import int8
 from qaccel.models.encoded import Encoded
 from qaccel.models.lowering import conv_weight_gemm, generate, im2col
 
-__all__ = ["OPS", "Layer", "Trace"]
+__all__ = ["OPS", "VECTOR_OPS", "Layer", "Trace"]
 
-OPS = ("linear", "conv2d", "matmul")
+OPS = ("linear", "conv2d", "matmul", "vector")
+#: kinds of vector layer (``meta["vop"]``): non-GEMM operators run on the vector unit
+VECTOR_OPS = ("softmax", "layernorm", "rmsnorm", "gelu", "silu", "mul", "add", "rotary",
+              "scale", "mask")
 ROLES = ("weight", "act", "act_b")
 SCHEMA = "qaccel.trace"
 VERSION = 1
@@ -91,6 +99,9 @@ class Layer:
         if self.N % self.conv_groups:
             raise ConfigError.single(f"{where} conv_groups", f"must divide N={self.N}, "
                                      f"not {self.conv_groups!r}")
+        if self.op == "vector" and self.meta.get("vop") not in VECTOR_OPS:
+            raise ConfigError.single(f"{where} meta.vop", f"must be one of "
+                                     f"{', '.join(VECTOR_OPS)}, not {self.meta.get('vop')!r}")
         if self.op != "conv2d" and self.conv_groups != 1:
             raise ConfigError.single(f"{where} conv_groups", f"must be 1 for a {self.op} "
                                      f"layer, not {self.conv_groups!r}")
@@ -110,8 +121,16 @@ class Layer:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates of the whole layer."""
+        """Multiply-accumulates of the whole layer (0 for a vector layer)."""
+        if self.op == "vector":
+            return 0
         return math.prod(self.gemm_shape())
+
+    @property
+    def elements(self) -> int:
+        """Elements a vector layer produces (``M x N``; for GEMMs the output's too)."""
+        count, m, _, n = self.gemm_shape()
+        return count * m * n
 
     @property
     def b_source(self) -> str:
@@ -122,6 +141,8 @@ class Layer:
     @property
     def has_values(self) -> bool:
         """True if operand values exist: captured codes, or a seed to generate them from."""
+        if self.op == "vector":
+            return False
         b = self.act_b if self.b_source == "activation" else self.weight
         return (self.act is not None and b is not None) or "seed" in self.meta
 
@@ -164,10 +185,10 @@ class Layer:
             batch_shape = tuple(self.meta.get("batch_shape", ()))
             a_g = np.broadcast_to(a, batch_shape + (m, k)).reshape(count, m, k)
             b_g = np.broadcast_to(b, batch_shape + (k, n)).reshape(count, k, n)
-        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):
-            raise ValueError(f"Cannot form operands of layer {self.name} because the stored "
-                             f"shapes give A {a_g.shape} and B {b_g.shape}, not "
-                             f"{(count, m, k)} and {(count, k, n)}")
+        if a_g.shape != (count, m, k) or b_g.shape != (count, k, n):  # bad input: exit 2
+            raise ConfigError.single(f"layer {self.name}", f"must store operands that form "
+                                     f"{(count, m, k)} and {(count, k, n)} GEMM operands, "
+                                     f"not A {a_g.shape} and B {b_g.shape}")
         return np.ascontiguousarray(a_g), np.ascontiguousarray(b_g)
 
     def __repr__(self) -> str:
@@ -378,8 +399,9 @@ def _meta_problems(layer: Layer, where: str) -> list[Problem]:
     batch count, B's source, the seed of a shape-only layer, each tensor's format name."""
     meta, problems = layer.meta, []
     for key, (length, lo) in _META_LISTS.items():
+        valued = layer.act is not None or "seed" in meta  # operands will be formed
         need = key in ("kernel", "stride", "padding", "dilation") and layer.op == "conv2d" \
-            or key in ("a_shape", "b_shape") and "seed" in meta
+            and valued or key in ("a_shape", "b_shape") and "seed" in meta
         if (key in meta or need) and not _ints(meta.get(key), length, lo):
             size = f"{length} " if length else ""
             problems.append(Problem(f"{where}.{key}", f"must be a list of {size}ints >= {lo}, "
@@ -411,8 +433,9 @@ def _meta_problems(layer: Layer, where: str) -> list[Problem]:
 
 
 def _shape_problems(layer: Layer, prefix: str) -> list[Problem]:
-    """Stored operand shapes that contradict the layer's M, K, N (linear and matmul; a
-    conv's input is checked when it is lowered)."""
+    """Stored int8 operand shapes that contradict the layer's M, K, N (linear and matmul; a
+    conv's input, and other formats' grouped layouts, are checked when operands are
+    formed)."""
     want: dict[str, tuple[int, ...]] = {}
     if layer.op == "linear":
         want = {"act": (layer.M, layer.K), "weight": (layer.N, layer.K)}
@@ -424,8 +447,9 @@ def _shape_problems(layer: Layer, prefix: str) -> list[Problem]:
                 want[role] = tuple(shape)
     problems = []
     for role, shape in want.items():
-        enc = getattr(layer, role)
-        if enc is not None and np.prod(enc.codes.shape) != np.prod(shape):
+        enc = getattr(layer, role)  # int8 codes keep the tensor's shape; grouped ones pad
+        if enc is not None and enc.meta.get("format") == int8.NAME \
+                and np.prod(enc.codes.shape) != np.prod(shape):
             problems.append(Problem(f"{prefix}{role}.codes",
                                     f"must hold {'x'.join(map(str, shape))} values for "
                                     f"layer {layer.name!r} (M={layer.M}, K={layer.K}, "

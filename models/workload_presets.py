@@ -196,6 +196,13 @@ WORKLOADS: dict[str, WorkloadInfo] = {w.id: w for w in (
            "128256, context 8192: meta-llama/Meta-Llama-3-8B config.json", 8192,
            hidden_size=4096, num_hidden_layers=32, num_attention_heads=32,
            num_key_value_heads=8, intermediate_size=14336, vocab_size=128256),
+    # Llama 3.1 8B: Llama 3 8B's shapes with a 128K context (long-context runs)
+    _llama("llama-3.1-8b", "Llama Team 2024, The Llama 3 Herd of Models (arXiv:2407.21783) "
+           "Table 3 (Llama 3.1 8B: 32 layers, dim 4096, FFN 14336, 32 heads, 8 KV heads, vocab "
+           "128K, context 128K); vocab 128256, context 131072: meta-llama/Llama-3.1-8B "
+           "config.json", 131072,
+           hidden_size=4096, num_hidden_layers=32, num_attention_heads=32,
+           num_key_value_heads=8, intermediate_size=14336, vocab_size=128256),
     # ViT-Base/16 and ViT-Huge/14 at 224 x 224 with a 1000-class head (qkv with bias)
     WorkloadInfo("vit-b-16", "vit", "ViTConfig", "ViTForImageClassification",
                  {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,

@@ -23,7 +23,9 @@ Phases (language models):
 
 Decode steps are one Trace: every layer of every step, in execution order, each name suffixed
 ``@step<s>`` (``model.layers.0.self_attn.q_proj@step3``) and its meta holding ``step``;
-attention matmuls also hold ``kv_len`` (keys attended). ``trace.meta["layers_per_step"]``
+attention matmuls also hold ``kv_len`` (keys attended), ``kv_role`` ("K" for QK^T, "V" for
+AV) and ``kv_written`` (1: the keys each sequence adds to the KV cache per step; a prefill's
+add all of theirs, the simulator's default). ``trace.meta["layers_per_step"]``
 gives the stride, :func:`split_steps` the per-step lists. Each layer has its own seed,
 ``SeedSequence([seed, index in the trace])``, the rule :func:`capture` uses.
 
@@ -156,7 +158,9 @@ def _check(info: WorkloadInfo | None, phase: Any, tokens: Any, batch: Any, kv_le
 
 def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch: int = 1,
                    kv_len: int | None = None, steps: int = 1, image_size: int | None = None,
-                   seed: int = 0, blocks: int | None = None) -> Trace:
+                   seed: int = 0, blocks: int | None = None,
+                   vector_ops: bool = False, chunk: int | None = None,
+                   mixed: int | None = None) -> Trace:
     """Shape-only Trace of one run of preset ``id`` (see the module docstring for shapes).
 
     ``tokens``: prompt length of a prefill (unit: tokens per sequence), and the default of
@@ -166,12 +170,39 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
     value generators. ``blocks``: keep only the first ``blocks`` transformer blocks (quick
     looks and tests; None = all). Bad arguments raise ConfigError listing every problem, e.g.
     ``phase: must be one of 'prefill', 'decode', not 'prefil'``. Vision models ignore
-    ``tokens``.
+    ``tokens``. ``vector_ops``: also the non-GEMM operators as vector layers (softmax, norms,
+    activations, rotary, residual adds, attention scale and mask;
+    :mod:`qaccel.models.vector_capture`); in decode the ones on the attention scores grow
+    with the KV length like QK^T. ``chunk``: prefill in chunks of that many tokens, each
+    attending to the cache of the ones before (:mod:`qaccel.models.llm_phases`); ``mixed``:
+    with ``chunk``, each chunk also carries one token of each of ``mixed`` sequences in
+    decode, attending to ``kv_len`` (default ``tokens``) keys plus one per chunk.
     """
     info = WORKLOADS.get(id) if isinstance(id, str) else None
     problems = [] if info is not None else [Problem(
         "id", f"must be one of {', '.join(WORKLOADS)}, not {id!r}")]
-    problems += _check(info, phase, tokens, batch, kv_len, steps, image_size, seed, blocks)
+    problems += _check(info, phase, tokens, batch, None if mixed is not None else kv_len,
+                       steps, image_size, seed, blocks)
+    if mixed is not None and kv_len is not None and info is not None and info.kind == "llm":
+        n = -(-tokens // chunk) if _is_int(tokens) and _is_int(chunk) and chunk > 0 else 1
+        top = int(info.context_tokens) - (n - 1)
+        if not (_is_int(kv_len) and 1 <= kv_len <= top):
+            problems.append(Problem("kv_len", f"must be an int in 1..{top} (the context of "
+                                    f"{info.id} less one key per later chunk), not "
+                                    f"{kv_len!r}"))
+    if chunk is not None:
+        llm_prefill = info is not None and info.kind == "llm" and phase == "prefill"
+        top = int(tokens) if _is_int(tokens) and tokens >= 1 else 1
+        if not (llm_prefill and _is_int(chunk) and 1 <= chunk <= top):
+            what = f"an int in 1..{top} (the prompt's tokens)" if llm_prefill else \
+                "None (chunks are for a language model's prefill)"
+            problems.append(Problem("chunk", f"must be {what}, not {chunk!r}"))
+    if mixed is not None and not (chunk is not None and _is_int(mixed)
+                                  and 1 <= mixed <= MAX_BATCH):
+        what = f"an int in 1..{MAX_BATCH}" if chunk is not None else "None without a chunk"
+        problems.append(Problem("mixed", f"must be {what}, not {mixed!r}"))
+    if not isinstance(vector_ops, bool):
+        problems.append(Problem("vector_ops", f"must be True or False, not {vector_ops!r}"))
     if problems:
         raise ConfigError(problems)
     overrides: dict[str, Any] = {}
@@ -184,18 +215,33 @@ def build_workload(id: str, *, phase: str = "prefill", tokens: int = 256, batch:
                                "batch": int(batch), "seed": int(seed)}
     if info.kind != "cnn":
         request["blocks"] = int(blocks or info.layers)
+    if vector_ops:
+        request["vector_ops"] = True
     if info.kind in ("vit", "cnn"):
         size = int(image_size or info.config.get("image_size", 224))
         request["image_size"] = size
         pixels = _meta_zeros((int(batch), 3, size, size), False)
-        trace = _capture(model, {"pixel_values": pixels}, seed, id)
+        trace = _capture(model, {"pixel_values": pixels}, seed, id, vector_ops)
+    elif phase == "prefill" and chunk is not None:
+        from qaccel.models.llm_phases import chunked_prefill
+
+        request.update(tokens=int(tokens), chunk=int(chunk))
+        trace = chunked_prefill(model, int(batch), int(tokens), int(chunk), int(seed), id,
+                                vector_ops)
+        if mixed is not None:
+            from qaccel.models.llm_phases import mixed_steps
+
+            request.update(mixed=int(mixed), kv_len=int(kv_len or tokens))
+            trace = mixed_steps(trace, model, int(mixed), request["kv_len"], int(seed), id,
+                                vector_ops)
     elif phase == "prefill":
         request["tokens"] = int(tokens)
         ids = _meta_zeros((int(batch), int(tokens)), True)
-        trace = _capture(model, {"input_ids": ids}, seed, id)
+        trace = _capture(model, {"input_ids": ids}, seed, id, vector_ops)
     else:
         request.update(kv_len=int(kv_len or tokens), steps=int(steps))
-        trace = _decode(model, int(batch), request["kv_len"], int(steps), int(seed), id)
+        trace = _decode(model, int(batch), request["kv_len"], int(steps), int(seed), id,
+                        vector_ops)
     trace.meta["workload"] = request
     trace.meta["config"] = copy.deepcopy(dict(info.config))
     trace.meta["source"] = info.source
@@ -210,10 +256,11 @@ def _meta_zeros(shape: tuple[int, ...], ids: bool) -> Any:
     return torch.zeros(shape, dtype=torch.long if ids else torch.float32, device="meta")
 
 
-def _capture(model: nn.Module, inputs: dict[str, Any], seed: int, name: str) -> Trace:
+def _capture(model: nn.Module, inputs: dict[str, Any], seed: int, name: str,
+             vector_ops: bool = False) -> Trace:
     from qaccel.models.capture import capture
 
-    return capture(model, inputs, seed=seed, name=name)
+    return capture(model, inputs, seed=seed, name=name, vector_ops=vector_ops)
 
 
 def _heads(config: Any) -> tuple[int, int, int]:
@@ -253,7 +300,7 @@ def _mark_attention(trace: Trace, config: Any) -> None:
 
 
 def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
-            name: str) -> Trace:
+            name: str, vector_ops: bool = False) -> Trace:
     """Capture decode step 0 with ``kv_len - 1`` cached keys, then derive steps 1.."""
     import inspect
 
@@ -270,7 +317,7 @@ def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
             cache.update(k, k, i)
         params = inspect.signature(model.forward).parameters
         inputs["cache" if "cache" in params else "past_key_values"] = cache
-    first = _capture(model, inputs, seed, name)
+    first = _capture(model, inputs, seed, name, vector_ops)
     pairs = _attention_pairs(first.layers)
     for qk, av in pairs:  # the captured shapes must be the ones derived below
         if (qk.M, qk.N, av.M, av.K) != (1, kv_len, 1, kv_len):
@@ -292,10 +339,15 @@ def _decode(model: nn.Module, batch: int, kv_len: int, steps: int, seed: int,
                 k += step
                 meta["a_shape"][-1] += step
                 meta["b_shape"][-2] += step
+            elif ly.op == "vector" and meta.get("on_scores"):   # rows of keys
+                n += step
+                k = n if k > 1 else 1
             if id(ly) in qk_ids or id(ly) in av_ids:
                 meta["kv_len"] = kv_len + step
+                meta["kv_written"] = 1      # the new token's key / value joins the cache
             meta["step"] = step
-            meta["seed"] = _layer_seed(seed, step * per_step + i)
+            if ly.op != "vector":
+                meta["seed"] = _layer_seed(seed, step * per_step + i)
             layers.append(Layer(f"{ly.name}@step{step}", ly.op, m, k, n, ly.conv_groups,
                                 meta=meta))
     meta = dict(first.meta, layers_per_step=per_step)

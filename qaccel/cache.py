@@ -46,7 +46,7 @@ __all__ = ["CACHE_FORMAT", "TRACE_SOURCES", "cache_dir", "code_key", "entry_dir"
 CACHE_FORMAT = 1
 #: modules (files of qaccel.models) whose code decides a workload trace's content
 TRACE_SOURCES = ("workloads.py", "workload_presets.py", "capture.py", "lowering.py",
-                 "trace.py", "encoded.py", "int8.py")
+                 "trace.py", "encoded.py", "int8.py", "vector_capture.py", "llm_phases.py")
 #: packages whose versions decide how a model is built and captured
 TRACE_PACKAGES = ("torch", "transformers")
 

@@ -12,7 +12,8 @@ periods and every result beat to a file. Python only
   packed into port words (:func:`pack_words`, vectorized; the same words as the bench's
   :func:`~qaccel.rtl.tb.beats.pack_row`), batches from
   :func:`~qaccel.rtl.tb.beats.plan_batches`;
-* checks the outputs with the bench's own model and scoreboard (``golden()``,
+* predicts with the bench's own model while the harness runs (a second core computes
+  ``golden()`` meanwhile) and checks the outputs with the bench's scoreboard (``golden()``,
   ``batch_timing()``, the family's ``tile_result``), fed in the order the cocotb monitors
   feed them, into the same :class:`~qaccel.rtl.tb.bench.Report`.
 
@@ -46,7 +47,7 @@ from qaccel.rtl.export import create_top, verilog_text, write_if_changed
 from qaccel.rtl.tb.beats import StreamTile, plan_batches
 from qaccel.rtl.tb.bench import Report
 from qaccel.rtl.tb.driver import Corruption
-from qaccel.rtl.tb.model import TileModel, batch_cycles
+from qaccel.rtl.tb.model import Expected, TileModel, batch_cycles
 from qaccel.rtl.tb.scoreboard import InOrderScoreboard
 from qaccel.rtl.verilator import SimulatorMissing
 
@@ -245,7 +246,8 @@ class FastRun:
     """A fast run: the bench's :class:`Report` (``sim_seconds``: the whole run but the
     build: preparing, the harness process, checking), each tile's ``cycles`` port value
     in order, and the wall time of the parts (unit: s; ``loop_seconds``: the harness's
-    simulation loop alone, ``harness_seconds``: its process, start-up and files included);
+    simulation loop alone, ``harness_seconds``: its process, start-up and files included;
+    ``check_seconds``: the predictions, made while the harness runs, and the comparisons);
     ``cpu_seconds``: the CPU time of the whole run (both processes; unit: s).
     """
 
@@ -271,19 +273,30 @@ class FastRun:
         return r.sim_cycles / self.loop_seconds if self.loop_seconds else 0.0
 
 
-def _check(params: PEArray, family_rtl: ModuleType, design: Design,
-           batches: list[list[_TileBeats]], data: np.ndarray, run: FastRun) -> None:
-    """Feed the harness's observations to the bench's model and scoreboard, in the order
-    the cocotb monitors feed them."""
-    report = run.report
-    sb = InOrderScoreboard(lambda tile, rows: family_rtl.tile_result(params, tile, rows))
-    model = TileModel(params, sb.add_expected)
-    o_words, lanes, bits = _words(design.cols * design.acc_bits), design.cols, design.acc_bits
-    pos = 5
-    for batch in batches[:int(data[4])]:
+def _predict(params: PEArray, batches: list[list[_TileBeats]]) -> list[list[Expected]]:
+    """The bench's model's predictions (``golden()``, ``batch_timing()``), batch by batch."""
+    out: list[list[Expected]] = []
+    for batch in batches:
+        out.append([])
+        model = TileModel(params, out[-1].append)
         for tb in batch:
             model.on_tile(tb.index, tb.tile)
         model.on_start()
+    return out
+
+
+def _check(params: PEArray, family_rtl: ModuleType, design: Design,
+           batches: list[list[_TileBeats]], expected: list[list[Expected]], data: np.ndarray,
+           run: FastRun) -> None:
+    """Feed the predictions of each batch the harness started and its observations to the
+    bench's scoreboard, in the order the cocotb model and monitors feed them."""
+    report = run.report
+    sb = InOrderScoreboard(lambda tile, rows: family_rtl.tile_result(params, tile, rows))
+    o_words, lanes, bits = _words(design.cols * design.acc_bits), design.cols, design.acc_bits
+    pos = 5
+    for batch, predicted in zip(batches[:int(data[4])], expected, strict=False):
+        for e in predicted:
+            sb.add_expected(e)
         report.batch_tiles.append(len(batch))
         dones, taken = int(data[pos + 1]), int(data[pos + 2])
         pairs = data[pos + 3:pos + 3 + 2 * dones].reshape(dones, 2).astype(np.int64)
@@ -338,15 +351,19 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
         (folder / "in.bin").write_bytes(_input_file(design, batches, limits))
         run.prepare_seconds = time.perf_counter() - wall
         t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        done = subprocess.run([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
-                              capture_output=True, text=True, check=False)
+        with subprocess.Popen([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            expected = _predict(params, batches)  # golden() while the harness simulates
+            predict_seconds = time.perf_counter() - t0
+            stdout, stderr = proc.communicate()
         run.harness_seconds = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
-        if done.returncode != 0:
+        if proc.returncode != 0:
             raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
-                               f"exited {done.returncode}: {done.stderr.strip()[-2000:]}")
-        info = json.loads(done.stdout.strip().splitlines()[-1])
+                               f"exited {proc.returncode}: {stderr.strip()[-2000:]}")
+        info = json.loads(stdout.strip().splitlines()[-1])
         data = np.fromfile(folder / "out.bin", dtype="<u4")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -357,8 +374,8 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     report.run_cycles, report.run_seconds = info["run_cycles"], info["run_ns"] * 1e-9
     report.sim_cycles = info["last_edge"] - info["first_edge"]
     run.loop_seconds = info["loop_ns"] * 1e-9
-    _check(params, family_rtl, design, batches, data, run)
-    run.check_seconds = time.perf_counter() - t0
+    _check(params, family_rtl, design, batches, expected, data, run)
+    run.check_seconds = time.perf_counter() - t0 + predict_seconds
     report.sim_seconds = time.perf_counter() - wall
     run.cpu_seconds = time.process_time() - cpu + harness_cpu
     return run

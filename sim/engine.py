@@ -5,6 +5,11 @@ The engine is chosen by name; the family's module at that level is found by file
 return the same columns; the reference engine loops over folds with simulated buffers, the
 fast engine uses closed forms and BLAS.
 
+Vector layers (``op == "vector"``: softmax, norms, activations...) run on the vector unit
+(``sim/vector.py``), timing only; KV layers under a ``kv_format`` on the array computing on
+the KV cache (``sim/kv.py``). Both are simulated layer by layer, never from the per-shape
+memo (their cost depends on more than the GEMM shape).
+
 A *layer* is anything with ``name``, ``op``, ``gemm_shape() -> (count, M, K, N)``,
 ``has_values`` and ``operands() -> (A int8 [count, M, K], B int8 [count, K, N])``
 (:class:`qaccel.models.Layer` is one).
@@ -23,10 +28,12 @@ from qaccel.arch.cost import counts_energy_pj
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import Accelerator, MappingMode
 from qaccel.errors import ConfigError
+from qaccel.sim import kv
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.mapper import Objective, choose
 from qaccel.sim.plan import ceil_div, total_cycles
 from qaccel.sim.result import COLUMNS, TOTAL_INPUTS, SimResult, column_totals
+from qaccel.sim.vector import overlap_rows, simulate_vector_layer
 
 __all__ = ["run", "run_totals", "ENGINES", "simulate_layer"]
 
@@ -35,6 +42,7 @@ ENGINES = ("fast", "reference")
 
 def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
                    values: bool = False, objective: str = "cycles", pin_dataflow: bool = False,
+                   kv_on_chip: bool = False,
                    ) -> tuple[dict[str, Any], GemmCounts, np.ndarray | None]:
     """One layer: (result row, its counts, output [count, M, N] or None).
 
@@ -42,9 +50,16 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     mapping space under ``objective``; ``fixed``: the preset's); the chosen engine then
     simulates it (the reference engine fold by fold with its buffers). The fast engine's
     timing-only result depends on the layer's shape alone, so it is computed once per
-    (accelerator, shape, objective) and reused (:func:`_timed_shape`)."""
-    count, M, K, N = layer.gemm_shape()  # noqa: N806
+    (accelerator, shape, objective) and reused (:func:`_timed_shape`). A vector layer runs on
+    the vector unit; a KV layer under a ``kv_format`` on the array computing on the KV cache
+    (``qaccel.sim.kv``; ``kv_on_chip``: the cache sits in ``buffers.kv``)."""
+    if layer.op == "vector":                 # non-GEMM operator: the vector unit
+        row, counts = simulate_vector_layer(layer, accel, engine)
+        return row, counts, None
     pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    if accel.kv_format is not None and kv.is_kv_layer(layer):
+        return _kv_layer(layer, kv.kv_accelerator(accel), engine, objective, pin, kv_on_chip)
+    count, M, K, N = layer.gemm_shape()  # noqa: N806
     if engine == "fast" and not values:
         core, scaled = _timed_shape(accel, count, M, K, N, objective, pin)
         return {"layer": layer.name, "op": layer.op, **core}, scaled, None
@@ -61,6 +76,23 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
     scaled = counts.scaled(count)
     core = _row_core(accel, choice, counts, scaled, count, M, K, N)
     return {"layer": layer.name, "op": layer.op, **core}, scaled, outputs
+
+
+def _kv_layer(layer: Any, accel: Accelerator, engine: str, objective: str, pin: bool,
+              on_chip: bool) -> tuple[dict[str, Any], GemmCounts, None]:
+    """A KV layer (timing only): its GEMMs on ``accel`` (the KV view), plus the cache's
+    writes and, on chip, its reads moved off DRAM (``kv.with_kv_traffic``)."""
+    count, M, K, N = kv.kv_shape(layer)  # noqa: N806
+    choice = _choice(accel, M, K, N, objective, pin)
+    if engine == "fast":
+        counts = choice.counts
+    else:
+        counts, _ = level_module(choice.pe.family, engine).simulate_gemm(choice.pe, choice.plan)
+    scaled, rd, wr = kv.with_kv_traffic(counts.scaled(count), choice.plan, layer,
+                                        choice.pe.b_bits, on_chip)
+    core = _row_core(accel, choice, scaled, scaled, count, M, K, N)
+    core.update(kv_rd_bytes=ceil_div(rd, 8), kv_wr_bytes=ceil_div(wr, 8))
+    return {"layer": layer.name, "op": layer.op, **core}, scaled, None
 
 
 def _choice(accel: Accelerator, M: int, K: int, N: int, objective: str,  # noqa: N803
@@ -101,7 +133,8 @@ def _row_core(accel: Accelerator, choice: Any, counts: GemmCounts, scaled: GemmC
         "sram_wr_bytes": ceil_div(scaled.sram_wr.total, 8),
         "dram_rd_bytes": ceil_div(scaled.dram_rd.total, 8),
         "dram_wr_bytes": ceil_div(scaled.dram_wr.total, 8),
-        "dram_bytes": ceil_div(dram_bits, 8),
+        "dram_bytes": ceil_div(dram_bits, 8), "kv_rd_bytes": 0, "kv_wr_bytes": 0,
+        "hidden_cycles": 0,
     }
     row.update(counts_energy_pj(accel, pe, scaled))
     return row
@@ -139,12 +172,21 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     layers = _layers(trace)
     if values is not None and not isinstance(values, bool):  # "yes" is truthy: refuse it
         raise ConfigError.single("values", f"must be True, False or None, not {values!r}")
+    gemms = [layer for layer in layers if layer.op != "vector"]   # vector layers: timing
     if values is None:
-        values = all(getattr(layer, "act", None) is not None for layer in layers)
-    elif values and not all(layer.has_values for layer in layers):
-        missing = next(layer.name for layer in layers if not layer.has_values)
+        values = bool(gemms) and all(getattr(layer, "act", None) is not None
+                                     for layer in gemms)
+    elif values and not all(layer.has_values for layer in gemms):
+        missing = next(layer.name for layer in gemms if not layer.has_values)
         raise ConfigError.single("values", f"cannot be simulated because layer {missing!r} "
                                  "has no operand values (shapes only)")
+    if accel.kv_format is not None and values and any(map(kv.is_kv_layer, layers)):
+        raise ConfigError.single("values", f"cannot be simulated with kv_format "
+                                 f"{accel.kv_format!r} (KV layers are timed at the KV width; "
+                                 "bit values exist for B in the PE's own format): run "
+                                 "timing only (--no-values)")
+    kv.check_capacity(layers, accel, getattr(trace, "meta", {}))
+    on_chip = kv.kv_on_chip(layers, accel)
     rows, events, outputs = [], {}, {}
     iterator: Iterable[Any] = layers
     if progress:
@@ -156,7 +198,7 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
     pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
     by_shape: dict[tuple[int, int, int, int], tuple[dict[str, Any], GemmCounts]] = {}
     for layer in iterator:
-        if timed:   # shape-only results, one per distinct shape (no accelerator hashing)
+        if timed and not _special(layer, accel):   # one result per distinct GEMM shape
             shape = layer.gemm_shape()
             hit = by_shape.get(shape)
             if hit is None:
@@ -165,11 +207,12 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
             row, out = {"layer": layer.name, "op": layer.op, **core}, None
         else:
             row, counts, out = simulate_layer(layer, accel, engine, values, objective,
-                                              pin_dataflow)
+                                              pin_dataflow, on_chip)
         rows.append(row)
         events[layer.name] = dict(counts.events)
         if out is not None:
             outputs[layer.name] = out
+    overlap_rows(rows, accel.vector().schedule.value == "overlapped")
     frame = pd.DataFrame({c: [row[c] for row in rows] for c in COLUMNS}, columns=list(COLUMNS))
     return SimResult(frame=frame, accel_name=accel.name, engine=engine, outputs=outputs,
                      events=events)
@@ -180,11 +223,11 @@ def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: 
     """``run(trace, accel, engine, values=False, ...).totals()`` without building the
     per-layer frame: what a sweep point needs (same numbers, by the same
     :func:`~qaccel.sim.result.column_totals`)."""
-    if engine != "fast":
+    layers = _layers(trace)
+    if engine != "fast" or any(_special(layer, accel) for layer in layers):
         return run(trace, accel, engine, values=False, objective=objective,
                    pin_dataflow=pin_dataflow).totals()
     _check_run(engine, objective)
-    layers = _layers(trace)
     pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
     by_shape: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     cores = []
@@ -195,3 +238,9 @@ def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: 
             core = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)[0]
         cores.append(core)
     return column_totals({c: [core[c] for core in cores] for c in TOTAL_INPUTS})
+
+
+def _special(layer: Any, accel: Accelerator) -> bool:
+    """Whether a layer's cost depends on more than its GEMM shape: a vector layer, or a KV
+    layer under a ``kv_format``."""
+    return layer.op == "vector" or (accel.kv_format is not None and kv.is_kv_layer(layer))

@@ -12,8 +12,9 @@ dataflow, then stream tile (S, then the powers of two upwards), then loop order.
   to S (exclusive). In ``os`` the streamed dim is K: a K split is only listed
   for families whose partial sums may leave the array (``PEArray.k_split``), at multiples of
   ``PEArray.k_split_multiple`` (a quantization group for the FP32-group-sum PEs);
-- minus the mappings :func:`qaccel.sim.plan.mapping_problem` rejects (partial sums that are
-  revisited must fit the output buffer).
+- minus the mappings :func:`qaccel.sim.plan.mapping_problem` rejects (partial sums that a
+  ws/is order revisits must fit the output buffer; a K split needs one fold's partial sums to
+  fit and spills the rest between chunks).
 
 **Objectives** (:class:`Objective`): ``cycles`` (total cycles, memory stalls included),
 ``energy`` (total pJ) and ``edp`` (their product). Ties go to the first candidate in the order

@@ -230,23 +230,21 @@ def mapping_problem(plan: FoldPlan) -> str | None:
     """Why the plan's mapping is outside the mapping space, or None.
 
     Partial sums that are revisited cyclically must stay in the output buffer's reuse half:
-    with ``rows_outer`` and O as the col operand, one chunk's O (D_c x T); with a K split
-    (O stationary, several chunks), all of O (D_r x D_c)."""
+    with ``rows_outer`` and O as the col operand, one chunk's O (D_c x T). A K split (O
+    stationary, several chunks) needs one fold's partial sums to fit; the others spill to
+    DRAM and come back in the next chunk when the set does not fit
+    (``sim.fast.closed_form._cyclic_spill``)."""
     roles, cap, order = plan.roles, plan.reuse_bits["O"], plan.loop_order
     b_o = plan.elem_bits["O"]
-    d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
+    d_c = plan.dims[plan.col_dim]
     if roles["col"] == "O" and order.rows_first and plan.row_blocks > 1:
         span = plan.streamed if order.chunk_inside else plan.tile
         if d_c * span * b_o > cap:
             return f"{order.value} needs the partial sums it revisits in the output buffer"
     if roles["stationary"] == "O" and plan.chunks > 1:
-        if order.chunk_inside:
-            kept = (plan.sizes(plan.row_dim)[0][0] * d_c if order.rows_first
-                    else d_r * plan.sizes(plan.col_dim)[0][0])
-        else:
-            kept = d_r * d_c
-        if kept * b_o > cap:
-            return "a K split needs the partial sums it revisits in the output buffer"
+        block = plan.sizes(plan.row_dim)[0][0] * plan.sizes(plan.col_dim)[0][0]
+        if block * b_o > cap:
+            return "a K split needs one fold's partial sums in the output buffer"
     return None
 
 

@@ -14,19 +14,25 @@ from qaccel.arch.cost import ENERGY_COLUMNS
 
 __all__ = ["SimResult", "COLUMNS", "SUM_COLUMNS", "TOTAL_INPUTS", "column_totals"]
 
-#: columns of :attr:`SimResult.frame`, in order. Cycle columns are counts of cycles (SCALE-Sim
-#: prints the 0-based index of a layer's last cycle: our ``compute_cycles`` - 1).
+#: columns of :attr:`SimResult.frame`, in order. ``kv_rd_bytes`` / ``kv_wr_bytes``: the KV
+#: cache a layer reads and writes under a ``kv_format`` (``qaccel.sim.kv``; 0 otherwise), in
+#: DRAM or the KV buffer, wherever it lives (also counted in the DRAM or SRAM columns).
+#: ``hidden_cycles``: a vector layer's cycles run under the next GEMM (``vector_unit.schedule:
+#: overlapped``; taken off its ``total_cycles``, so total = compute + stall - hidden). Cycle
+#: columns are counts of cycles (SCALE-Sim prints the 0-based index of a layer's last cycle:
+#: our ``compute_cycles`` - 1).
 COLUMNS = (
     "layer", "op", "M", "K", "N", "gemms", "family", "fmt", "dataflow",
     "loop_order", "stream_tile", "preload", "rows", "cols", "lanes",
     "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles", "utilization",
     "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
+    "kv_rd_bytes", "kv_wr_bytes", "hidden_cycles",
     *ENERGY_COLUMNS,
 )
 #: columns that add up over layers in :meth:`SimResult.totals`
 SUM_COLUMNS = ("gemms", "folds", "macs", "compute_cycles", "stall_cycles", "total_cycles",
                "sram_rd_bytes", "sram_wr_bytes", "dram_rd_bytes", "dram_wr_bytes", "dram_bytes",
-               *ENERGY_COLUMNS)
+               "kv_rd_bytes", "kv_wr_bytes", "hidden_cycles", *ENERGY_COLUMNS)
 
 
 #: the columns :func:`column_totals` reads

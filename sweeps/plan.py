@@ -104,6 +104,7 @@ def plan_sweep(spec: SweepSpec) -> Plan:
     points: dict[str, Point] = {}
     invalid: list[str] = []
     excluded = 0
+    kv_formats: set[str] = set()
     for combo in combos:
         values = {a.name: a.values[i] for a, i in zip(axes, combo, strict=True)}
         changes = {p: values[a.name] for a in axes for p in a.paths}
@@ -114,6 +115,9 @@ def plan_sweep(spec: SweepSpec) -> Plan:
         except ConfigError as exc:
             invalid.append(", ".join(f"{k}={v!r}" for k, v in values.items())
                            + f": {exc.problems[0]}")
+            continue
+        if accel.kv_format is not None:   # KV layers lose their marks in shape-only workloads
+            kv_formats.add(accel.kv_format)
             continue
         columns = arch_columns(accel)
         columns.update({a.name: columns[a.paths[0]] if a.paths else values[a.name]
@@ -127,6 +131,10 @@ def plan_sweep(spec: SweepSpec) -> Plan:
         for name in spec.workload_names:
             pid = point_id(arch, workloads[name], spec.engine)
             points.setdefault(pid, Point(pid, name, arch, columns))
+    if kv_formats:
+        ctx.add("kv_format", f"cannot be swept yet, not {', '.join(sorted(kv_formats))}: sweep "
+                "workloads are GEMM shapes, so the KV cache layers would run at the weight "
+                "width; remove kv_format (qaccel sim --kv-format runs it)")
     if invalid and spec.on_invalid is OnInvalid.ERROR:
         ctx.add("axes", f"must give a valid accelerator in every combination, not "
                 f"{len(invalid)} of {len(combos)} invalid, e.g. "

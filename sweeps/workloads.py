@@ -224,6 +224,8 @@ def _trace(raw: Any, path: str, ctx: Context, base_dir: Path,
         for problem in exc.problems:
             ctx.add(path, problem.message)
         return None
+    if _refuse_vector_layers(trace, path, ctx):
+        return None
     layers = tuple(ShapeLayer(ly.name, ly.op, *ly.gemm_shape()[1:], count=ly.gemm_shape()[0])
                    for ly in trace.layers)
     if not layers:
@@ -266,6 +268,19 @@ def _preset(entry: Mapping[str, Any], path: str, ctx: Context,
             key = "preset" if problem.path == "id" else problem.path
             ctx.add(f"{path}.{key}", problem.message)
         return None
+    if _refuse_vector_layers(trace, f"{path}.vector_ops", ctx):
+        return None
     layers = tuple(ShapeLayer(ly.name, ly.op, *ly.gemm_shape()[1:], count=ly.gemm_shape()[0])
                    for ly in trace.layers)
     return Workload(str(name), layers, f"preset:{entry['preset']}")
+
+
+def _refuse_vector_layers(trace: Any, path: str, ctx: Context) -> bool:
+    """Sweep workloads are GEMM shapes only: a trace with vector (non-GEMM) layers would run
+    them as GEMMs, so it is refused (``qaccel sim`` runs them on the vector unit)."""
+    vector = [ly.name for ly in trace.layers if ly.op == "vector"]
+    if vector:
+        ctx.add(path, f"cannot be swept because the workload has {len(vector)} vector "
+                f"(non-GEMM) layers, e.g. {vector[0]!r}; sweeps simulate GEMM shapes only: "
+                "drop vector_ops, or use qaccel sim")
+    return bool(vector)

@@ -143,14 +143,15 @@ def test_sweep_spec_dict(request):
 
 
 # ---- trace folders ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def trace_dir(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["mlp_demo", "conv_demo"])
+def trace_dir(request, tmp_path_factory) -> Path:
+    """A captured trace folder: linear layers, or convolutions (im2col geometry)."""
     from qaccel.models import demo
     from qaccel.models.capture import capture
 
-    folder = tmp_path_factory.mktemp("fuzz") / "mlp"
-    module, inputs = demo.mlp_demo(seed=0, batch=2)
-    capture(module, inputs, seed=0, name="mlp").save(folder)
+    folder = tmp_path_factory.mktemp("fuzz") / request.param
+    module, inputs = getattr(demo, request.param)(seed=0)
+    capture(module, inputs, seed=0, name=request.param).save(folder)
     return folder
 
 

@@ -109,12 +109,13 @@ class AntOperand(CodedOperand):
         """Fraction bits of the integers :meth:`values` returns."""
         return decoder_tables(self.type_name)[2] if self.bits == 4 else 0
 
-    def values(self) -> np.ndarray:
-        """Integer values ``value * 2^frac`` (int64), from the formats' own decoders."""
+    def values(self, dtype: Any = np.int64) -> np.ndarray:
+        """Integer values ``value * 2^frac`` (``dtype``, default int64; every 4-bit value and
+        INT8 code fits int16), from the formats' own decoders."""
         if self.bits == 8:
-            return self.codes.view(np.int8).astype(np.int64)
+            return self.codes.view(np.int8).astype(dtype)
         table = ant_fmt.code_values(4, self.type_name) * 2**self.frac
-        return np.round(table).astype(np.int64)[self.codes]
+        return np.round(table).astype(dtype)[self.codes]
 
 
 @register_pe("ant")

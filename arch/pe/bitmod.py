@@ -83,9 +83,11 @@ comparison with the paper's 0.56 pJ/cycle and 1221.6 um^2 PE: this model lands a
 with priced parts only, 79% / 45% with an estimate for shifters and gates).
 
 The B operand of activation x activation matmuls (attention's K and V) is quantized to the
-PE's weight format per group along K like a weight. The authors' simulator instead runs attention at
-an 8-bit KV cache (``kv_prec = 8``, 4 cycles per element): per-layer B formats need engine
-support (the fold plan does not know a layer's operand kinds) and are not modelled.
+PE's weight format per group along K like a weight, unless the accelerator names a
+``kv_format`` (``qaccel.arch.kv``): then :meth:`BitmodArray.kv_array` runs the KV cache's
+2..8-bit integers bit-serially at ``ceil(bits/2)`` cycles per element, as the authors'
+simulator runs attention at an 8-bit KV cache (``kv_prec = 8``, 4 cycles per element). Bit
+values are simulated for weight-format B only.
 """
 
 from __future__ import annotations
@@ -216,8 +218,9 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
 
     @property
     def cpw(self) -> int:
-        """Cycles per weight (``cycles_per_weight(bits)``)."""
-        return cycles_per_weight(self.bits)
+        """Cycles per weight (``cycles_per_weight(b_bits)``: the weight format's bits, or a
+        KV cache's in :meth:`kv_array`)."""
+        return cycles_per_weight(self.b_bits)
 
     @property
     def fmt(self) -> str:  # type: ignore[override]
@@ -371,6 +374,17 @@ class BitmodArray(OwnsOutputs, OutputStationaryArray):
         return [(a16[g], BitmodWeights.from_float(b_f[g], self.weight_fmt,
                                                   f"layer {layer.name} B"))
                 for g in range(a16.shape[0])]
+
+    def kv_array(self, bits: int) -> Any:
+        """The array computing on a ``bits``-wide KV cache: integers of 2..8 bits run
+        bit-serially at ``ceil(bits/2)`` cycles per element (module docstring); wider ones
+        (FP16) have no power-of-two term decomposition in this PE."""
+        from qaccel.arch.kv import kv_view
+
+        if not 2 <= bits <= 8:
+            raise ValueError(f"Cannot compute on a {bits}-bit KV cache on the {self.family} "
+                             f"array because its bit-serial PEs take 2..8-bit integer B")
+        return kv_view(self, bits)
 
     @property
     def meta_bits_per_group(self) -> int:  # type: ignore[override]

@@ -57,6 +57,8 @@ ACC_BITS = 32
 EXP_ADD_BITS = 4
 #: golden() materializes at most this many (m, k, n) terms at once (memory bound only)
 _TERMS_PER_CHUNK = 1 << 20
+#: lines decoded at once by :meth:`OliveOperand.values` (memory bound only)
+_DECODE_LINES = 256
 
 
 @cache
@@ -144,11 +146,16 @@ class OliveOperand(CodedOperand):
         sig, exp = decode_sig_exp(self.codes.T, self.bits, self.normal)
         return sig.T, exp.T
 
-    def values(self) -> np.ndarray:
-        """Decoded integer values (units of the scale), int64, via the format's decoder."""
-        if self.pair_axis == 1:
-            return olive_fmt.decode_pairs(self.codes, self.bits, self.normal)
-        return olive_fmt.decode_pairs(self.codes.T, self.bits, self.normal).T
+    def values(self, dtype: Any = np.int64) -> np.ndarray:
+        """Decoded integer values (units of the scale) as ``dtype`` (default int64; every
+        OliVe value, at most 2016 in magnitude, fits int16), via the format's decoder, decoded
+        in blocks of lines so its temporaries stay small."""
+        codes = self.codes if self.pair_axis == 1 else self.codes.T   # pairs along the last axis
+        out = np.empty(codes.shape, dtype=dtype)
+        for r0 in range(0, codes.shape[0], _DECODE_LINES):
+            block = slice(r0, r0 + _DECODE_LINES)
+            out[block] = olive_fmt.decode_pairs(codes[block], self.bits, self.normal)
+        return out if self.pair_axis == 1 else out.T
 
 
 @register_pe("olive")

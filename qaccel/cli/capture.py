@@ -104,6 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "--force)")
     parser.add_argument("--force", action="store_true",
                         help="replace the trace in an existing --out-dir")
+    parser.add_argument("--vector-ops", action="store_true",
+                        help="also record the non-GEMM operators (softmax, norms, "
+                             "activations, residual adds...) as vector layers (docs/llm.md)")
     add_out_argument(parser)
     parser.set_defaults(func=run)
 
@@ -114,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     check_out_path(args.out)
     check_new_dir(args.out_dir, "--out-dir", args.force)
     module, inputs = model_builder(args.model)(args)
-    trace = capture(module, inputs, seed=args.seed, name=args.model)
+    trace = capture(module, inputs, seed=args.seed, name=args.model,
+                    vector_ops=args.vector_ops)
     trace.save(args.out_dir)
     table = trace.to_frame()
     table["macs"] = [layer.macs for layer in trace]

@@ -37,6 +37,10 @@ def add_arch_arguments(parser: argparse.ArgumentParser, default: str | None = No
                         "spec's `mapping:`, else auto)")
     parser.add_argument("--objective", default="cycles", metavar="|".join(OBJECTIVES),
                         help="what the mapper minimizes per layer (default: cycles)")
+    parser.add_argument("--kv-format", metavar="FORMAT",
+                        help="the KV cache's format, separate from the weights': fp16, int8, "
+                        "int4 or a registered format the PEs compute on (default: the spec's "
+                        "`kv_format:`, else K and V in the PE's own B format)")
     parser.add_argument("--preload", metavar="serial|overlapped",
                         help="stationary preload: serial, or overlapped with the previous "
                         "fold (shadow registers; families that have them)")
@@ -69,6 +73,13 @@ def accelerator_from_args(args: argparse.Namespace) -> Accelerator:
             raise ConfigError.single(", ".join(flags[p.path] if p.path in flags else p.path
                                                for p in exc.problems),
                                      "; ".join(p.message for p in exc.problems)) from None
+    if getattr(args, "kv_format", None) is not None:
+        try:
+            accel = accel.with_kv_format(args.kv_format)
+        except ConfigError as exc:   # name the flag, not the spec's path
+            raise ConfigError([dataclasses.replace(p, path="--kv-format", line=None)
+                               if p.path == "kv_format" else p
+                               for p in exc.problems]) from None
     if getattr(args, "mapping", None) is not None:
         mode = check_value(OneOf(MappingMode), args.mapping, "--mapping")
         accel = dataclasses.replace(accel, mapping=mode)

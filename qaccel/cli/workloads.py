@@ -25,7 +25,8 @@ __all__ = ["register", "run_list", "run_show", "build_from_flags", "add_cache_ar
 #: build_workload argument -> the flag that sets it (for error messages)
 FLAGS = {"id": "ID", "phase": "--phase", "tokens": "--tokens", "batch": "--batch",
          "kv_len": "--kv-len", "steps": "--steps", "image_size": "--image-size",
-         "seed": "--seed", "blocks": "--blocks"}
+         "seed": "--seed", "blocks": "--blocks", "chunk": "--chunk",
+         "mixed": "--mixed"}
 
 
 def add_cache_argument(parser: argparse.ArgumentParser) -> None:

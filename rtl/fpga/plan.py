@@ -115,8 +115,8 @@ def _readme(plan: Plan, params: PEArray, tiles: int) -> str:
                 f"  cd <this folder> && vivado -mode batch -source {PYNQ_TCL}",
                 "  -> out/qaccel.bit and out/qaccel.hwh (the script stops naming the step that "
                 "failed)",
-                "Or: qaccel fpga build --board pynq-z2 --plan <this folder> (checks the "
-                "Vivado version first).",
+                "Or: qaccel fpga build --board pynq-z2 --arch <same spec> --out <this "
+                "folder> (checks the Vivado version first).",
                 "",
                 "On the PYNQ-Z2 (PYNQ image 2.7 or newer), copy out/qaccel.bit, out/qaccel.hwh,",
                 f"{PYNQ_DRIVER} and {TILES_FILE} to one folder, then as root:",

@@ -8,9 +8,10 @@ K * (M * n_N + N * n_M), n_N / n_M the number of N / M blocks (1 when that dim i
 Values: each 4-bit PE adds ``(sig_a*sig_b) << (exp_a+exp_b) = (a*2^frac_a) * (b*2^frac_b)``
 and the 8-bit mode's four shifted sub-products add up to ``a*b``, so the INT32 result is the
 exact integer product of ``AntOperand.values()`` (from the formats' own decoders) reduced mod
-2^32. It is computed on float64 BLAS, exact while K * max|a| * max|b| < 2^53 (every partial
-sum is then an exactly representable integer, in any order); past that, int64 (exact mod
-2^64). ``tests/pe/test_ant.py::test_engines_agree_with_values`` ties this kernel to
+2^32. It is computed from int16 values with the exact chunked BLAS of
+:mod:`qaccel.sim.fast.exact`, exact while K * max|a| * max|b| < 2^53 (every partial sum is
+then an exactly representable integer, in any order); past that, int64 (exact mod 2^64).
+``tests/pe/test_ant.py::test_engines_agree_with_values`` ties this kernel to
 ``AntArray.golden`` through the reference engine and to an independent reference.
 """
 
@@ -22,21 +23,22 @@ from qaccel.arch.pe._fp16_activations import round_fp16
 from qaccel.arch.pe.ant import AntArray, AntOperand
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
+from qaccel.sim.fast.exact import FLOAT64_EXACT, exact_matmul
 from qaccel.sim.fast.fp_mac import sequential_f32_matmul
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm"]
 
-_FLOAT64_EXACT = 2**53 - 1
-
-
-def _exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` of int64 matrices exactly (mod 2^64 on the int64 fallback)."""
-    amax = int(np.abs(a).max(initial=0))
-    bmax = int(np.abs(b).max(initial=0))
-    if a.shape[1] * amax * bmax <= _FLOAT64_EXACT:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    return a @ b
+def _exact_product(a: AntOperand, b: AntOperand) -> np.ndarray:
+    """``A @ B`` of the operands' integer values exactly: int16 values through the chunked
+    float32 BLAS of :func:`~qaccel.sim.fast.exact.exact_matmul` (no int64 or float64 copy of
+    the operands) while ``K * max|a| * max|b|`` allows, else int64 (exact mod 2^64)."""
+    a16, b16 = a.values(np.int16), b.values(np.int16)
+    amax = int(np.abs(a16, dtype=np.int32).max(initial=0))
+    bmax = int(np.abs(b16, dtype=np.int32).max(initial=0))
+    if a16.shape[1] * amax * bmax <= FLOAT64_EXACT:
+        return exact_matmul(a16, b16)
+    return a.values() @ b.values()
 
 
 def simulate_gemm(pe: AntArray, plan: FoldPlan, a: AntOperand | None = None,
@@ -47,4 +49,4 @@ def simulate_gemm(pe: AntArray, plan: FoldPlan, a: AntOperand | None = None,
         return counts, None
     if pe.weight_only:   # FP16 activations x decoded weights, FP32 sequential accumulation
         return counts, round_fp16(sequential_f32_matmul(a, pe.weight_values(b)))
-    return counts, _exact_product(a.values(), b.values()).astype(np.int32)
+    return counts, _exact_product(a, b).astype(np.int32)

@@ -17,7 +17,8 @@ patterns follow:
 Per chunk of length t (``cols_outer``: column blocks outer; ``rows_outer``: row blocks outer):
 
 - stationary input X (used once per chunk): cyclic over the chunks on the whole D_r*D_c*b_X;
-- stationary output O (os; a K split revisits it per chunk and must fit cap_O): written once;
+- stationary output O (os; a K split revisits it per chunk): written once if it fits cap_O,
+  else spilled and read back per chunk (cyclic, with the last chunk's resident tail);
 - row operand X: cols_outer cyclic over the row blocks (D_r*t*b_X, n_c uses), rows_outer
   consecutive per block (n_c uses);
 - col operand X: cols_outer consecutive per block (n_r uses), rows_outer cyclic (D_c*t*b_X);
@@ -96,6 +97,66 @@ def _psum_traffic(plan: FoldPlan) -> tuple[int, int]:
     return wr, rd
 
 
+def _spill_sets(plan: FoldPlan) -> list[np.ndarray]:
+    """The stationary partial-sum blocks of a K split as the cyclic sets the chunks revisit,
+    each in visit order (bits per block): the whole grid when the chunk loop is outermost,
+    else one set per outer block."""
+    b = plan.elem_bits["O"]
+    rows = np.repeat([r for r, _ in plan.sizes(plan.row_dim)],
+                     [n for _, n in plan.sizes(plan.row_dim)])
+    cols = np.repeat([c for c, _ in plan.sizes(plan.col_dim)],
+                     [n for _, n in plan.sizes(plan.col_dim)])
+    outer, inner = (rows, cols) if plan.loop_order.rows_first else (cols, rows)
+    grid = np.outer(outer, inner).astype(np.int64) * b
+    if plan.loop_order.chunk_inside:
+        return list(grid)
+    return [grid.reshape(-1)]
+
+
+def _cyclic_spill(sizes: np.ndarray, visits: int, cap: int) -> tuple[int, int]:
+    """(DRAM write, DRAM read) bits of partial-sum blocks ``sizes`` (visit order, each at most
+    ``cap``) accumulated in the same order ``visits`` times through an LRU buffer of ``cap``
+    bits, every block written back after its last visit.
+
+    If the set fits, each block is written once. Otherwise every visit misses (a block is the
+    oldest when it comes round again, and the set does not fit), except in the last visit:
+    blocks are then written back and dropped as they finish, so the tail of the order that was
+    resident when the last visit began stays resident up to where the scan meets it. With the
+    resident tail starting at ``k0`` (the longest suffix that fits) and each miss evicting
+    only what its block needs, the frontier before block ``i`` is the first ``k >= k0`` with
+    ``suffix(k) + max(size[:i]) <= cap``; the scan meets it at the first ``i >= frontier``,
+    and the blocks from there on hit. Writes: one per block and visit, less the hits' previous
+    versions; reads: every revisit, less the hits."""
+    total = int(sizes.sum())
+    if total <= cap:
+        return total, 0
+    n = len(sizes)
+    suffix = np.zeros(n + 1, dtype=np.int64)
+    suffix[:n] = np.cumsum(sizes[::-1])[::-1]                 # suffix[k] = sum(sizes[k:])
+    seen_max = np.zeros(n, dtype=np.int64)                    # max(sizes[:i])
+    seen_max[1:] = np.maximum.accumulate(sizes[:-1])
+    # g(x) = first k with suffix[k] <= cap - x; the frontier before block i is
+    # max(k0, g(seen_max[i])) with k0 = g(0) (the resident tail when the last visit begins)
+    frontier = np.searchsorted(-suffix, -(cap - seen_max), side="left")
+    met = np.nonzero(np.arange(n) >= frontier)[0]
+    hits = int(suffix[met[0]]) if met.size else 0
+    return visits * total - hits, (visits - 1) * total - hits
+
+
+def _stationary_psum_traffic(plan: FoldPlan) -> tuple[int, int]:
+    """(DRAM write, DRAM read) bits of stationary partial sums (O in ``os``): written once
+    when they fit; with a K split whose partial sums do not fit, spilled and read back per
+    chunk (:func:`_cyclic_spill`, per cyclic set)."""
+    stat_bits = plan.dims[plan.row_dim] * plan.dims[plan.col_dim] * plan.elem_bits["O"]
+    if plan.chunks == 1:
+        return stat_bits, 0
+    wr = rd = 0
+    for sizes in _spill_sets(plan):
+        w, r = _cyclic_spill(sizes, plan.chunks, plan.reuse_bits["O"])
+        wr, rd = wr + w, rd + r
+    return wr, rd
+
+
 def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     """Folds, prologue/epilogue and per-operand DRAM and SRAM bits of one GEMM (no cycles or
     events yet). SRAM counts array-side accesses plus DRAM fills (writes) and write-backs
@@ -108,7 +169,9 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
 
     stat_bits = d_r * d_c * bits[stat]
     if stat == "O":                      # written per chunk, reloaded by later chunks
-        wr["O"] += stat_bits
+        w, r = _stationary_psum_traffic(plan)
+        wr["O"] += w
+        rd["O"] += r
         swr["O"] += stat_bits * n_s
         srd["O"] += stat_bits * (n_s - 1)
     else:

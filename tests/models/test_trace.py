@@ -55,7 +55,7 @@ def test_seeded_matmul_operands_broadcast():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"op": "conv3d"}, "layer x op: must be one of linear, conv2d, matmul, not 'conv3d'"),
+    ({"op": "conv3d"}, "layer x op: must be one of linear, conv2d, matmul, vector, not 'conv3d'"),
     ({"K": 0}, "layer x K: must be a positive int, not 0"),
     ({"M": 2.0}, "layer x M: must be a positive int, not 2.0"),
     ({"op": "conv2d", "N": 6, "conv_groups": 4}, "layer x conv_groups: must divide N=6, not 4"),

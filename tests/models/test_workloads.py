@@ -27,7 +27,7 @@ from qaccel.models.trace import Trace
 from qaccel.models.workloads import WORKLOADS, build_workload, list_workloads, split_steps
 
 IDS = ["opt-1.3b", "opt-6.7b", "phi-2", "yi-6b", "llama-2-7b", "llama-2-13b", "llama-3-8b",
-       "vit-b-16", "vit-h-14", "resnet-18", "resnet-50", "vgg-16", "bert-base"]
+       "llama-3.1-8b", "vit-b-16", "vit-h-14", "resnet-18", "resnet-50", "vgg-16", "bert-base"]
 
 
 def dims(layer) -> tuple:
@@ -74,6 +74,7 @@ PARAMS = {
     "llama-2-7b": llama_params(4096, 32, 4096, 11008, 32000),          # 6,738,415,616
     "llama-2-13b": llama_params(5120, 40, 5120, 13824, 32000),         # 13,015,864,320
     "llama-3-8b": llama_params(4096, 32, 8 * 128, 14336, 128256),      # 8,030,261,248
+    "llama-3.1-8b": llama_params(4096, 32, 8 * 128, 14336, 128256),    # 8,030,261,248
     "vit-b-16": 86_567_656, "vit-h-14": 632_045_800,                   # torchvision docs
     "resnet-18": 11_689_512, "resnet-50": 25_557_032,                  # torchvision docs
     "vgg-16": 138_357_544,                                             # torchvision docs
@@ -92,9 +93,9 @@ def test_table_lists_every_preset_with_counts_from_the_config():
     assert list(table["id"]) == IDS == list(WORKLOADS)
     assert list(table.columns) == ["id", "kind", "params_b", "layers", "hidden", "heads",
                                    "kv_heads", "context", "source"]
-    assert list(table["kind"]) == ["llm"] * 7 + ["vit"] * 2 + ["cnn"] * 3 + ["encoder"]
-    assert list(table["layers"]) == [24, 32, 32, 32, 32, 40, 32, 12, 32, 18, 50, 16, 12]
-    assert list(table["kv_heads"][:7]) == [32, 32, 32, 4, 32, 40, 8]
+    assert list(table["kind"]) == ["llm"] * 8 + ["vit"] * 2 + ["cnn"] * 3 + ["encoder"]
+    assert list(table["layers"]) == [24, 32, 32, 32, 32, 40, 32, 32, 12, 32, 18, 50, 16, 12]
+    assert list(table["kv_heads"][:8]) == [32, 32, 32, 4, 32, 40, 8, 8]
     assert PARAMS["llama-2-7b"] == 6_738_415_616 and PARAMS["opt-1.3b"] == 1_315_758_080
     for wid, want in PARAMS.items():
         assert WORKLOADS[wid].params == want, wid
@@ -424,7 +425,7 @@ def test_cli_lists_presets(tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert re.search(r"llama-2-7b\s+llm\s+6\.738\s+32\s+4,096\s+32\s+32\s+4,096", out)
-    assert "13 presets" in out
+    assert "14 presets" in out
     import pandas as pd
 
     assert list(pd.read_csv(tmp_path / "w.csv")["id"]) == IDS

@@ -294,3 +294,18 @@ def test_every_typo_in_one_run(tmp_path):
     assert lines[4].startswith("  - objectives[0].column (line 11): must name a numeric "
                                "result column (")
     assert lines[4].endswith("), not 'total_cycle'")
+
+
+def test_vector_layers_and_kv_format_are_refused_not_run_as_gemms():
+    """Sweep workloads are GEMM shapes: a preset with vector_ops (softmax, norms... as vector
+    layers) and an accelerator with a kv_format (KV layers at the KV width) would be simulated
+    wrongly, so both are ConfigErrors naming the field."""
+    data = spec_dict(workloads=[{"name": "w", "preset": "llama-2-7b", "phase": "decode",
+                                 "blocks": 1, "vector_ops": True}])
+    with pytest.raises(ConfigError, match=r"workloads\[0\]\.vector_ops: cannot be swept"):
+        load_spec(data)
+    data = spec_dict()
+    data["base_arch"] = "bitmod-hpca25-bitmod-decode"
+    data["axes"] = {"pe_array.rows": [16, 32]}
+    with pytest.raises(ConfigError, match="kv_format: cannot be swept yet, not int8"):
+        plan_sweep(load_spec(data))
