@@ -36,7 +36,7 @@ def test_example_runs_and_plots(path, tmp_path):
     assert (len(spec.workloads[0].layers), spec.workloads[0].macs) == (layers, macs)
     plan = plan_sweep(spec)
     summary = run_sweep(spec, tmp_path, workers=2, progress=False)
-    assert summary.ran == len(plan.points) > 100
+    assert summary.ran == len(plan.points) > 80   # llama2 families: 84 within 2 mm² (calibrated)
     assert len(summary.plots) == len(spec.plots) >= 3
     assert all(p.stat().st_size > 20_000 for p in summary.plots)
     _, df = load_sweep(tmp_path)

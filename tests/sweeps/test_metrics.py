@@ -150,6 +150,8 @@ def test_accuracy_proxy_is_an_objective_with_goal_max():
     assert spec.columns["weight_format"] == "text"
     rows = pd.DataFrame([dict(p.columns) for p in plan_sweep(spec).points])
     front = pareto_front(rows, [(o.column, o.goal) for o in spec.objectives])
-    # the smallest array of each format: FP16 is the most accurate, BitMoD FP3 the smallest
+    # FP16 is the most accurate, and with the area calibrated to our synthesized RTL also the
+    # smallest (16x12 FP16 0.28 mm² vs 16x16 BitMoD FP3 0.59 mm²: BitMoD's edge input buffers,
+    # docs/area.md), so the front is FP16's smallest array alone
     assert sorted(zip(front["weight_format"], front["pe_array.rows"], strict=True)) == \
-        [("bitmod_fp3", 16), ("fp16", 16)]
+        [("fp16", 16)]
