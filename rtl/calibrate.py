@@ -32,7 +32,7 @@ from scipy.optimize import nnls
 from qaccel.arch.calibration import CALIBRATION_FILE, COEFFICIENTS, design_row
 from qaccel.arch.components import TECH_SCALE
 
-__all__ = ["synth_point", "fit_family", "calibration_lines", "write_markdown",
+__all__ = ["synth_point", "fit_family", "pe_fields", "calibration_lines", "write_markdown",
            "CALIBRATION_ARRAYS", "main", "SECTION"]
 
 #: the heading of the section :func:`write_markdown` keeps up to date in docs/area.md
@@ -46,13 +46,23 @@ MIN_POINTS = len(COEFFICIENTS) + 1
 REDUCED_MIN_POINTS = 3
 
 
-def _params(family: str, rows: int, cols: int):
+def _params(family: str, rows: int, cols: int, fields: dict[str, Any] | None = None):
+    """The array the calibration synthesizes: ``fields`` (the PE fields stored with the
+    family's points) on the family's RTL defaults."""
     from qaccel.cli.rtl import rtl_params
 
-    return rtl_params(family, rows, cols, None, {})
+    return rtl_params(family, rows, cols, None, dict(fields or {}))
 
 
-def synth_point(family: str, rows: int, cols: int) -> dict[str, Any]:
+def pe_fields(params: Any) -> dict[str, Any]:
+    """The PE fields of ``params`` that are not its shape (stored with the points, so a later
+    change of the family's defaults or presets cannot change what they describe)."""
+    return {k: v for k, v in params.to_dict().items()
+            if k not in ("family", "rows", "cols", "preload")}
+
+
+def synth_point(family: str, rows: int, cols: int,
+                fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """Synthesize ``family``'s rows x cols array core: gate equivalents, flip-flops, 28 nm
     area (µm²) and the wall time of the synthesis (s)."""
     from amaranth.back import verilog
@@ -61,7 +71,7 @@ def synth_point(family: str, rows: int, cols: int) -> dict[str, Any]:
     from qaccel.rtl.synth import GE_AREA_UM2_28NM, _cmos
 
     start = time.perf_counter()
-    params = _params(family, rows, cols)
+    params = _params(family, rows, cols, fields)
     core = level_module(family, "rtl").create_core(params)
     name = f"{family}_{rows}x{cols}_core"
     with tempfile.TemporaryDirectory(prefix="qaccel-calib-") as tmp:
@@ -75,13 +85,14 @@ def synth_point(family: str, rows: int, cols: int) -> dict[str, Any]:
             "synth_seconds": round(time.perf_counter() - start, 1)}
 
 
-def fit_family(family: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+def fit_family(family: str, points: list[dict[str, Any]],
+               fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """Least-squares coefficients of :func:`qaccel.arch.calibration.design_row` for
     ``family``'s synthesized ``points`` (28 nm), and each point's relative error."""
     area_28 = TECH_SCALE[28][1]
     rows = []
     for p in points:
-        params = _params(family, p["rows"], p["cols"])
+        params = _params(family, p["rows"], p["cols"], fields)
         rows.append(design_row(params, area_28))
     x = np.array(rows, dtype=float)
     y = np.array([p["area_um2_28nm"] for p in points], dtype=float)
@@ -111,7 +122,7 @@ def fit_family(family: str, points: list[dict[str, Any]]) -> dict[str, Any]:
     return {**{k: float(v) for k, v in zip(COEFFICIENTS, coef, strict=True)},
             "points": n, "model": model_name,
             "max_rel_error": float(np.max(np.abs(model - y) / y)),
-            "params": _describe(_params(family, 4, 4))}
+            "params": _describe(_params(family, 4, 4, fields))}
 
 
 def _describe(params: Any) -> str:
@@ -147,12 +158,13 @@ def calibration_lines(data: dict[str, Any]) -> list[str]:
         fit = entry.get("fit")
         if fit is None:
             continue
-        a_pe = _params(family, 4, 4).pe_cost().area_um2 * area_28
+        fields = entry.get("pe_fields")
+        a_pe = _params(family, 4, 4, fields).pe_cost().area_um2 * area_28
         lines.append(f"| {family} | `{fit['params']}` | {a_pe:,.1f} | {fit['pe_factor']:.3f} "
                      f"| {fit['log_factor']:.4f} | {fit['row_um2']:,.1f} "
                      f"| {fit['col_um2']:,.1f} | {fit['points']} | {fit['max_rel_error']:.1%} |")
         for p in entry["points"]:
-            params = _params(family, p["rows"], p["cols"])
+            params = _params(family, p["rows"], p["cols"], fields)
             x = design_row(params, area_28)
             model = sum(fit[k] * v for k, v in zip(COEFFICIENTS, x, strict=True))
             analytic = analytic_area_um2(params, 28)
@@ -219,18 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     data["node_nm"] = 28
     for family in families:
         entry = data["families"].setdefault(family, {"points": []})
+        entry.setdefault("pe_fields", pe_fields(_params(family, 4, 4)))
         for rows, cols in arrays if not args.fit_only else []:
             if any((p["rows"], p["cols"]) == (rows, cols) for p in entry["points"]):
                 continue
             print(f"{family} {rows}x{cols} ...", end=" ", flush=True)
-            point = synth_point(family, rows, cols)
+            point = synth_point(family, rows, cols, entry["pe_fields"])
             print(f"{point['area_um2_28nm']:,.0f} um^2 in {point['synth_seconds']} s",
                   flush=True)
             entry["points"].append(point)
             entry["points"].sort(key=lambda p: (p["rows"] * p["cols"], p["rows"]))
             _save(args.out, data)
         if len(entry["points"]) >= REDUCED_MIN_POINTS:
-            entry["fit"] = fit_family(family, entry["points"])
+            entry["fit"] = fit_family(family, entry["points"], entry["pe_fields"])
             print(f"{family}: {entry['fit']}")
         _save(args.out, data)
     if args.markdown is not None:

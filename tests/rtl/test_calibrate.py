@@ -7,7 +7,8 @@ import pytest
 
 from qaccel.arch.calibration import calibrated_area_um2, calibration
 from qaccel.arch.cost import area_um2, array_area_um2
-from qaccel.cli.rtl import rtl_families, rtl_params
+from qaccel.cli.rtl import rtl_families
+from qaccel.rtl.calibrate import _params
 
 pytestmark = pytest.mark.rtl
 
@@ -34,7 +35,7 @@ def test_one_stored_point_resynthesizes_to_the_same_figure():
 
     assert calibration()["yosys"] == yosys_version()
     stored = _points("ant")[(4, 4)]
-    fresh = synth_point("ant", 4, 4)
+    fresh = synth_point("ant", 4, 4, calibration()["families"]["ant"]["pe_fields"])
     assert (fresh["gate_equivalents"], fresh["flip_flops"]) == (
         stored["gate_equivalents"], stored["flip_flops"])
 
@@ -49,7 +50,8 @@ def test_calibrated_model_within_10_percent_of_synthesis(family):
     points = _points(family)
     checked = 0
     for shape, point in points.items():
-        model = calibrated_area_um2(rtl_params(family, *shape, None, {}), 28)
+        fields = calibration()["families"][family]["pe_fields"]
+        model = calibrated_area_um2(_params(family, *shape, fields), 28)
         err = (model - point["area_um2_28nm"]) / point["area_um2_28nm"]
         assert abs(err) <= MAX_ERROR, f"{family} {shape}: model {model:,.0f} um^2, " \
             f"synthesis {point['area_um2_28nm']:,.0f} ({err:+.1%})"
