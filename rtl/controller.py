@@ -259,13 +259,12 @@ class ArrayTop(wiring.Component):
             m.submodules.kmem = kmem = Memory(shape=range(R + 1), depth=T, init=[])
         m.submodules.mmem = mmem = Memory(shape=range(D + 1), depth=T, init=[])
         w_wr = wmem.write_port()
-        w_rd = wmem.read_port(transparent_for=(w_wr,))
+        w_rd = _bypassed_read(m, wmem, w_wr, "w_byp")
         a_wr = amem.write_port()
-        a_rd = amem.read_port(transparent_for=(a_wr,))
+        a_rd = _bypassed_read(m, amem, a_wr, "a_byp")
         if not os:
-            k_wr, k_rd = kmem.write_port(), kmem.read_port(domain="comb")
-        m_wr, m_rd, m_rd_drain = (mmem.write_port(), mmem.read_port(domain="comb"),
-                                  mmem.read_port(domain="comb"))
+            k_wr = kmem.write_port()
+        m_wr, m_rd_drain = mmem.write_port(), mmem.read_port(domain="comb")
         banks = []
         for n in range(C):
             bank = Memory(shape=spec.acc_bits, depth=o_depth, init=[])
@@ -331,15 +330,26 @@ class ArrayTop(wiring.Component):
         with m.Else():
             m.d.comb += [sel.eq(cur), wb.eq(w_base), ab.eq(a_base), ob.eq(o_base)]
         tt = Mux(go, 0, t)                     # cycle index within the tile, 0 at its start
-        m.d.comb += [*([] if os else [k_rd.addr.eq(sel)]), m_rd.addr.eq(sel)]
-        s_sel = m_rd.data
+        # The starting / running tile's K and S from registers filled one tile ahead (the
+        # buffers do not change during RUN), and every expression of them evaluated for each
+        # candidate tile and selected by `go` last (TilePick): nothing waits for `go`.
+        s_views = _prefetched(m, mmem, cur, go, first_go, "s_pre")
+        k_views = (None,) * 3 if os else _prefetched(m, kmem, cur, go, first_go, "k_pre")
+        views = (  # the tile a cycle works on: the batch's first, the next, the running one
+            TileView(Const(0), Const(0), Const(0), Const(1), Const(1), k_views[0], s_views[0]),
+            TileView(Const(0), w_base + R, a_end + 1, Const(1), Const(0), k_views[1],
+                     s_views[1]),
+            TileView(t, w_base, a_base, running, idle, k_views[2], s_views[2]))
+        pick = TilePick(first_go, next_go, views)
+        s_sel = pick(lambda v: v.s)
+        k_sel = None if os else pick(lambda v: v.k)
         if os:
             stream_os(self, m, go, running, ab, s_sel, w_rd, a_rd)
         elif spec.shadow:
             stream_ws_shadow(self, m, go, first_go, running, idle, tt, sel, a_slot, wb, ab,
-                                   k_rd.data, s_sel, w_rd, a_rd, kmem)
+                                   k_sel, s_sel, w_rd, a_rd, kmem)
         else:
-            stream_ws(self, m, go, running, idle, tt, wb, ab, k_rd.data, s_sel, w_rd, a_rd)
+            stream_ws(self, m, pick, w_rd, a_rd)
 
         # Results: column n writes its next row at optr[n]; the tile ends when every
         # column has written row o_end.
@@ -386,9 +396,10 @@ class ArrayTop(wiring.Component):
 
         # ---- state ---------------------------------------------------------------------------
         with m.If(go):
+            last_row = pick(lambda v: v.ab + v.s - 1)  # no adder after `go`
             m.d.sync += [state.eq(_State.RUN), cur.eq(sel), t.eq(1), w_base.eq(wb),
-                         a_base.eq(ab), a_end.eq(ab + s_sel - 1), o_base.eq(ob),
-                         o_end.eq(ob + (R - 1) if os else ab + s_sel - 1)]
+                         a_base.eq(ab), a_end.eq(last_row), o_base.eq(ob),
+                         o_end.eq(ob + (R - 1) if os else last_row)]
         with m.Elif(running & tile_done):
             m.d.sync += [state.eq(_State.DRAIN), d_idx.eq(0), d_row.eq(0), d_tile.eq(0),
                          o_valid.eq(0)]
@@ -406,3 +417,75 @@ class ArrayTop(wiring.Component):
                              w_slot.eq(0), w_k.eq(0), w_wbase.eq(0),
                              a_slot.eq(0), a_ptr.eq(0), a_m.eq(0)]
         return m
+
+
+class _ReadView:
+    """``addr`` / ``data`` of a transparent synchronous read (see :func:`_bypassed_read`)."""
+
+    def __init__(self, addr: Value, data: Value) -> None:
+        self.addr, self.data = addr, data
+
+
+def _bypassed_read(m: Module, mem: Memory, wr: Any, name: str) -> _ReadView:
+    """A synchronous read port of ``mem`` transparent for ``wr`` (a read at the edge that
+    writes the same row returns the new word), built as a plain (non-transparent) read plus a
+    registered bypass instead of Amaranth's ``transparent_for``. Same values in every cycle;
+    the difference is physical: Amaranth writes a transparent port as a registered address and
+    an asynchronous read, so synthesis made the RAM's output latch out of the first register
+    *after* the read (a PE's stationary or input register) and the RAM's slow clock-to-output
+    ran straight into that PE's multiplier. Here the read's own register is the RAM's latch
+    and the PE's register stays in the fabric."""
+    rd = mem.read_port()
+    addr = Signal.like(rd.addr, name=f"{name}_addr")
+    hit, word = Signal(name=f"{name}_hit"), Signal.like(wr.data, name=f"{name}_word")
+    m.d.comb += rd.addr.eq(addr)
+    m.d.sync += [hit.eq(wr.en & (wr.addr == addr)), word.eq(wr.data)]
+    return _ReadView(addr, Mux(hit, word, rd.data))
+
+
+@dataclass(frozen=True)
+class TileView:
+    """What a cycle knows of the tile it works on: ``tt`` its cycle index, ``wb`` / ``ab``
+    the base addresses of its stationary / streamed rows, ``active`` (starting or running),
+    ``idle`` (the controller state), ``k`` / ``s`` its K and S (from registers)."""
+
+    tt: Value
+    wb: Value
+    ab: Value
+    active: Value
+    idle: Value
+    k: Value | None
+    s: Value
+
+
+class TilePick:
+    """``pick(f)``: ``f`` of the tile a cycle works on, ``f`` evaluated on each of three
+    :class:`TileView` s (the batch's first tile starting, the next tile starting, the
+    running tile) and selected by ``first_go`` / ``next_go`` last, so no logic in ``f`` waits
+    for ``go`` (which comes late in the cycle, from the result-write compare)."""
+
+    def __init__(self, first_go: Value, next_go: Value,
+                 views: tuple[TileView, TileView, TileView]) -> None:
+        self.first_go, self.next_go, self.views = first_go, next_go, views
+
+    def __call__(self, f: Any) -> Value:
+        first, nxt, run = (f(v) for v in self.views)
+        return Mux(self.first_go, first, Mux(self.next_go, nxt, run))
+
+
+def _prefetched(m: Module, mem: Memory, cur: Value, go: Value, first_go: Value,
+                name: str) -> tuple[Value, Value, Value]:
+    """Entry ``sel`` of a per-tile table (``mem``: K or S of each loaded tile) for the three
+    tiles a cycle may work on: the batch's first (``mem[0]``, read at a constant address),
+    the next (``<name>_nxt``) and the running one (``<name>_cur``). The registers are loaded
+    at each ``go`` with the new tile's entry and the one after it (read at ``cur + 2``, so no
+    read address waits for ``go``). The table is written only while IDLE, so the registers
+    equal the RAM whenever they are used."""
+    first, second, ahead = (mem.read_port(domain="comb") for _ in range(3))
+    m.d.comb += [first.addr.eq(0), second.addr.eq(1), ahead.addr.eq(cur + 2)]
+    cur_q = Signal(mem.shape, name=f"{name}_cur")
+    nxt_q = Signal(mem.shape, name=f"{name}_nxt")
+    with m.If(go):
+        m.d.sync += [cur_q.eq(Mux(first_go, first.data, nxt_q)),
+                     nxt_q.eq(Mux(first_go, second.data, ahead.data))]
+    return first.data, nxt_q, cur_q

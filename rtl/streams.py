@@ -52,31 +52,51 @@ class ControllerFault:
             raise ValueError(f"ControllerFault.tile must be an int >= 1, not {self.tile!r}")
 
 
-def stream_ws(top: ArrayTop, m: Module, go: Value, running: Value, idle: Value, tt: Value,
-              wb: Value, ab: Value, k_sel: Value, s_sel: Value, w_rd: Any, a_rd: Any) -> None:
-    """ws: preload R stationary rows (cycles 0..R-1), then stream row m in cycle R+m."""
-    core, R = top.core, top.spec.rows  # noqa: N806
-    # Preload: step tt (0..R-1) shifts in stationary row R-1-tt, zero if >= K.
-    pre = go | (running & (tt < R))
-    m.d.comb += [core.w_load.eq(pre),
-                 core.w_row.eq(Mux(pre & (tt + k_sel >= R), w_rd.data, 0))]
-    more_rows = (tt < R - 1) if R > 1 else Const(0)  # a step tt + 1 follows
-    with m.If(pre & more_rows):
-        m.d.comb += w_rd.addr.eq(wb + (R - 2) - tt)    # the row of step tt + 1
-    with m.Elif(idle):
-        m.d.comb += w_rd.addr.eq(R - 1)                # step 0 of the batch's first tile
-    with m.Else():
-        m.d.comb += w_rd.addr.eq(wb + (2 * R - 1))     # step 0 of the next tile
+def stream_ws(top: ArrayTop, m: Module, pick: Any, w_rd: Any, a_rd: Any) -> None:
+    """ws: preload R stationary rows (cycles 0..R-1), then stream row m in cycle R+m.
 
-    # Stream: read row m in cycle R-1+m, present it to the core in cycle R+m.
-    a_issue = (go | running) & (tt < s_sel + (R - 1))
-    if R > 1:
-        a_issue &= tt >= R - 1
+    ``pick(f)`` evaluates ``f`` on the tile the cycle works on
+    (:class:`~qaccel.rtl.controller.TilePick`: ``f`` sees a
+    :class:`~qaccel.rtl.controller.TileView`)."""
+    core, R = top.core, top.spec.rows  # noqa: N806
+
+    # Preload: step tt (0..R-1) shifts in stationary row R-1-tt, zero if >= K.
+    def pre(v: Any) -> Value:
+        return v.active & (v.tt < R)
+
+    def w_addr(v: Any) -> Value:
+        more_rows = (v.tt < R - 1) if R > 1 else Const(0)  # a step tt + 1 follows
+        return Mux(pre(v) & more_rows, v.wb + (R - 2) - v.tt,   # the row of step tt + 1
+                   Mux(v.idle, R - 1,                           # step 0 of a batch's first
+                       v.wb + (2 * R - 1)))                     # step 0 of the next tile
+
+    m.d.comb += [core.w_load.eq(pick(pre)),
+                 core.w_row.eq(Mux(pick(lambda v: pre(v) & (v.tt + v.k >= R)), w_rd.data, 0)),
+                 w_rd.addr.eq(pick(w_addr))]
+
+    # Stream: present row m to the core in cycle R+m. R = 1: read it in cycle R-1+m (the
+    # tile's cycle 0 at the earliest) and pass the RAM's output on. R > 1: read it a cycle
+    # earlier, in cycle R-2+m (never before the tile's cycle 0), and hold it in a register,
+    # so the RAM's slow clock-to-output does not run into the first PE's multiplier.
+    lead = 1 if R > 1 else 0
+
+    def a_issue(v: Any) -> Value:
+        step = v.tt + lead
+        issue = v.active & (step < v.s + (R - 1))
+        return issue & (step >= R - 1) if R > 1 else issue
+
     a_valid_q = Signal()
-    m.d.comb += a_rd.addr.eq(ab + tt - (R - 1))
-    m.d.sync += a_valid_q.eq(a_issue)
-    m.d.comb += [core.a_valid.eq(a_valid_q),
-                 core.a_row.eq(Mux(a_valid_q, a_rd.data, 0))]
+    m.d.comb += a_rd.addr.eq(pick(lambda v: v.ab + v.tt + lead - (R - 1)))
+    if lead:
+        read_q, a_row_q = Signal(name="a_read_q"), Signal.like(core.a_row, name="a_row_q")
+        m.d.sync += [read_q.eq(pick(a_issue)), a_valid_q.eq(read_q),
+                     a_row_q.eq(Mux(read_q, a_rd.data, 0))]
+        m.d.comb += [core.a_valid.eq(a_valid_q), core.a_row.eq(a_row_q)]
+    else:
+        m.d.sync += a_valid_q.eq(pick(a_issue))
+        m.d.comb += [core.a_valid.eq(a_valid_q),
+                     core.a_row.eq(Mux(a_valid_q, a_rd.data, 0))]
+
 
 def stream_ws_shadow(top: ArrayTop, m: Module, go: Value, first_go: Value, running: Value,
                      idle: Value, tt: Value, sel: Value, tiles: Value, wb: Value, ab: Value,
