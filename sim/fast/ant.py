@@ -23,23 +23,11 @@ from qaccel.arch.pe._fp16_activations import round_fp16
 from qaccel.arch.pe.ant import AntArray, AntOperand
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
-from qaccel.sim.fast.exact import FLOAT64_EXACT, exact_matmul
+from qaccel.sim.fast.exact import coded_product
 from qaccel.sim.fast.fp_mac import sequential_f32_matmul
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm"]
-
-def _exact_product(a: AntOperand, b: AntOperand) -> np.ndarray:
-    """``A @ B`` of the operands' integer values exactly: int16 values through the chunked
-    float32 BLAS of :func:`~qaccel.sim.fast.exact.exact_matmul` (no int64 or float64 copy of
-    the operands) while ``K * max|a| * max|b|`` allows, else int64 (exact mod 2^64)."""
-    a16, b16 = a.values(np.int16), b.values(np.int16)
-    amax = int(np.abs(a16, dtype=np.int32).max(initial=0))
-    bmax = int(np.abs(b16, dtype=np.int32).max(initial=0))
-    if a16.shape[1] * amax * bmax <= FLOAT64_EXACT:
-        return exact_matmul(a16, b16)
-    return a.values() @ b.values()
-
 
 def simulate_gemm(pe: AntArray, plan: FoldPlan, a: AntOperand | None = None,
                   b: AntOperand | None = None) -> tuple[GemmCounts, np.ndarray | None]:
@@ -49,4 +37,4 @@ def simulate_gemm(pe: AntArray, plan: FoldPlan, a: AntOperand | None = None,
         return counts, None
     if pe.weight_only:   # FP16 activations x decoded weights, FP32 sequential accumulation
         return counts, round_fp16(sequential_f32_matmul(a, pe.weight_values(b)))
-    return counts, _exact_product(a, b).astype(np.int32)
+    return counts, coded_product(a, b).astype(np.int32)

@@ -11,9 +11,11 @@ results (integers < 2^24) are summed in float64, exact while the total stays bel
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["exact_matmul", "FLOAT32_EXACT", "FLOAT64_EXACT"]
+__all__ = ["exact_matmul", "coded_product", "FLOAT32_EXACT", "FLOAT64_EXACT"]
 
 FLOAT32_EXACT = 2**24 - 1
 FLOAT64_EXACT = 2**53 - 1
@@ -47,3 +49,16 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     for k0 in range(0, K, k_chunk):
         acc += a32[:, k0:k0 + k_chunk] @ b[k0:k0 + k_chunk].astype(np.float32)
     return acc.astype(np.int64)
+
+
+def coded_product(a: Any, b: Any) -> np.ndarray:
+    """``A @ B`` of two coded operands' integer values exactly (int64): their int16 values
+    (``values(np.int16)``; the 4- and 8-bit codes' values fit) through :func:`exact_matmul`, no
+    int64 or float64 copy of the operands, while ``K * max|a| * max|b|`` <= 2^53; past that
+    the int64 product (exact mod 2^64, enough for INT32 accumulators mod 2^32)."""
+    a16, b16 = a.values(np.int16), b.values(np.int16)
+    amax = int(np.abs(a16, dtype=np.int32).max(initial=0))
+    bmax = int(np.abs(b16, dtype=np.int32).max(initial=0))
+    if a16.shape[1] * amax * bmax <= FLOAT64_EXACT:
+        return exact_matmul(a16, b16)
+    return a.values() @ b.values()

@@ -12,14 +12,14 @@ decodes: a fold of an M_t x K_t x N_t tile decodes ceil(K_t/2)*(M_t + N_t) pairs
 
 Values: each PE adds ``(sig_a*sig_b) << (exp_a+exp_b) = value_a * value_b`` (values from the
 format's own decoder, :func:`qaccel.models.olive.decode_pairs`), so the INT32 result is the
-exact integer product reduced mod 2^32. :func:`_exact_product` computes it from int16 values
-(every |value| <= 2016, the largest OliVe8 outlier) with the exact chunked BLAS of
-:mod:`qaccel.sim.fast.exact`: a partial sum over k terms is at most k * max|a| * max|b|, exact
-in float32 chunks and summed in float64 while the whole bound is below 2^53, whatever order or
-FMA the BLAS uses. Past the bound it falls back to int64 (exact mod 2^64, enough for mod 2^32).
-``tests/pe/test_olive.py::
-test_engines_agree_with_values`` ties this kernel to ``OliVeArray.golden`` (via the reference
-engine) and to an independent decode-then-multiply in Python integers.
+exact integer product reduced mod 2^32. :func:`~qaccel.sim.fast.exact.coded_product` computes
+it from int16 values (every |value| <= 2016, the largest OliVe8 outlier) with the exact chunked
+BLAS of :mod:`qaccel.sim.fast.exact`: a partial sum over k terms is at most k * max|a| *
+max|b|, exact in float32 chunks and summed in float64 while the whole bound is below 2^53,
+whatever order or FMA the BLAS uses. Past the bound it falls back to int64 (exact mod 2^64,
+enough for mod 2^32). ``tests/pe/test_olive.py:: test_engines_agree_with_values`` ties this
+kernel to ``OliVeArray.golden`` (via the reference engine) and to an independent decode-then-
+multiply in Python integers.
 """
 
 from __future__ import annotations
@@ -30,23 +30,11 @@ from qaccel.arch.pe._fp16_activations import round_fp16
 from qaccel.arch.pe.olive import OliVeArray, OliveOperand
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
-from qaccel.sim.fast.exact import FLOAT64_EXACT, exact_matmul
+from qaccel.sim.fast.exact import coded_product
 from qaccel.sim.fast.fp_mac import sequential_f32_matmul
 from qaccel.sim.plan import FoldPlan, ceil_div
 
 __all__ = ["simulate_gemm"]
-
-def _exact_product(a: OliveOperand, b: OliveOperand) -> np.ndarray:
-    """``A @ B`` of the operands' integer values exactly: int16 values (|v| <= 2016) through
-    :func:`~qaccel.sim.fast.exact.exact_matmul` (chunked float32 BLAS, or float64 when one
-    product exceeds 2^24) while ``K * max|a| * max|b|`` <= 2^53, else int64 (exact mod 2^64)."""
-    a16, b16 = a.values(np.int16), b.values(np.int16)
-    amax = int(np.abs(a16, dtype=np.int32).max(initial=0))
-    bmax = int(np.abs(b16, dtype=np.int32).max(initial=0))
-    if a16.shape[1] * amax * bmax <= FLOAT64_EXACT:
-        return exact_matmul(a16, b16)
-    return a.values() @ b.values()
-
 
 def decoder_pairs(pe: OliVeArray, plan: FoldPlan) -> int:
     """Edge pair decodes of one GEMM: the sum of ``OliVeArray.events``' decoder_pairs over
@@ -64,4 +52,4 @@ def simulate_gemm(pe: OliVeArray, plan: FoldPlan, a: OliveOperand | None = None,
         return counts, None
     if pe.weight_only:   # FP16 activations x decoded weights, FP32 sequential accumulation
         return counts, round_fp16(sequential_f32_matmul(a, pe.weight_values(b)))
-    return counts, _exact_product(a, b).astype(np.int32)
+    return counts, coded_product(a, b).astype(np.int32)
