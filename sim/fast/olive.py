@@ -17,7 +17,7 @@ it from int16 values (every |value| <= 2016, the largest OliVe8 outlier) with th
 BLAS of :mod:`qaccel.sim.fast.exact`: a partial sum over k terms is at most k * max|a| *
 max|b|, exact in float32 chunks and summed in float64 while the whole bound is below 2^53,
 whatever order or FMA the BLAS uses. Past the bound it falls back to int64 (exact mod 2^64,
-enough for mod 2^32). ``tests/pe/test_olive.py:: test_engines_agree_with_values`` ties this
+enough for mod 2^32). ``tests/pe/test_olive.py::test_engines_agree_with_values`` ties this
 kernel to ``OliVeArray.golden`` (via the reference engine) and to an independent decode-then-
 multiply in Python integers.
 """
