@@ -6,7 +6,10 @@ of integers stays exact as long as every partial sum does. If ``|a| <= amax`` an
 in magnitude, whatever order or fused multiply-adds BLAS uses. So we cut K into chunks of
 ``k_chunk = floor((2^24 - 1) / (amax*bmax))`` and multiply each chunk in float32 exactly; chunk
 results (integers < 2^24) are summed in float64, exact while the total stays below 2^53
-(checked). INT8 symmetric operands (|v| <= 127) give chunks of 1040.
+(checked). INT8 symmetric operands (|v| <= 127) give chunks of 1040. When the chunks would be
+shorter than :data:`MIN_FLOAT32_CHUNK` terms (e.g. MixPE's aligned FP16 significands, |a| <
+2^17, times 4-bit weights: chunks of 8), one float64 product is exact by the same bound and
+much faster.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ __all__ = ["exact_matmul", "coded_product", "FLOAT32_EXACT", "FLOAT64_EXACT"]
 
 FLOAT32_EXACT = 2**24 - 1
 FLOAT64_EXACT = 2**53 - 1
+#: below this chunk length (terms) one float64 product (exact: K * amax * bmax <= 2^53 is
+#: checked first) is faster than the float32 chunks and their float64 sum
+MIN_FLOAT32_CHUNK = 64
 
 
 def _max_abs(x: np.ndarray) -> int:
@@ -42,6 +48,8 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if amax * bmax > FLOAT32_EXACT:  # even one product is not exact in float32
         return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
     k_chunk = FLOAT32_EXACT // (amax * bmax)
+    if k_chunk < MIN_FLOAT32_CHUNK:  # many thin float32 products cost more than one float64
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
     if k_chunk >= K:
         return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64)
     acc = np.zeros((M, N), dtype=np.float64)

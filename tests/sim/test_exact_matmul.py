@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaccel.sim.fast.exact import FLOAT32_EXACT, exact_matmul
+from qaccel.sim.fast.exact import FLOAT32_EXACT, MIN_FLOAT32_CHUNK, exact_matmul
 
 #: |a| = |b| = 128 gives chunks of floor((2^24 - 1) / 128^2) = 1023; 127 gives 1040
 CHUNK_128 = FLOAT32_EXACT // (128 * 128)
@@ -52,3 +52,18 @@ def test_wider_codes_and_the_float64_limit():
     big = np.full((1, 2), 2**26, np.int64)
     with pytest.raises(ValueError, match="exceeds 2\\^53"):
         exact_matmul(big, big.T)
+
+
+def test_large_magnitudes_take_one_exact_float64_product():
+    """|a| < 2^17 and |b| <= 15 (MixPE-W4A16's aligned significands x 4-bit weights): float32
+    chunks would hold only 2^24 / (2^17 * 15) = 8 terms, so one float64 product is used; it is
+    exact because 300 * 2^17 * 15 < 2^53. Compared with int64, values chosen so that a float32
+    product of one row would round (|sum| > 2^24)."""
+    rng = np.random.default_rng(11)
+    a = rng.integers(-(2**17) + 1, 2**17, size=(7, 300), dtype=np.int64)
+    a[0] = 2**17 - 1
+    b = rng.integers(0, 16, size=(300, 9), dtype=np.int64)
+    b[:, 0] = 15
+    assert FLOAT32_EXACT // (int(np.abs(a).max()) * 15) < MIN_FLOAT32_CHUNK
+    np.testing.assert_array_equal(exact_matmul(a, b), a @ b)
+    assert abs(int((a @ b)[0, 0])) > 2**24
