@@ -97,20 +97,19 @@ def _psum_traffic(plan: FoldPlan) -> tuple[int, int]:
     return wr, rd
 
 
-def _spill_sets(plan: FoldPlan) -> list[np.ndarray]:
+def _spill_sets(plan: FoldPlan) -> list[tuple[np.ndarray, int]]:
     """The stationary partial-sum blocks of a K split as the cyclic sets the chunks revisit,
-    each in visit order (bits per block): the whole grid when the chunk loop is outermost,
-    else one set per outer block."""
+    each in visit order (bits per block) with how many sets are alike: the whole grid when the
+    chunk loop is outermost, else one set per outer block (alike for outer blocks of one size)."""
     b = plan.elem_bits["O"]
-    rows = np.repeat([r for r, _ in plan.sizes(plan.row_dim)],
-                     [n for _, n in plan.sizes(plan.row_dim)])
-    cols = np.repeat([c for c, _ in plan.sizes(plan.col_dim)],
-                     [n for _, n in plan.sizes(plan.col_dim)])
-    outer, inner = (rows, cols) if plan.loop_order.rows_first else (cols, rows)
-    grid = np.outer(outer, inner).astype(np.int64) * b
+    row_sizes, col_sizes = plan.sizes(plan.row_dim), plan.sizes(plan.col_dim)
+    outer, inner = ((row_sizes, col_sizes) if plan.loop_order.rows_first
+                    else (col_sizes, row_sizes))
+    inner_line = np.repeat([s for s, _ in inner], [n for _, n in inner]).astype(np.int64) * b
     if plan.loop_order.chunk_inside:
-        return list(grid)
-    return [grid.reshape(-1)]
+        return [(inner_line * size, count) for size, count in outer]
+    outer_line = np.repeat([s for s, _ in outer], [n for _, n in outer]).astype(np.int64)
+    return [(np.outer(outer_line, inner_line).reshape(-1), 1)]
 
 
 def _cyclic_spill(sizes: np.ndarray, visits: int, cap: int) -> tuple[int, int]:
@@ -151,9 +150,9 @@ def _stationary_psum_traffic(plan: FoldPlan) -> tuple[int, int]:
     if plan.chunks == 1:
         return stat_bits, 0
     wr = rd = 0
-    for sizes in _spill_sets(plan):
+    for sizes, alike in _spill_sets(plan):
         w, r = _cyclic_spill(sizes, plan.chunks, plan.reuse_bits["O"])
-        wr, rd = wr + w, rd + r
+        wr, rd = wr + w * alike, rd + r * alike
     return wr, rd
 
 
