@@ -44,7 +44,7 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.controller import ArrayTop, ControllerFault, Design
 from qaccel.rtl.export import create_top, verilog_text, write_if_changed
-from qaccel.rtl.tb.beats import StreamTile, plan_batches
+from qaccel.rtl.tb.beats import StreamTile, checked_tile_blocks, plan_batches
 from qaccel.rtl.tb.bench import Report
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.model import Expected, TileModel, batch_cycles
@@ -170,28 +170,11 @@ def _tile_beats(params: PEArray, family_rtl: ModuleType, design: Design,
     same errors); ``corrupt`` applied as the bench's driver applies it."""
     out = []
     for index, tile in enumerate(tiles):
-        stationary, streamed = family_rtl.tile_streams(params, tile)
-        high = design.buffer_rows if design.schedule == "os" else design.rows
-        if stationary.shape[0] > high or stationary.shape[1] > design.cols:
-            raise ValueError(f"tile {index}: stationary block {stationary.shape} must fit "
-                             f"{high}x{design.cols}")
-        if not 1 <= streamed.shape[0] <= design.buffer_rows:
-            raise ValueError(f"tile {index}: streamed rows must be in 1..{design.buffer_rows} "
-                             f"(the buffer), not {streamed.shape[0]}")
-        if design.schedule == "os" and stationary.shape[0] != streamed.shape[0]:
-            raise ValueError(f"tile {index}: an os tile streams as many column-operand beats "
-                             f"as row-operand beats, not {stationary.shape[0]} and "
-                             f"{streamed.shape[0]}")
+        stationary, streamed, meta = checked_tile_blocks(params, family_rtl, design, index,
+                                                         tile)
         words = {"w": pack_words(stationary, design.cols, design.w_word_bits),
                  "a": pack_words(streamed, design.rows, design.a_word_bits)}
         if design.meta_bits:
-            meta = [int(x) for x in family_rtl.tile_meta(params, tile)]
-            if not 1 <= len(meta) <= design.meta_rows:
-                raise ValueError(f"tile {index}: metadata beats must be in "
-                                 f"1..{design.meta_rows} (the buffer), not {len(meta)}")
-            if any(not 0 <= x < 1 << design.meta_bits for x in meta):
-                raise ValueError(f"tile {index}: metadata beats must fit {design.meta_bits} "
-                                 f"bits unsigned")
             words["m"] = _meta_words(meta, design.meta_bits)
         if corrupt is not None and corrupt.tile == index:
             _apply(words, design, corrupt)

@@ -64,6 +64,35 @@ class StreamTile:
         return len(self.a_words)
 
 
+def checked_tile_blocks(params: PEArray, family_rtl: ModuleType, design: Design, index: int,
+                        tile: Tile) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """The family's ``tile_streams`` blocks (stationary, streamed) of tile ``index`` and its
+    metadata beats (``tile_meta``, already packed; () without metadata), checked against the
+    design's array and buffers (ValueError naming the tile)."""
+    stationary, streamed = family_rtl.tile_streams(params, tile)
+    high = design.buffer_rows if design.schedule == "os" else design.rows
+    if stationary.shape[0] > high or stationary.shape[1] > design.cols:
+        raise ValueError(f"tile {index}: stationary block {stationary.shape} must fit "
+                         f"{high}x{design.cols}")
+    if not 1 <= streamed.shape[0] <= design.buffer_rows:
+        raise ValueError(f"tile {index}: streamed rows must be in 1..{design.buffer_rows} "
+                         f"(the buffer), not {streamed.shape[0]}")
+    if design.schedule == "os" and stationary.shape[0] != streamed.shape[0]:
+        raise ValueError(f"tile {index}: an os tile streams as many column-operand beats "
+                         f"as row-operand beats, not {stationary.shape[0]} and "
+                         f"{streamed.shape[0]}")
+    meta: tuple[int, ...] = ()
+    if design.meta_bits:
+        meta = tuple(int(x) for x in family_rtl.tile_meta(params, tile))
+        if not 1 <= len(meta) <= design.meta_rows:
+            raise ValueError(f"tile {index}: metadata beats must be in "
+                             f"1..{design.meta_rows} (the buffer), not {len(meta)}")
+        if any(not 0 <= x < 1 << design.meta_bits for x in meta):
+            raise ValueError(f"tile {index}: metadata beats must fit {design.meta_bits} "
+                             f"bits unsigned")
+    return stationary, streamed, meta
+
+
 def to_stream_tiles(params: PEArray, family_rtl: ModuleType, design: Design,
                     tiles: Sequence[Tile]) -> list[StreamTile]:
     """Map tiles onto the input streams with the family's ``tile_streams`` (and, for a
@@ -71,29 +100,10 @@ def to_stream_tiles(params: PEArray, family_rtl: ModuleType, design: Design,
     already packed)."""
     out = []
     for index, tile in enumerate(tiles):
-        stationary, streamed = family_rtl.tile_streams(params, tile)
-        high = design.buffer_rows if design.schedule == "os" else design.rows
-        if stationary.shape[0] > high or stationary.shape[1] > design.cols:
-            raise ValueError(f"tile {index}: stationary block {stationary.shape} must fit "
-                             f"{high}x{design.cols}")
-        if not 1 <= streamed.shape[0] <= design.buffer_rows:
-            raise ValueError(f"tile {index}: streamed rows must be in 1..{design.buffer_rows} "
-                             f"(the buffer), not {streamed.shape[0]}")
-        if design.schedule == "os" and stationary.shape[0] != streamed.shape[0]:
-            raise ValueError(f"tile {index}: an os tile streams as many column-operand beats "
-                             f"as row-operand beats, not {stationary.shape[0]} and "
-                             f"{streamed.shape[0]}")
+        stationary, streamed, meta = checked_tile_blocks(params, family_rtl, design, index,
+                                                         tile)
         w = tuple(pack_row(r, design.cols, design.w_word_bits) for r in stationary)
         a = tuple(pack_row(r, design.rows, design.a_word_bits) for r in streamed)
-        meta: tuple[int, ...] = ()
-        if design.meta_bits:
-            meta = tuple(int(x) for x in family_rtl.tile_meta(params, tile))
-            if not 1 <= len(meta) <= design.meta_rows:
-                raise ValueError(f"tile {index}: metadata beats must be in "
-                                 f"1..{design.meta_rows} (the buffer), not {len(meta)}")
-            if any(not 0 <= x < 1 << design.meta_bits for x in meta):
-                raise ValueError(f"tile {index}: metadata beats must fit {design.meta_bits} "
-                                 f"bits unsigned")
         out.append(StreamTile(index, tile, w, a, meta))
     return out
 
