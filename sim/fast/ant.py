@@ -19,22 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from qaccel.arch.pe._fp16_activations import round_fp16
 from qaccel.arch.pe.ant import AntArray, AntOperand
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
-from qaccel.sim.fast.exact import coded_product
-from qaccel.sim.fast.fp_mac import sequential_f32_matmul
+from qaccel.sim.fast.coded import coded_gemm_values
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm"]
+
 
 def simulate_gemm(pe: AntArray, plan: FoldPlan, a: AntOperand | None = None,
                   b: AntOperand | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given ANT operands, its INT32 output."""
     counts = gemm_counts(pe, plan)
-    if a is None:
-        return counts, None
-    if pe.weight_only:   # FP16 activations x decoded weights, FP32 sequential accumulation
-        return counts, round_fp16(sequential_f32_matmul(a, pe.weight_values(b)))
-    return counts, coded_product(a, b).astype(np.int32)
+    return counts, (coded_gemm_values(pe, a, b) if a is not None else None)

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from qaccel.arch.pe._fp16_activations import round_fp16
 from qaccel.arch.pe.olive import OliVeArray, OliveOperand
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
-from qaccel.sim.fast.exact import coded_product
-from qaccel.sim.fast.fp_mac import sequential_f32_matmul
+from qaccel.sim.fast.coded import coded_gemm_values
 from qaccel.sim.plan import FoldPlan, ceil_div
 
 __all__ = ["simulate_gemm"]
+
 
 def decoder_pairs(pe: OliVeArray, plan: FoldPlan) -> int:
     """Edge pair decodes of one GEMM: the sum of ``OliVeArray.events``' decoder_pairs over
@@ -48,8 +47,4 @@ def simulate_gemm(pe: OliVeArray, plan: FoldPlan, a: OliveOperand | None = None,
                   b: OliveOperand | None = None) -> tuple[GemmCounts, np.ndarray | None]:
     """Counts (cycles, bits, events) of one GEMM and, given OliVe operands, its INT32 output."""
     counts = gemm_counts(pe, plan)
-    if a is None:
-        return counts, None
-    if pe.weight_only:   # FP16 activations x decoded weights, FP32 sequential accumulation
-        return counts, round_fp16(sequential_f32_matmul(a, pe.weight_values(b)))
-    return counts, coded_product(a, b).astype(np.int32)
+    return counts, (coded_gemm_values(pe, a, b) if a is not None else None)
