@@ -17,7 +17,7 @@ A *layer* is anything with ``name``, ``op``, ``gemm_shape() -> (count, M, K, N)`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -195,15 +195,10 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
         iterator = tqdm(layers, desc=f"sim ({engine})", unit="layer", leave=False,
                         disable=None)  # None: only on a terminal
     timed = engine == "fast" and not values
-    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
-    by_shape: dict[tuple[int, int, int, int], tuple[dict[str, Any], GemmCounts]] = {}
+    shape_result = _shape_results(accel, objective, pin_dataflow)
     for layer in iterator:
         if timed and not _special(layer, accel):   # one result per distinct GEMM shape
-            shape = layer.gemm_shape()
-            hit = by_shape.get(shape)
-            if hit is None:
-                hit = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)
-            core, counts = hit
+            core, counts = shape_result(layer)
             row, out = {"layer": layer.name, "op": layer.op, **core}, None
         else:
             row, counts, out = simulate_layer(layer, accel, engine, values, objective,
@@ -228,16 +223,27 @@ def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: 
         return run(trace, accel, engine, values=False, objective=objective,
                    pin_dataflow=pin_dataflow).totals()
     _check_run(engine, objective)
-    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
-    by_shape: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-    cores = []
-    for layer in layers:
-        shape = layer.gemm_shape()
-        core = by_shape.get(shape)
-        if core is None:
-            core = by_shape[shape] = _timed_shape(accel, *shape, objective, pin)[0]
-        cores.append(core)
+    shape_result = _shape_results(accel, objective, pin_dataflow)
+    cores = [shape_result(layer)[0] for layer in layers]
     return column_totals({c: [core[c] for core in cores] for c in TOTAL_INPUTS})
+
+
+def _shape_results(accel: Accelerator, objective: str, pin_dataflow: bool,
+                   ) -> Callable[[Any], tuple[dict[str, Any], GemmCounts]]:
+    """layer -> the fast engine's timing-only (row core, counts) of its GEMM shape, each
+    distinct shape looked up once per run (a dict keyed by the shape, so the accelerator is
+    not hashed per layer as :func:`_timed_shape`'s cache would)."""
+    pin = pin_dataflow or accel.mapping is MappingMode.DATAFLOW
+    memo: dict[tuple[int, int, int, int], tuple[dict[str, Any], GemmCounts]] = {}
+
+    def result(layer: Any) -> tuple[dict[str, Any], GemmCounts]:
+        shape = layer.gemm_shape()
+        hit = memo.get(shape)
+        if hit is None:
+            hit = memo[shape] = _timed_shape(accel, *shape, objective, pin)
+        return hit
+
+    return result
 
 
 def _special(layer: Any, accel: Accelerator) -> bool:
