@@ -316,9 +316,12 @@ class ArrayTop(wiring.Component):
         w_base = Signal(range(T * R + 1))      # its stationary rows (ws)
         a_base, a_end = Signal(range(D)), Signal(range(D))  # its first / last streamed row
         o_base, o_end = Signal(range(o_depth)), Signal(range(o_depth))  # its result rows
-        tile_done = Signal()
+        # tile_done: the running tile's last result is written this cycle. With a core that
+        # looks ahead (spec.o_next) it is a register (_done_ahead), else the write compares.
+        tile_done = Signal(name="tile_done")
+        more = Signal(name="more_tiles")       # a tile follows the running one (a register)
         first_go = idle & self.start & (a_slot != 0)
-        next_go = running & tile_done & (cur + 1 < a_slot)
+        next_go = running & tile_done & more
         go = first_go | next_go
         sel, wb, ab = Signal.like(cur), Signal.like(w_base), Signal.like(a_base)
         ob = Signal.like(o_base)
@@ -351,25 +354,39 @@ class ArrayTop(wiring.Component):
         else:
             stream_ws(self, m, pick, w_rd, a_rd)
 
+        last_row = pick(lambda v: v.ab + v.s - 1)  # no adder after `go`
+        o_end_go = (ob + (R - 1)) if os else last_row  # the starting tile's last result row
+        o_end_m1 = Signal.like(o_end, name="o_end_m1")  # o_end - 1 (mod its width)
+        # the starting tile has one result per column (its first write is its last)
+        first_end = Const(int(R == 1)) if os else (s_sel == 1)
+
         # Results: column n writes its next row at optr[n]; the tile ends when every
         # column has written row o_end.
         finished = Signal(C)
         last_write = Signal(C)
+        at_ends_next = []
         for n, (wr, _) in enumerate(banks):
             optr = Signal(range(o_depth), name=f"optr{n}")
             valid = running & core.o_valid[n]
             m.d.comb += [wr.addr.eq(optr), wr.en.eq(valid),
-                         wr.data.eq(core.o_data.word_select(n, spec.acc_bits)),
-                         last_write[n].eq(valid & (optr == o_end))]
+                         wr.data.eq(core.o_data.word_select(n, spec.acc_bits))]
+            if spec.o_next:
+                at_end, at_end_next = self._at_end(m, n, go, valid, optr, o_end_m1, first_end)
+                m.d.comb += last_write[n].eq(valid & at_end)
+                at_ends_next.append(at_end_next)
+            else:
+                m.d.comb += last_write[n].eq(valid & (optr == o_end))
             with m.If(go):
                 m.d.sync += optr.eq(ob)
             with m.Elif(valid):
                 m.d.sync += optr.eq(optr + 1)
-        m.d.comb += tile_done.eq(last_write.any() & (finished | last_write).all())
-        with m.If(go):
-            m.d.sync += finished.eq(0)
-        with m.Else():
-            m.d.sync += finished.eq(finished | last_write)
+        finished_next = Mux(go, 0, finished | last_write)
+        m.d.sync += finished.eq(finished_next)
+        if spec.o_next:
+            self._done_ahead(m, tile_done, go | (running & ~tile_done), finished_next,
+                             at_ends_next)
+        else:
+            m.d.comb += tile_done.eq(last_write.any() & (finished | last_write).all())
 
         if self.fault is not None and self.fault.kind == "done_late":
             done_q = Signal(name="fault_done_q")
@@ -396,10 +413,10 @@ class ArrayTop(wiring.Component):
 
         # ---- state ---------------------------------------------------------------------------
         with m.If(go):
-            last_row = pick(lambda v: v.ab + v.s - 1)  # no adder after `go`
             m.d.sync += [state.eq(_State.RUN), cur.eq(sel), t.eq(1), w_base.eq(wb),
                          a_base.eq(ab), a_end.eq(last_row), o_base.eq(ob),
-                         o_end.eq(ob + (R - 1) if os else last_row)]
+                         more.eq(Mux(first_go, a_slot[1:].any(), cur + 2 < a_slot)),
+                         (o_end_m1.eq(o_end_go - 1) if spec.o_next else o_end.eq(o_end_go))]
         with m.Elif(running & tile_done):
             m.d.sync += [state.eq(_State.DRAIN), d_idx.eq(0), d_row.eq(0), d_tile.eq(0),
                          o_valid.eq(0)]
@@ -417,6 +434,32 @@ class ArrayTop(wiring.Component):
                              w_slot.eq(0), w_k.eq(0), w_wbase.eq(0),
                              a_slot.eq(0), a_ptr.eq(0), a_m.eq(0)]
         return m
+
+
+    @staticmethod
+    def _at_end(m: Module, n: int, go: Value, valid: Value, optr: Value, o_end_m1: Value,
+                first_end: Value) -> tuple[Signal, Signal]:
+        """A register ``at_end`` equal to ``optr == o_end`` (column ``n``'s next write is the
+        running tile's last result) whenever a tile runs, and its next value: set at ``go``
+        from ``first_end``, at each write from ``optr == o_end - 1``."""
+        at_end = Signal(name=f"at_end{n}")
+        at_end_next = Signal(name=f"at_end{n}_next")
+        m.d.comb += at_end_next.eq(Mux(go, first_end, Mux(valid, optr == o_end_m1, at_end)))
+        m.d.sync += at_end.eq(at_end_next)
+        return at_end, at_end_next
+
+    def _done_ahead(self, m: Module, tile_done: Signal, running_next: Value,
+                    finished_next: Value, at_ends_next: list[Signal]) -> None:
+        """``tile_done`` as a register: the write compares of the next cycle, evaluated one
+        cycle early from the core's look-ahead ``o_next`` (rtl/core.py "Result look-ahead")
+        and the next values of ``running``, ``finished`` and the ``at_end`` registers. Equal
+        in every cycle to the combinational ``last_write.any() & (finished |
+        last_write).all()`` it replaces (same cycle counts); ``go`` is then a flip-flop and
+        two gates."""
+        lw_next = Signal(self.spec.cols, name="last_write_next")
+        for n, at_end_next in enumerate(at_ends_next):
+            m.d.comb += lw_next[n].eq(running_next & self.core.o_next[n] & at_end_next)
+        m.d.sync += tile_done.eq(lw_next.any() & (finished_next | lw_next).all())
 
 
 class _ReadView:

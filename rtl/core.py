@@ -67,6 +67,16 @@ Core schedule ``"os"`` (output stationary: both operands streamed, results after
   The tile ends in the cycle in which every column has delivered its ``rows`` results. The
   next tile's beat 0 arrives in its cycle 1, i.e. two cycles after the last result.
 
+Result look-ahead (``CoreSpec.o_next``, either schedule)
+-------------------------------------------------------
+A core may also drive ``o_next``: bit ``n`` high in cycle ``t`` exactly when ``o_valid[n]``
+will be high in cycle ``t + 1`` (for the ws grid: the previous stage of its valid pipeline).
+It may depend on the core's registers and its inputs of cycle ``t``, not on later inputs. The
+controller then knows in cycle ``T - 1`` that a tile's
+last result is written in cycle ``T`` and raises ``done`` from a register, so ``go`` (the
+next tile's start) is a flip-flop output and not the end of the result-write compares. The
+cycle counts are the same with and without it.
+
 Metadata read port (``meta_bits > 0``, either schedule)
 -------------------------------------------------------
 The ``m_*`` stream loads a tile's metadata beats (``meta_bits`` wide each, e.g. one group's
@@ -105,7 +115,10 @@ class CoreSpec:
     ``schedule`` is ``"ws"`` or ``"os"`` (module docstring); ``beat_cycles`` (os only) is the
     number of consecutive cycles each stream beat is presented (unit: cycles). ``shadow``
     (ws only): the core has shadow stationary registers and a ``w_swap`` port, and the
-    controller plays the overlapped-preload schedule (module docstring).
+    controller plays the overlapped-preload schedule (module docstring). ``o_next``: the core
+    also drives ``o_next`` (each column's ``o_valid`` one cycle ahead), so the controller
+    registers ``tile_done`` a cycle early instead of deriving it from the result writes
+    (module docstring "Result look-ahead").
     """
 
     rows: int
@@ -117,6 +130,7 @@ class CoreSpec:
     schedule: str = "ws"
     beat_cycles: int = 1
     shadow: bool = False
+    o_next: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", "w_word_bits", "a_word_bits", "acc_bits", "beat_cycles"):
@@ -131,8 +145,9 @@ class CoreSpec:
         if self.schedule == "ws" and self.beat_cycles != 1:
             raise ValueError(f"CoreSpec.beat_cycles must be 1 for the ws schedule, not "
                              f"{self.beat_cycles!r}")
-        if not isinstance(self.shadow, bool):
-            raise ValueError(f"CoreSpec.shadow must be a bool, not {self.shadow!r}")
+        for name in ("shadow", "o_next"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"CoreSpec.{name} must be a bool, not {getattr(self, name)!r}")
         if self.shadow and self.schedule != "ws":
             raise ValueError("CoreSpec.shadow must be False for the os schedule (it has no "
                              "stationary preload), not True")
@@ -167,8 +182,9 @@ def core_signature(spec: CoreSpec) -> Signature:
         m_addr  Out(META_ADDR_BITS)   meta_bits > 0 only: metadata beat to read (in the tile)
         o_data  Out(cols*acc_bits)    column results (word n from column n)
         o_valid Out(cols)             bit n: word n of ``o_data`` is a result this cycle
+        o_next  Out(cols)             ``o_next`` only: bit n is ``o_valid[n]`` of the next cycle
 
-    The ws signature without metadata is exactly the original one (systolic_int8).
+    The ws signature without metadata and ``o_next`` is exactly the original one.
     """
     members = {"w_row": In(spec.w_row_bits)}
     if spec.schedule == "ws":
@@ -181,4 +197,6 @@ def core_signature(spec: CoreSpec) -> Signature:
     if spec.meta_bits:
         members.update({"m_row": In(spec.meta_bits), "m_addr": Out(META_ADDR_BITS)})
     members.update({"o_data": Out(spec.o_row_bits), "o_valid": Out(spec.cols)})
+    if spec.o_next:
+        members["o_next"] = Out(spec.cols)
     return Signature(members)

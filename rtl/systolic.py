@@ -225,6 +225,8 @@ class SystolicCore(wiring.Component):
             m.d.sync += reg.eq(delayed[-1])
             delayed.append(reg)
         m.d.comb += self.o_valid.eq(Cat(delayed[rows + n] for n in range(cols)))
+        if spec.o_next:  # o_valid of the next cycle: the stage before
+            m.d.comb += self.o_next.eq(Cat(delayed[rows + n - 1] for n in range(cols)))
         m.d.comb += self.o_data.eq(Cat(grid[rows - 1][n].p_out for n in range(cols)))
         return m
 

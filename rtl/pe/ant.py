@@ -66,7 +66,7 @@ def core_spec(params: AntArray) -> CoreSpec:
     _check(params)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=WORD_BITS,
                     a_word_bits=WORD_BITS, acc_bits=params.acc_bits,
-                    shadow=grid_shadow(params))
+                    shadow=grid_shadow(params), o_next=True)
 
 
 def create_pe(params: AntArray) -> SigExpPE:

@@ -82,7 +82,7 @@ def core_spec(params: Fp16) -> CoreSpec:
     grid_dataflow(params)
     return CoreSpec(rows=params.rows, cols=params.cols,
                     w_word_bits=params.lanes * params.b_bits, a_word_bits=params.a_bits,
-                    acc_bits=params.acc_bits, shadow=grid_shadow(params))
+                    acc_bits=params.acc_bits, shadow=grid_shadow(params), o_next=True)
 
 
 def create_pe(params: Fp16) -> Fp16MacPE:

@@ -74,7 +74,7 @@ def core_spec(params: OliVeArray) -> CoreSpec:
     b, mode = params.bits, _mode_bits(params.bits)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=2 * b + mode,
                     a_word_bits=b + mode, acc_bits=params.acc_bits,
-                    shadow=grid_shadow(params))
+                    shadow=grid_shadow(params), o_next=True)
 
 
 def _left_edge(bits: int, rows: int) -> EdgeHook:
