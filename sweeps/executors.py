@@ -14,6 +14,7 @@ pickling; what ``qaccel codesign`` uses without ``--dask``).
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -64,8 +65,17 @@ class LocalExecutor:
         return f"LocalExecutor(workers={self.workers})"
 
     def __enter__(self) -> LocalExecutor:
-        self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
-                                         initargs=(os.getpid(),))
+        # The workers fork from this process. Its objects (the plan, the imported modules)
+        # go to the GC's permanent generation while they fork, so the workers' collections
+        # never walk them (or copy their pages on write): about 15 % of a worker's CPU time
+        # on an LLM sweep (docs/performance.md). Unfrozen here once every worker exists.
+        gc.freeze()
+        try:
+            self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
+                                             initargs=(os.getpid(),))
+            self._pool.submit(int).result()   # fork start method: starts every worker
+        finally:
+            gc.unfreeze()
         return self
 
     def __exit__(self, *exc: Any) -> None:
