@@ -13,10 +13,17 @@ cycle. Components (:mod:`qaccel.rtl.vcells`, one per Verilog statement):
 * ``shift`` (variable amount): :func:`~qaccel.arch.components.shifter`; ``mux`` (2:1 mux-bits):
   :func:`~qaccel.arch.components.mux2`; ``logic`` (gate bits, comparisons with a constant):
   :func:`~qaccel.arch.components.logic_gate`;
-* ``register`` (two entries, ``register_clock`` and ``register_data``): clock energy
-  (:func:`~qaccel.arch.components.register_clock`) per flip-flop per busy cycle, plus
-  :func:`~qaccel.arch.components.register_toggle_pj` per output toggle
-  (toggles of the whole run, loads and drains included).
+* ``register``: ``register_data``, :func:`~qaccel.arch.components.register_toggle_pj` per
+  output toggle (toggles of the whole run, loads and drains included), plus its clock
+  energy (:func:`~qaccel.arch.components.register_clock`) in one of two conventions:
+  ``register_clock``, every flip-flop every busy cycle (no clock gating: an upper bound), or
+  ``register_clock_gated``, a register clocked only in cycles where it changes, counted as
+  the most toggles of any of its bits (no more than the busy cycles): a lower bound on the
+  cycles a clock-gated register must be clocked, so a lower bound on its clock energy.
+
+A cell identical to an earlier one of its module (same operator on the same operands, as
+``$11`` and ``$12`` of a shifter feeding both the aligned value and its sticky bit) is priced
+once, as synthesis merges it (yosys ``opt_merge``); ``merged`` lists them.
 
 Unpriced, and listed with their bits: wires (slices, concatenations, constants, constant
 shifts, additions of zero, ports: interconnect has no anchor), memory read ports, and signals
@@ -80,23 +87,31 @@ class Unpriced:
 @dataclass
 class ActivityEnergy:
     """Energy of the core over a run (unit: pJ at ``node_nm``), per component and per
-    instance group; ``busy_cycles``: RUN cycles the clock energy is charged for."""
+    instance group; ``busy_cycles``: RUN cycles the clock energy is charged for;
+    ``merged``: cells priced once with an identical earlier cell (bits 0)."""
 
     node_nm: int
     busy_cycles: int
     pes: int
     cells: list[PricedCell] = field(default_factory=list)
     unpriced: list[Unpriced] = field(default_factory=list)
+    merged: list[Unpriced] = field(default_factory=list)
 
-    def total_pj(self, *, pe_only: bool = False, kind: str | None = None) -> float:
-        """Energy of the core (or of its PE instances) over the run, optionally one kind's."""
+    def total_pj(self, *, pe_only: bool = False, kind: str | None = None,
+                 gated: bool = False) -> float:
+        """Energy of the core (or of its PE instances) over the run, optionally one kind's.
+        Clock energy: every flip-flop every busy cycle (``register_clock``), or with
+        ``gated`` its clock-gated lower bound (``register_clock_gated``)."""
+        skip = "register_clock" if gated else "register_clock_gated"
         return sum(c.energy_pj for c in self.cells
                    if (not pe_only or group_of(c.instance) == "pe")
-                   and (kind is None or c.kind == kind))
+                   and (c.kind == kind if kind is not None else c.kind != skip))
 
-    def per_pe_cycle(self, *, pe_only: bool = False, kind: str | None = None) -> float:
+    def per_pe_cycle(self, *, pe_only: bool = False, kind: str | None = None,
+                     gated: bool = False) -> float:
         """pJ per PE per busy cycle (the core's edge units shared out when not ``pe_only``)."""
-        return self.total_pj(pe_only=pe_only, kind=kind) / (self.pes * self.busy_cycles)
+        return self.total_pj(pe_only=pe_only, kind=kind, gated=gated) / (
+            self.pes * self.busy_cycles)
 
     def by_kind(self, *, pe_only: bool = False) -> dict[str, float]:
         """pJ per PE per busy cycle by component kind (registers as ``register_clock`` and
@@ -110,9 +125,11 @@ class ActivityEnergy:
 
     def by_group(self) -> dict[str, float]:
         """pJ per PE per busy cycle by instance group under the core (indices replaced by
-        ``#``: ``pe_#_#``; the core's own cells are ``(core)``)."""
+        ``#``: ``pe_#_#``; the core's own cells are ``(core)``; clock ungated)."""
         out: dict[str, float] = defaultdict(float)
         for c in self.cells:
+            if c.kind == "register_clock_gated":
+                continue
             out[_group_label(c.instance)] += c.energy_pj / (self.pes * self.busy_cycles)
         return dict(out)
 
@@ -181,19 +198,32 @@ def _price_module(path: str, module: VModule, toggles: dict[str, np.ndarray],
     scale = scale_to(Cost(1.0, 0.0), result.node_nm).energy_pj
     driven: set[str] = set()
     skipped: set[str] = set()
+    merged: dict[str, tuple[str, ...]] = {}
     for cell in module.cells:
         if cell.kind in ("wire", "memory"):
             continue
+        if cell.text.startswith("assign "):  # identical cells: one after synthesis
+            rhs = " ".join(cell.text.split(" = ", 1)[1].split())
+            if rhs in merged:
+                driven.update(cell.outputs)
+                result.merged.append(Unpriced(path, ",".join(cell.outputs), 0,
+                                              f"same as {','.join(merged[rhs])}"))
+                continue
+            merged[rhs] = cell.outputs
         if cell.kind == "register":
             bits = cell.widths[0]
             missing = [s for s in cell.outputs if s not in toggles]
             if missing:
                 continue
             out_t = sum(int(toggles[s].sum()) for s in cell.outputs)
-            clock = register_clock(bits).energy_pj * result.busy_cycles * scale
+            changes = max(int(toggles[s].max(initial=0)) for s in cell.outputs)
+            clock = register_clock(bits).energy_pj * scale
             driven.update(cell.outputs)
             result.cells += [
-                PricedCell(path, "register_clock", cell.outputs, (bits,), 0, 0, clock),
+                PricedCell(path, "register_clock", cell.outputs, (bits,), 0, 0,
+                           clock * result.busy_cycles),
+                PricedCell(path, "register_clock_gated", cell.outputs, (bits,), 0, changes,
+                           clock * min(changes, result.busy_cycles)),
                 PricedCell(path, "register_data", cell.outputs, (bits,), 0, out_t,
                            out_t * register_toggle_pj() * scale)]
             continue

@@ -201,6 +201,8 @@ def _block_cell(kind: str, body: str, w: _Widths) -> Cell:
     for lhs, _ in assigns:
         for r in refs_in(lhs):
             counts[r.signal] = counts.get(r.signal, 0) + 1
+    if kind == "register":  # a memory's write port is the memory's, not a register
+        counts = {s: n for s, n in counts.items() if s not in w.memories}
     outs = tuple(counts)
     bits = sum(w.signals.get(s, 1) for s in outs)
     if kind == "register":

@@ -57,10 +57,12 @@ module \\top.core (clk, a, b, p);
   wire [7:0] b;
   wire [15:0] \\$1 ;
   wire [15:0] \\$2 ;
+  wire [15:0] \\$3 ;
   output [15:0] p;
   reg [15:0] p = 16'h0000;
   assign \\$1  = $signed(a) * $signed(b);
   assign \\$2  = \\$1  << 2'h2;
+  assign \\$3  = $signed(a)  *  $signed(b);
   always @(posedge clk)
     p <= \\$1 ;
 endmodule
@@ -127,7 +129,8 @@ def test_pricing_by_hand() -> None:
                (top, "$1"): np.full(16, 3), (top, "$2"): np.full(16, 3),
                (top, "p"): np.array([3] * 10 + [0] * 6)}  # 30
     e = price_activity(HAND_VERILOG, "top", toggles, busy_cycles=10, pes=1, node_nm=28)
-    # Horowitz int8 mult 0.2 pJ (45 nm) x (20 + 4) toggles / (0.5 x 16 input bits) x 0.513
+    # Horowitz int8 mult 0.2 pJ (45 nm) x (20 + 4) toggles / (0.5 x 16 input bits) x 0.513,
+    # once: $3 is the same product as $1 (merged, as synthesis merges it)
     assert e.total_pj(kind="mult") == pytest.approx(0.2 * 24 / 8 * 0.513, rel=1e-9)
     # Aladdin REG_1ns_int_power 7.936518e-3 pJ per flip-flop per cycle, 16 bits, 10 cycles
     assert e.total_pj(kind="register_clock") == pytest.approx(
@@ -135,7 +138,14 @@ def test_pricing_by_hand() -> None:
     # REG_1ns_switch_power 1.062977e-3 pJ at 1/2 toggle per cycle: per toggle / 0.5; 30
     assert e.total_pj(kind="register_data") == pytest.approx(
         30 * 1.062977e-3 / 0.5 * 0.513, rel=1e-9)
-    assert e.per_pe_cycle() == pytest.approx(e.total_pj() / 10, rel=1e-12)
+    # clock-gated lower bound: clocked in as many cycles as its busiest bit toggles (3 of 10)
+    assert e.total_pj(kind="register_clock_gated") == pytest.approx(
+        16 * 7.936518e-3 * 3 * 0.513, rel=1e-9)
+    ungated = 0.2 * 24 / 8 * 0.513 + (16 * 7.936518e-3 * 10 + 30 * 1.062977e-3 / 0.5) * 0.513
+    assert e.per_pe_cycle() == pytest.approx(ungated / 10, rel=1e-9)
+    gated = ungated - 16 * 7.936518e-3 * (10 - 3) * 0.513
+    assert e.per_pe_cycle(gated=True) == pytest.approx(gated / 10, rel=1e-9)
+    assert [(m.signal, m.reason) for m in e.merged] == [("$3", "same as $1")]
     unpriced = {(u.instance, u.signal): (u.bits, u.reason) for u in e.unpriced}
     assert unpriced[("core", "$2")][0] == 16 and unpriced[("core", "$2")][1].startswith("wire")
     assert unpriced[("(outside core)", "*")][0] == 1 + 8 + 8 + 16
