@@ -5,9 +5,11 @@ Run:  python benchmarks/bench_sweep.py [--workers 2] [--points 4000]
 For each workload it times, in this process and on this machine:
 
 - ``serial``: a plain in-process loop over the planned points (``evaluate_point``), no store;
-- ``ungrouped``: the runner as it was before batches kept one PE array's points together:
-  points cut into batches in plan order, one parquet part per batch (``batches_for(...,
-  key=None)``, ``FLUSH_S = 0``, patched in for this run only);
+- ``previous runner``: the runner as it was before batches kept one PE array's points
+  together: batches in plan order, one parquet part per batch, workers forked without
+  ``gc.freeze`` (``batches_for(..., key=None)``, ``FLUSH_S = 0`` and a no-op ``gc`` in
+  :mod:`qaccel.sweeps.executors`, patched in for this run only; the faster point-id hashing
+  of planning stays);
 - ``run_sweep``: the runner with local worker processes (planning, hashing, parquet parts and
   the lock included; the progress bar off), into a fresh folder;
 
@@ -28,9 +30,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from qaccel.sweeps import load_spec, plan_sweep, run_sweep
+from qaccel.sweeps import executors, load_spec, plan_sweep, run_sweep
 from qaccel.sweeps import runner as runner_module
 from qaccel.sweeps.evaluate import evaluate_point
 
@@ -97,15 +100,17 @@ def _run(spec: Any, workers: int) -> None:
     assert summary.ran == summary.planned
 
 
-def _ungrouped(spec: Any, workers: int) -> None:
-    """:func:`_run` with the previous batching: plan order, one part file per batch."""
-    grouped, flush_s = runner_module.batches_for, runner_module.FLUSH_S
+def _previous(spec: Any, workers: int) -> None:
+    """:func:`_run` as the runner was before issue 17's sweep work: batches in plan order,
+    one part file per batch, workers forked without freezing the parent's objects."""
+    grouped, flush_s, gc = runner_module.batches_for, runner_module.FLUSH_S, executors.gc
     runner_module.batches_for = lambda pts, w, size: grouped(pts, w, size, key=None)
     runner_module.FLUSH_S = 0.0
+    executors.gc = SimpleNamespace(freeze=lambda: None, unfreeze=lambda: None)
     try:
         _run(spec, workers)
     finally:
-        runner_module.batches_for, runner_module.FLUSH_S = grouped, flush_s
+        runner_module.batches_for, runner_module.FLUSH_S, executors.gc = grouped, flush_s, gc
 
 
 def _serial(points: Any, workloads: Any, engine: str) -> None:
@@ -121,7 +126,7 @@ def measure(name: str, spec_data: dict[str, Any], workers: int, repeat: int) -> 
     plan = plan_sweep(spec)
     n = len(plan.points)
     runs = {"serial loop": (_serial, plan.points, plan.workloads, spec.engine),
-            "runner, ungrouped": (_ungrouped, spec, workers),
+            "previous runner": (_previous, spec, workers),
             "runner": (_run, spec, workers)}
     best: dict[str, tuple[float, float]] = {}
     for _ in range(repeat):
