@@ -17,9 +17,9 @@ cycle. Components (:mod:`qaccel.rtl.vcells`, one per Verilog statement):
   output toggle (toggles of the whole run, loads and drains included), plus its clock
   energy (:func:`~qaccel.arch.components.register_clock`) in one of two conventions:
   ``register_clock``, every flip-flop every busy cycle (no clock gating: an upper bound), or
-  ``register_clock_gated``, a register clocked only in cycles where it changes, counted as
-  the most toggles of any of its bits (no more than the busy cycles): a lower bound on the
-  cycles a clock-gated register must be clocked, so a lower bound on its clock energy.
+  clock-gated, a register clocked only in the cycles where it changes, which number at least
+  the most toggles of any one of its bits (``register_clock_gated_lo``) and at most the sum of
+  its bits' toggles (``register_clock_gated_hi``), both capped at the busy cycles.
 
 A cell identical to an earlier one of its module (same operator on the same operands, as
 ``$11`` and ``$12`` of a shifter feeding both the aligned value and its sticky bit) is priced
@@ -54,10 +54,13 @@ from qaccel.arch.components import (
 from qaccel.rtl.vcells import Cell, Ref, VModule, parse_verilog
 
 __all__ = ["PricedCell", "Unpriced", "ActivityEnergy", "price_activity", "anchor_pj",
-           "instance_paths", "group_of", "CORE"]
+           "instance_paths", "group_of", "CORE", "CLOCKS"]
 
 #: the array core's instance name under the top (PEs, edge units, skew)
 CORE = "core"
+#: clock conventions -> the register-clock kind each keeps
+CLOCKS = {"ungated": "register_clock", "gated_lo": "register_clock_gated_lo",
+          "gated_hi": "register_clock_gated_hi"}
 
 
 @dataclass(frozen=True)
@@ -98,19 +101,22 @@ class ActivityEnergy:
     merged: list[Unpriced] = field(default_factory=list)
 
     def total_pj(self, *, pe_only: bool = False, kind: str | None = None,
-                 gated: bool = False) -> float:
+                 clock: str = "ungated") -> float:
         """Energy of the core (or of its PE instances) over the run, optionally one kind's.
-        Clock energy: every flip-flop every busy cycle (``register_clock``), or with
-        ``gated`` its clock-gated lower bound (``register_clock_gated``)."""
-        skip = "register_clock" if gated else "register_clock_gated"
+        ``clock``: :data:`CLOCKS` (``ungated``: every flip-flop every busy cycle; ``gated_lo``
+        / ``gated_hi``: the clock-gated bounds)."""
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, not {clock!r}")
+        keep = CLOCKS[clock]
         return sum(c.energy_pj for c in self.cells
                    if (not pe_only or group_of(c.instance) == "pe")
-                   and (c.kind == kind if kind is not None else c.kind != skip))
+                   and (c.kind == kind if kind is not None
+                        else not c.kind.startswith("register_clock") or c.kind == keep))
 
     def per_pe_cycle(self, *, pe_only: bool = False, kind: str | None = None,
-                     gated: bool = False) -> float:
+                     clock: str = "ungated") -> float:
         """pJ per PE per busy cycle (the core's edge units shared out when not ``pe_only``)."""
-        return self.total_pj(pe_only=pe_only, kind=kind, gated=gated) / (
+        return self.total_pj(pe_only=pe_only, kind=kind, clock=clock) / (
             self.pes * self.busy_cycles)
 
     def by_kind(self, *, pe_only: bool = False) -> dict[str, float]:
@@ -128,7 +134,7 @@ class ActivityEnergy:
         ``#``: ``pe_#_#``; the core's own cells are ``(core)``; clock ungated)."""
         out: dict[str, float] = defaultdict(float)
         for c in self.cells:
-            if c.kind == "register_clock_gated":
+            if c.kind.startswith("register_clock_gated"):
                 continue
             out[_group_label(c.instance)] += c.energy_pj / (self.pes * self.busy_cycles)
         return dict(out)
@@ -216,14 +222,18 @@ def _price_module(path: str, module: VModule, toggles: dict[str, np.ndarray],
             if missing:
                 continue
             out_t = sum(int(toggles[s].sum()) for s in cell.outputs)
-            changes = max(int(toggles[s].max(initial=0)) for s in cell.outputs)
+            lo = min(max(int(toggles[s].max(initial=0)) for s in cell.outputs),
+                     result.busy_cycles)
+            hi = min(out_t, result.busy_cycles)
             clock = register_clock(bits).energy_pj * scale
             driven.update(cell.outputs)
             result.cells += [
                 PricedCell(path, "register_clock", cell.outputs, (bits,), 0, 0,
                            clock * result.busy_cycles),
-                PricedCell(path, "register_clock_gated", cell.outputs, (bits,), 0, changes,
-                           clock * min(changes, result.busy_cycles)),
+                PricedCell(path, "register_clock_gated_lo", cell.outputs, (bits,), 0, lo,
+                           clock * lo),
+                PricedCell(path, "register_clock_gated_hi", cell.outputs, (bits,), 0, hi,
+                           clock * hi),
                 PricedCell(path, "register_data", cell.outputs, (bits,), 0, out_t,
                            out_t * register_toggle_pj() * scale)]
             continue

@@ -27,7 +27,7 @@ __all__ = ["add_energy_parser", "ENERGY_COLUMNS"]
 
 #: columns printed (``--out`` writes all)
 ENERGY_COLUMNS = ("family", "config", "data", "busy_cycles", "pj_activity", "pj_activity_pe",
-                  "pj_activity_gated", "pj_activity_pe_gated", "pj_model", "pj_published")
+                  "pj_activity_gated_lo", "pj_activity_gated_hi", "pj_model", "pj_published")
 MAX_TILES = 4096
 
 

@@ -138,13 +138,17 @@ def test_pricing_by_hand() -> None:
     # REG_1ns_switch_power 1.062977e-3 pJ at 1/2 toggle per cycle: per toggle / 0.5; 30
     assert e.total_pj(kind="register_data") == pytest.approx(
         30 * 1.062977e-3 / 0.5 * 0.513, rel=1e-9)
-    # clock-gated lower bound: clocked in as many cycles as its busiest bit toggles (3 of 10)
-    assert e.total_pj(kind="register_clock_gated") == pytest.approx(
+    # clock-gated bounds: clocked in as many cycles as its busiest bit toggles (3 of 10), or
+    # as its bits toggle in all (30, capped at the 10 busy cycles)
+    assert e.total_pj(kind="register_clock_gated_lo") == pytest.approx(
         16 * 7.936518e-3 * 3 * 0.513, rel=1e-9)
+    assert e.total_pj(kind="register_clock_gated_hi") == pytest.approx(
+        16 * 7.936518e-3 * 10 * 0.513, rel=1e-9)
     ungated = 0.2 * 24 / 8 * 0.513 + (16 * 7.936518e-3 * 10 + 30 * 1.062977e-3 / 0.5) * 0.513
     assert e.per_pe_cycle() == pytest.approx(ungated / 10, rel=1e-9)
     gated = ungated - 16 * 7.936518e-3 * (10 - 3) * 0.513
-    assert e.per_pe_cycle(gated=True) == pytest.approx(gated / 10, rel=1e-9)
+    assert e.per_pe_cycle(clock="gated_lo") == pytest.approx(gated / 10, rel=1e-9)
+    assert e.per_pe_cycle(clock="gated_hi") == pytest.approx(ungated / 10, rel=1e-9)
     assert [(m.signal, m.reason) for m in e.merged] == [("$3", "same as $1")]
     unpriced = {(u.instance, u.signal): (u.bits, u.reason) for u in e.unpriced}
     assert unpriced[("core", "$2")][0] == 16 and unpriced[("core", "$2")][1].startswith("wire")
