@@ -164,7 +164,8 @@ def test_weight_register_toggles_counted_by_hand() -> None:
     a = np.array([[3, -7], [12, 1], [-100, 64]], dtype=np.int8)  # M=3 x K=2
     tiles = [Tile(a, np.full((2, 2), 0x0F, dtype=np.int8)),
              Tile(a[::-1].copy(), np.full((2, 2), 0x3C, dtype=np.int8))]
-    run = run_activity(params, tiles, build_root=BUILD_ROOT, buffer_rows=16, max_tiles=2)
+    # the design `qaccel rtl energy --rows 2 --cols 2 --tiles 2` builds: one build for both
+    run = run_activity(params, tiles, build_root=BUILD_ROOT, buffer_rows=128, max_tiles=2)
     assert run.report.passed, run.report.summary()
     name = run.top.design.name
     for r in range(2):
