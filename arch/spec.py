@@ -184,6 +184,13 @@ class PEArray:
         return _with_dataflow(self, Dataflow(dataflow))
 
     @property
+    def b_stored_bits(self) -> int:
+        """Bits one B element occupies in the buffers and DRAM (unit: bits; the traffic
+        model's width of B): ``b_bits`` unless a family stores more per element than its PEs
+        compute on (group metadata is counted separately, ``meta_bits_per_group``)."""
+        return self.b_bits
+
+    @property
     def psum_bits(self) -> int:
         """Width of a partial sum carried between the chunks of a K split (unit: bits)."""
         return self.acc_bits
