@@ -9,6 +9,7 @@
     qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
     qaccel rtl timing  --rows 4 --cols 4 [--design core|top|both]   (ECP5 Fmax, out of context)
+    qaccel rtl energy  --family bitmod --family fp16   (pJ/cycle from toggles, docs/energy.md)
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
 family's paper preset (``<family>-prefill``, else the first preset of the family its RTL can
@@ -125,6 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "values) instead of the RTL; Icarus only")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_verify)
+
+    from qaccel.cli.rtl_energy import add_energy_parser
+
+    add_energy_parser(rtl)
 
 
 def _add_family_arguments(p: argparse.ArgumentParser) -> None:
