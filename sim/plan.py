@@ -218,7 +218,7 @@ def plan_gemm(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     return FoldPlan(
         M=M, K=K, N=N, rows=pe.rows, cols=pe.cols,
         row_dim=dims[0], col_dim=dims[1], stream_dim=dims[2], roles=roles,
-        elem_bits={"A": pe.a_bits, "B": pe.b_bits,
+        elem_bits={"A": pe.a_bits, "B": pe.b_stored_bits,
                    "O": pe.psum_bits if k_split else pe.acc_bits},
         reuse_bits={op: getattr(accel, buf).size_bytes * 8 // 2 for op, buf in BUFFER_OF.items()},
         loop_order=LoopOrder(mapping.loop_order), stream_tile=mapping.stream_tile,
