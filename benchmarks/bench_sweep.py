@@ -106,7 +106,8 @@ def _previous(spec: Any, workers: int) -> None:
     grouped, flush_s, gc = runner_module.batches_for, runner_module.FLUSH_S, executors.gc
     runner_module.batches_for = lambda pts, w, size: grouped(pts, w, size, key=None)
     runner_module.FLUSH_S = 0.0
-    executors.gc = SimpleNamespace(freeze=lambda: None, unfreeze=lambda: None)
+    executors.gc = SimpleNamespace(freeze=lambda: None, unfreeze=lambda: None,
+                                   get_freeze_count=lambda: 1)
     try:
         _run(spec, workers)
     finally:

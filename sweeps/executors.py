@@ -68,14 +68,18 @@ class LocalExecutor:
         # The workers fork from this process. Its objects (the plan, the imported modules)
         # go to the GC's permanent generation while they fork, so the workers' collections
         # never walk them (or copy their pages on write): about 15 % of a worker's CPU time
-        # on an LLM sweep (docs/performance.md). Unfrozen here once every worker exists.
-        gc.freeze()
+        # on an LLM sweep (docs/performance.md). Unfrozen here once every worker exists
+        # (left alone when the caller froze objects itself).
+        ours = gc.get_freeze_count() == 0
+        if ours:
+            gc.freeze()
         try:
             self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
                                              initargs=(os.getpid(),))
             self._pool.submit(int).result()   # fork start method: starts every worker
         finally:
-            gc.unfreeze()
+            if ours:
+                gc.unfreeze()
         return self
 
     def __exit__(self, *exc: Any) -> None:

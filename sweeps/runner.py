@@ -39,7 +39,7 @@ from qaccel.sweeps.store import SweepStore
 __all__ = ["run_sweep", "RunSummary", "batches_for", "pe_group", "MAX_BATCH",
            "TASKS_PER_WORKER", "FLUSH_S"]
 
-#: most points per task and per part file (a kill loses at most the batches in flight)
+#: most points per task; automatic part files are written once this many rows wait
 MAX_BATCH = 512
 #: aim for this many tasks per worker, so the progress bar moves and load balances
 TASKS_PER_WORKER = 8

@@ -112,3 +112,31 @@ def test_an_interrupted_run_keeps_the_rows_it_gathered(tmp_path, monkeypatch):
     monkeypatch.undo()
     again = run_sweep(spec_dict(), out, workers=1, progress=False, plots=False)
     assert (again.already_done, again.ran) == (len(done), 16 - len(done))
+
+
+def test_local_workers_fork_frozen_and_the_caller_is_left_as_it_was():
+    """Inside the pool's start the runner's objects are frozen for the GC (so the forked
+    workers' collections skip them); afterwards the freeze count is what it was."""
+    import gc
+
+    from qaccel.sweeps.executors import LocalExecutor
+
+    assert gc.get_freeze_count() == 0
+    with LocalExecutor(1) as ex:
+        assert gc.get_freeze_count() == 0
+        # a worker forked while the parent's objects were frozen inherits them frozen
+        assert list(ex.map_unordered(_freeze_count, [None])) == [True]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with LocalExecutor(1):
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def _freeze_count(_batch) -> bool:
+    import gc
+
+    return gc.get_freeze_count() > 1000
