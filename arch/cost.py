@@ -95,7 +95,8 @@ class EnergyModel:
         rd, wr = counts.sram_rd, counts.sram_wr
         sram_pj = ((rd.A + wr.A) * self.sram_a + (rd.B + wr.B) * self.sram_b
                    + (rd.O + wr.O) * self.sram_o)
-        dram_pj = counts.dram_bits * self.dram_pj_per_bit
+        rd, wr = counts.dram_rd, counts.dram_wr               # counts.dram_bits, inlined
+        dram_pj = (rd.A + rd.B + rd.O + wr.A + wr.B + wr.O) * self.dram_pj_per_bit
         return {"energy_pj_pe": pe_pj, "energy_pj_sram": sram_pj, "energy_pj_dram": dram_pj,
                 "energy_pj_decoder": decoder_pj,
                 "energy_pj_total": pe_pj + sram_pj + dram_pj + decoder_pj}

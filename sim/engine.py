@@ -96,6 +96,10 @@ def _kv_layer(layer: Any, accel: Accelerator, engine: str, objective: str, pin: 
     return {"layer": layer.name, "op": layer.op, **core}, scaled, None
 
 
+#: the result columns a row core holds (all but ``layer`` and ``op``, the first two)
+_ROW_COLUMNS = COLUMNS[2:]
+assert COLUMNS[:2] == ("layer", "op")
+
 #: objective name -> Objective (a dict lookup instead of the Enum call on the hot path)
 _OBJECTIVES = {o.value: o for o in Objective}
 
@@ -139,7 +143,8 @@ def _row_core(ctx: AccelContext, choice: Choice, counts: GemmCounts, scaled: Gem
     Total cycles by ``sim.plan.total_cycles``' rule (written out here: the hot path)."""
     pe, plan, mapping = choice.pe, choice.plan, choice.mapping
     _, energy, static = ctx.array(mapping.dataflow)
-    dram_rd, dram_wr = scaled.dram_rd.total, scaled.dram_wr.total
+    rd, wr, srd, swr = scaled.dram_rd, scaled.dram_wr, scaled.sram_rd, scaled.sram_wr
+    dram_rd, dram_wr = rd.A + rd.B + rd.O, wr.A + wr.B + wr.O          # their .total
     dram_bits = dram_rd + dram_wr
     compute = scaled.compute_cycles
     bpc = ctx.bits_per_cycle
@@ -156,8 +161,8 @@ def _row_core(ctx: AccelContext, choice: Choice, counts: GemmCounts, scaled: Gem
         "compute_cycles": compute,
         "stall_cycles": total - compute, "total_cycles": total,
         "utilization": macs / (total * pe.rows * pe.cols * static["lanes"]) if total else 0.0,
-        "sram_rd_bytes": -(-scaled.sram_rd.total // 8),
-        "sram_wr_bytes": -(-scaled.sram_wr.total // 8),
+        "sram_rd_bytes": -(-(srd.A + srd.B + srd.O) // 8),
+        "sram_wr_bytes": -(-(swr.A + swr.B + swr.O) // 8),
         "dram_rd_bytes": -(-dram_rd // 8),
         "dram_wr_bytes": -(-dram_wr // 8),
         "dram_bytes": -(-dram_bits // 8), "kv_rd_bytes": 0, "kv_wr_bytes": 0,
@@ -214,7 +219,7 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
                                  "timing only (--no-values)")
     kv.check_capacity(layers, accel, getattr(trace, "meta", {}))
     on_chip = kv.kv_on_chip(layers, accel)
-    rows, events, outputs = [], {}, {}
+    records, events, outputs = [], {}, {}
     iterator: Iterable[Any] = layers
     if progress:
         from tqdm import tqdm
@@ -223,21 +228,47 @@ def run(trace: Any, accel: Accelerator, engine: str = "fast", values: bool | Non
                         disable=None)  # None: only on a terminal
     timed = engine == "fast" and not values
     shape_result = _shape_results(accel, objective, pin_dataflow) if timed else None
+    kv_format = accel.kv_format is not None
     for layer in iterator:
-        if timed and not _special(layer, accel):   # one result per distinct GEMM shape
-            core, counts = shape_result(layer)
-            row, out = {"layer": layer.name, "op": layer.op, **core}, None
+        if timed and layer.op != "vector" and not (kv_format and kv.is_kv_layer(layer)):
+            core, counts = shape_result(layer)     # one result per distinct GEMM shape
+            out = None
         else:
-            row, counts, out = simulate_layer(layer, accel, engine, values, objective,
-                                              pin_dataflow, on_chip)
-        rows.append(row)
+            core, counts, out = simulate_layer(layer, accel, engine, values, objective,
+                                               pin_dataflow, on_chip)
+        records.append(core)                       # a row, maybe without layer and op
         events[layer.name] = counts.events.to_dict()
         if out is not None:
             outputs[layer.name] = out
-    overlap_rows(rows, accel.vector().schedule.value == "overlapped")
-    frame = pd.DataFrame({c: [row[c] for row in rows] for c in COLUMNS}, columns=list(COLUMNS))
+    if any(layer.op == "vector" for layer in layers):
+        rows = [{**core, "layer": layer.name, "op": layer.op}
+                for core, layer in zip(records, layers, strict=True)]
+        overlap_rows(rows, accel.vector().schedule.value == "overlapped")
+        records = rows
+    # (without vector layers overlap_rows changes nothing: every row's hidden_cycles is 0)
+    columns = {"layer": [layer.name for layer in layers], "op": [layer.op for layer in layers]}
+    columns.update({c: [rec[c] for rec in records] for c in _ROW_COLUMNS})
+    frame = _frame(columns)
     return SimResult(frame=frame, accel_name=accel.name, engine=engine, outputs=outputs,
                      events=events)
+
+
+def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """The result frame of these columns: numeric columns handed to pandas as the NumPy
+    arrays it would infer from the lists (int64, float64), the others as lists (a third of
+    the cost of letting pandas infer every column; same frame, same dtypes)."""
+    data: dict[str, Any] = {}
+    for name, values in columns.items():
+        try:
+            arr = np.array(values)
+        except (OverflowError, ValueError):
+            arr = None
+        data[name] = arr if arr is not None and arr.dtype in _NUMERIC else values
+    return pd.DataFrame(data, columns=list(COLUMNS))
+
+
+#: column dtypes :func:`_frame` passes as arrays
+_NUMERIC = (np.dtype(np.int64), np.dtype(np.float64))
 
 
 def run_totals(trace: Any, accel: Accelerator, engine: str = "fast", objective: str = "cycles",

@@ -37,7 +37,12 @@ from qaccel.arch.cost import EnergyModel
 from qaccel.arch.spec import Accelerator, Dataflow, MappingMode, PEArray
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast import closed_form
-from qaccel.sim.fast.closed_form import gemm_cycles, gemm_traffic, with_cycles_and_events
+from qaccel.sim.fast.closed_form import (
+    gemm_counts,
+    gemm_cycles,
+    gemm_traffic,
+    with_cycles_and_events,
+)
 from qaccel.sim.plan import (
     FoldPlan,
     LoopOrder,
@@ -219,27 +224,37 @@ def evaluate(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
 
 def _evaluate(ctx: AccelContext, M: int, K: int, N: int,  # noqa: N803
               mapping: Mapping) -> Choice | None:
-    pe = ctx.array(mapping.dataflow)[0]
+    pe, energy, _ = ctx.array(mapping.dataflow)
     plan = plan_on(pe, ctx.reuse_bits, M, K, N, mapping)
     if mapping_problem(plan) is not None:
         return None
-    return _complete(ctx, mapping, pe, plan, gemm_traffic(plan), gemm_cycles(pe, plan))
+    counts = gemm_counts(pe, plan)
+    return _choice(mapping, pe, plan, counts, _total(ctx, counts, counts.compute_cycles),
+                   energy)
 
 
 def _complete(ctx: AccelContext, mapping: Mapping, pe: PEArray, plan: FoldPlan,
               traffic: GemmCounts, compute: int) -> Choice:
     counts = with_cycles_and_events(pe, plan, traffic, compute)
-    out = _new(Choice)           # Choice(...) without the dataclass __init__ (hot path)
-    out.__dict__.update(mapping=mapping, pe=pe, plan=plan, counts=counts,
-                        cycles=_total(ctx, traffic, compute),
-                        energy=ctx.array(mapping.dataflow)[1])
+    return _choice(mapping, pe, plan, counts, _total(ctx, traffic, compute),
+                   ctx.array(mapping.dataflow)[1])
+
+
+def _choice(mapping: Mapping, pe: PEArray, plan: FoldPlan, counts: GemmCounts, cycles: int,
+            energy: EnergyModel) -> Choice:
+    """``Choice(...)`` without the dataclass ``__init__`` (hot path)."""
+    out = _new(Choice)
+    d = out.__dict__
+    d["mapping"], d["pe"], d["plan"], d["counts"] = mapping, pe, plan, counts
+    d["cycles"], d["energy"] = cycles, energy
     return out
 
 
 
 def _total(ctx: AccelContext, traffic: GemmCounts, compute: int) -> int:
-    return total_cycles(compute, traffic.dram_bits, traffic.prologue_bits,
-                        traffic.epilogue_bits, ctx.bits_per_cycle)
+    rd, wr = traffic.dram_rd, traffic.dram_wr                # traffic.dram_bits, inlined
+    return total_cycles(compute, rd.A + rd.B + rd.O + wr.A + wr.B + wr.O,
+                        traffic.prologue_bits, traffic.epilogue_bits, ctx.bits_per_cycle)
 
 
 def _nest(order: LoopOrder, n_r: int, n_c: int, n_s: int) -> tuple[str, ...]:

@@ -129,10 +129,11 @@ class FoldPlan:
         ``folds`` (per chunk), ``streamed`` (S), ``tile`` (T: ``stream_tile``, or all of S),
         ``chunks`` (ceil(S/T)), ``row_sizes`` / ``col_sizes`` / ``stream_sizes``
         (:meth:`sizes` of each dim), ``rows_first`` / ``chunk_inside`` (the loop order's).
-        Plain attributes, not fields: equality and ``repr`` stay the fields'."""
-        self.__dict__.update(_derived(self.M, self.K, self.N, self.rows, self.cols,
-                                      self.row_dim, self.col_dim, self.stream_dim,
-                                      LoopOrder(self.loop_order), self.stream_tile))
+        Plain attributes, not fields: equality and ``repr`` stay the fields'. (``plan_on``
+        builds plans without ``__init__``: the same fields and attributes.)"""
+        _derive_into(self.__dict__, self.M, self.K, self.N, self.rows, self.cols,
+                     self.row_dim, self.col_dim, self.stream_dim, LoopOrder(self.loop_order),
+                     self.stream_tile)
 
     def line_bits(self, op: str, t: int) -> int:
         """Bits of one line of operand ``op`` spanning ``t`` elements of the streamed dim:
@@ -160,22 +161,23 @@ class FoldPlan:
 
 
 
-def _derived(M: int, K: int, N: int, rows: int, cols: int,  # noqa: N803
-             row_dim: str, col_dim: str, stream_dim: str, loop_order: LoopOrder,
-             stream_tile: int) -> dict[str, Any]:
-    """The attributes :meth:`FoldPlan.__post_init__` derives from the fields."""
-    dims = {"M": M, "K": K, "N": N}
-    streamed = dims[stream_dim]
-    tile = min(stream_tile or streamed, streamed)
-    row_sizes = _block_sizes(dims[row_dim], rows)
-    col_sizes = _block_sizes(dims[col_dim], cols)
-    stream_sizes = _block_sizes(streamed, tile)
-    n_r, n_c = -(-dims[row_dim] // rows), -(-dims[col_dim] // cols)
-    return {"dims": dims, "streamed": streamed, "tile": tile, "chunks": -(-streamed // tile),
-            "row_blocks": n_r, "col_blocks": n_c, "folds": n_r * n_c, "row_sizes": row_sizes,
-            "col_sizes": col_sizes, "stream_sizes": stream_sizes,
-            "rows_first": loop_order.rows_first, "chunk_inside": loop_order.chunk_inside,
-            "_sizes_of": {row_dim: row_sizes, col_dim: col_sizes, stream_dim: stream_sizes}}
+def _derive_into(d: dict[str, Any], M: int, K: int, N: int, rows: int,  # noqa: N803
+                 cols: int, row_dim: str, col_dim: str, stream_dim: str,
+                 loop_order: LoopOrder, stream_tile: int) -> None:
+    """Store in ``d`` (a plan's ``__dict__``) the attributes :meth:`FoldPlan.__post_init__`
+    derives from the fields."""
+    d["dims"] = dims = {"M": M, "K": K, "N": N}
+    d["streamed"] = streamed = dims[stream_dim]
+    d["tile"] = tile = min(stream_tile or streamed, streamed)
+    d["chunks"] = -(-streamed // tile)
+    d["row_blocks"] = n_r = -(-dims[row_dim] // rows)
+    d["col_blocks"] = n_c = -(-dims[col_dim] // cols)
+    d["folds"] = n_r * n_c
+    d["row_sizes"] = row_sizes = _block_sizes(dims[row_dim], rows)
+    d["col_sizes"] = col_sizes = _block_sizes(dims[col_dim], cols)
+    d["stream_sizes"] = stream_sizes = _block_sizes(streamed, tile)
+    d["rows_first"], d["chunk_inside"] = loop_order.rows_first, loop_order.chunk_inside
+    d["_sizes_of"] = {row_dim: row_sizes, col_dim: col_sizes, stream_dim: stream_sizes}
 
 
 def _block_sizes(extent: int, side: int) -> tuple[tuple[int, int], ...]:
@@ -233,13 +235,13 @@ def plan_on(pe: Any, reuse_bits: dict[str, int], M: int, K: int, N: int,  # noqa
     rows, cols = pe.rows, pe.cols
     # FoldPlan(...) without the dataclass __init__ (the hot path: issue 17 item 6)
     plan = _new(FoldPlan)
-    plan.__dict__.update(
-        M=M, K=K, N=N, rows=rows, cols=cols, row_dim=dims[0], col_dim=dims[1],
-        stream_dim=dims[2], roles=roles, elem_bits=split_bits if k_split else bits,
-        reuse_bits=reuse_bits, loop_order=order, stream_tile=stream_tile, b_meta_bits=meta,
-        b_group=group)
-    plan.__dict__.update(_derived(M, K, N, rows, cols, dims[0], dims[1], dims[2], order,
-                                  stream_tile))
+    d = plan.__dict__
+    d["M"], d["K"], d["N"], d["rows"], d["cols"] = M, K, N, rows, cols
+    d["row_dim"], d["col_dim"], d["stream_dim"] = dims
+    d["roles"], d["elem_bits"] = roles, split_bits if k_split else bits
+    d["reuse_bits"], d["loop_order"], d["stream_tile"] = reuse_bits, order, stream_tile
+    d["b_meta_bits"], d["b_group"] = meta, group
+    _derive_into(d, M, K, N, rows, cols, dims[0], dims[1], dims[2], order, stream_tile)
     return plan
 
 

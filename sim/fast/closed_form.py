@@ -33,13 +33,20 @@ multiplied by its count, and with overlapped preload the first fold pays its pre
 
 from __future__ import annotations
 
-from itertools import product
+from itertools import permutations, product
 from types import MappingProxyType
 
 import numpy as np
 
 from qaccel.arch.spec import PEArray
-from qaccel.sim.counts import Events, GemmCounts, events_of, gemm_counts_of, operand_bits
+from qaccel.sim.counts import (
+    Events,
+    GemmCounts,
+    OperandBits,
+    events_of,
+    gemm_counts_of,
+    operand_bits,
+)
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["gemm_traffic", "gemm_counts", "fold_shapes", "tile_events", "cycle_events",
@@ -161,6 +168,14 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     """Folds, prologue/epilogue and per-operand DRAM and SRAM bits of one GEMM (no cycles or
     events yet). SRAM counts array-side accesses plus DRAM fills (writes) and write-backs
     (reads)."""
+    folds, prologue, epilogue, rd, wr, srd, swr = _traffic(plan)
+    return gemm_counts_of(folds, 0, prologue, epilogue, rd, wr, srd, swr, _NO_EVENTS)
+
+
+def _traffic(plan: FoldPlan) -> tuple[int, int, int, OperandBits, OperandBits, OperandBits,
+                                      OperandBits]:
+    """:func:`gemm_traffic`'s fields: (folds, prologue bits, epilogue bits, DRAM read,
+    DRAM write, SRAM read, SRAM write)."""
     roles, bits = plan.roles, plan.elem_bits
     stat, row_op, col_op = roles["stationary"], roles["row"], roles["col"]
     d_r, d_c = plan.dims[plan.row_dim], plan.dims[plan.col_dim]
@@ -212,10 +227,9 @@ def gemm_traffic(plan: FoldPlan) -> GemmCounts:
     epilogue = r_last * c_last * bits["O"] if stat == "O" else c_last * t_last * bits["O"]
     # DRAM fills write the buffer, write-backs read it
     ra, rb, ro, wa, wb, wo = rd["A"], rd["B"], rd["O"], wr["A"], wr["B"], wr["O"]
-    return gemm_counts_of(n_r * n_c * n_s, 0, prologue, epilogue, operand_bits(ra, rb, ro),
-                          operand_bits(wa, wb, wo),
-                          operand_bits(srd["A"] + wa, srd["B"] + wb, srd["O"] + wo),
-                          operand_bits(swr["A"] + ra, swr["B"] + rb, swr["O"] + ro), _NO_EVENTS)
+    return (n_r * n_c * n_s, prologue, epilogue, operand_bits(ra, rb, ro),
+            operand_bits(wa, wb, wo), operand_bits(srd["A"] + wa, srd["B"] + wb, srd["O"] + wo),
+            operand_bits(swr["A"] + ra, swr["B"] + rb, swr["O"] + ro))
 
 
 #: ``PEArray.fold_cycles_of`` as families inherit it (``fold_cycles`` of the chunk length)
@@ -227,14 +241,17 @@ _NO_EVENTS = events_of({})
 
 def _shape_order(row_dim: str, col_dim: str, stream_dim: str) -> tuple[int, int, int]:
     """Where M, K and N sit in a fold's (row extent, col extent, chunk length)."""
-    mapped = (row_dim, col_dim, stream_dim)
-    return mapped.index("M"), mapped.index("K"), mapped.index("N")
+    return _SHAPE_ORDER[(row_dim, col_dim, stream_dim)]
 
 
-def _fold_grid(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
-    """((M, K, N) of a fold's tile, how many folds have it) over the grid of first/last
-    blocks along each dim, the first fold's shape first."""
-    i_m, i_k, i_n = _shape_order(plan.row_dim, plan.col_dim, plan.stream_dim)
+#: (row dim, col dim, streamed dim) -> where M, K and N sit in (row, col, chunk) extents
+_SHAPE_ORDER = {dims: (dims.index("M"), dims.index("K"), dims.index("N"))
+                for dims in permutations("MKN")}
+
+
+def fold_shapes(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
+    """((M, K, N) of a fold's tile, how many folds have it), first shape = the first fold."""
+    i_m, i_k, i_n = _SHAPE_ORDER[(plan.row_dim, plan.col_dim, plan.stream_dim)]
     out = []
     for r, nr in plan.row_sizes:
         for c, nc in plan.col_sizes:
@@ -242,11 +259,6 @@ def _fold_grid(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
                 x = (r, c, t)
                 out.append(((x[i_m], x[i_k], x[i_n]), nr * nc * ns))
     return out
-
-
-def fold_shapes(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
-    """((M, K, N) of a fold's tile, how many folds have it), first shape = the first fold."""
-    return _fold_grid(plan)
 
 
 class _ShapeTile:
@@ -300,11 +312,10 @@ def _memo_of(pe: object) -> _ArrayMemo:
     return hit[1]
 
 
-def _fold_events(pe: object, m: int, k: int, n: int,
-                 memo: _ArrayMemo | None = None) -> dict[str, int]:
+def _fold_events(pe: object, m: int, k: int, n: int) -> dict[str, int]:
     """The family's ``events()`` of one fold of this shape, memoized per array (shared: do
-    not modify it); ``memo``: ``pe``'s, when the caller has it."""
-    table = (memo or _memo_of(pe)).events
+    not modify it)."""
+    table = _memo_of(pe).events
     key = (m, k, n)
     hit = table.get(key)
     if hit is None:
@@ -349,8 +360,8 @@ def _cycles(pe: object, row_dim: str, col_dim: str, stream_dim: str, rows: tuple
         # docstring), so folds of one chunk length cost the same whatever their row and col
         # blocks: one call per chunk length, the first fold's shape unchanged
         # (tests/sim/test_engines_agree.py checks the totals against the fold loop)
-        rows = ((rows[0][0], sum(n for _, n in rows)),)
-        cols = ((cols[0][0], sum(n for _, n in cols)),)
+        rows = ((rows[0][0], rows[0][1] + rows[1][1] if len(rows) > 1 else rows[0][1]),)
+        cols = ((cols[0][0], cols[0][1] + cols[1][1] if len(cols) > 1 else cols[0][1]),)
     i_m, i_k, i_n = _shape_order(row_dim, col_dim, stream_dim)
     first = None
     total = 0
@@ -366,24 +377,43 @@ def _cycles(pe: object, row_dim: str, col_dim: str, stream_dim: str, rows: tuple
 
 def gemm_counts(pe: object, plan: FoldPlan) -> GemmCounts:
     """Everything the fast engine reports for one GEMM's timing: traffic, cycles, events."""
-    return with_cycles_and_events(pe, plan, gemm_traffic(plan), gemm_cycles(pe, plan))
+    folds, prologue, epilogue, rd, wr, srd, swr = _traffic(plan)
+    compute = gemm_cycles(pe, plan)
+    return gemm_counts_of(folds, compute, prologue, epilogue, rd, wr, srd, swr,
+                          _events(pe, plan, compute))
 
 
 def with_cycles_and_events(pe: object, plan: FoldPlan, counts: GemmCounts,
                            compute: int) -> GemmCounts:
-    """``counts`` (traffic only) completed with the compute cycles and the events: the
-    family's events of every fold, then the engines' :func:`cycle_events`."""
-    events: dict[str, int] = {}
-    get = events.get
-    memo = _memo_of(pe)
-    for (m, k, n_), n in _fold_grid(plan):
-        for name, v in _fold_events(pe, m, k, n_, memo).items():
-            events[name] = get(name, 0) + v * n
-    for name, v in (("pe_cycles", compute * pe.rows * pe.cols), ("array_cycles", compute)):
-        events[name] = get(name, 0) + v
+    """``counts`` (traffic only) completed with the compute cycles and the events."""
     return gemm_counts_of(counts.folds, compute, counts.prologue_bits, counts.epilogue_bits,
                           counts.dram_rd, counts.dram_wr, counts.sram_rd, counts.sram_wr,
-                          events_of(events))
+                          _events(pe, plan, compute))
+
+
+def _events(pe: object, plan: FoldPlan, compute: int) -> Events:
+    """The family's events of every fold (each fold shape's times its count), then the
+    engines' :func:`cycle_events` of ``compute`` cycles."""
+    i_m, i_k, i_n = _SHAPE_ORDER[(plan.row_dim, plan.col_dim, plan.stream_dim)]
+    memo = _memo_of(pe).events
+    events: dict[str, int] = {}
+    get = events.get
+    for r, nr in plan.row_sizes:
+        for c, nc in plan.col_sizes:
+            for t, ns in plan.stream_sizes:
+                x = (r, c, t)
+                shape = (x[i_m], x[i_k], x[i_n])
+                fold = memo.get(shape)                 # _fold_events, inlined (hot path)
+                if fold is None:
+                    if len(memo) >= _MAX_ENTRIES:
+                        memo.clear()
+                    fold = memo[shape] = pe.events(_ShapeTile(*shape))
+                n = nr * nc * ns
+                for name, v in fold.items():
+                    events[name] = get(name, 0) + v * n
+    for name, v in (("pe_cycles", compute * pe.rows * pe.cols), ("array_cycles", compute)):
+        events[name] = get(name, 0) + v
+    return events_of(events)
 
 
 def clear_caches() -> None:
