@@ -127,8 +127,9 @@ def _timed_row(ctx: AccelContext, count: int, M: int, K: int, N: int,  # noqa: N
     key = (count, M, K, N, objective, pin)
     hit = ctx.rows.get(key)
     if hit is None:
-        choice = ctx.choose(M, K, N, _OBJECTIVES.get(objective) or Objective(objective),
-                            ctx.fixed, pin)
+        objective = _OBJECTIVES.get(objective) or Objective(objective)
+        # the fixed mapping is cheap to evaluate: only ctx.rows keeps it (fewer live objects)
+        choice = ctx.choose(M, K, N, objective, ctx.fixed, pin, memo=not ctx.fixed)
         scaled = choice.counts.scaled(count)
         if len(ctx.rows) >= ctx.MAX_ENTRIES:
             ctx.rows.clear()
@@ -154,7 +155,7 @@ def _row_core(ctx: AccelContext, choice: Choice, counts: GemmCounts, scaled: Gem
     row = {
         "M": M, "K": K, "N": N, "gemms": count,
         "family": static["family"], "fmt": static["fmt"], "dataflow": static["dataflow"],
-        "loop_order": plan.loop_order.value, "stream_tile": plan.tile,
+        "loop_order": plan.loop_order._value_, "stream_tile": plan.tile,
         "preload": static["preload"],
         "rows": pe.rows, "cols": pe.cols, "lanes": static["lanes"], "folds": scaled.folds,
         "macs": macs,

@@ -139,9 +139,11 @@ class AccelContext:
         return hit
 
     def choose(self, M: int, K: int, N: int, objective: Objective | str,  # noqa: N803
-               fixed: bool, pin_dataflow: bool) -> Choice:
+               fixed: bool, pin_dataflow: bool, memo: bool = True) -> Choice:
         """:func:`choose` on this accelerator, memoized per (M, K, N, objective, fixed,
-        pin_dataflow)."""
+        pin_dataflow) unless ``memo`` is false."""
+        if not memo:
+            return _choose(self, M, K, N, objective, fixed, pin_dataflow)
         key = (M, K, N, objective, fixed, pin_dataflow)
         hit = self.choices.get(key)
         if hit is None:

@@ -90,6 +90,10 @@ class LoopOrder(StrEnum):
         return self in (LoopOrder.COLS_CHUNK, LoopOrder.ROWS_CHUNK)
 
 
+#: loop order value -> (rows_first, chunk_inside), looked up without the properties' calls
+_ORDER_FLAGS = {o.value: (o.rows_first, o.chunk_inside) for o in LoopOrder}
+
+
 @dataclass(frozen=True)
 class Mapping:
     """One layer's mapping: dataflow, loop order and stream tile (elements of the streamed
@@ -176,7 +180,7 @@ def _derive_into(d: dict[str, Any], M: int, K: int, N: int, rows: int,  # noqa: 
     d["row_sizes"] = row_sizes = _block_sizes(dims[row_dim], rows)
     d["col_sizes"] = col_sizes = _block_sizes(dims[col_dim], cols)
     d["stream_sizes"] = stream_sizes = _block_sizes(streamed, tile)
-    d["rows_first"], d["chunk_inside"] = loop_order.rows_first, loop_order.chunk_inside
+    d["rows_first"], d["chunk_inside"] = _ORDER_FLAGS[loop_order._value_]
     d["_sizes_of"] = {row_dim: row_sizes, col_dim: col_sizes, stream_dim: stream_sizes}
 
 

@@ -59,9 +59,13 @@ def _reads(set_bits: int, uses: int, cap: int) -> int:
 
 
 def _line_sizes(plan: FoldPlan, op: str) -> list[tuple[int, int]]:
-    """(bits of one line of ``op`` over a chunk, how many chunks of that length)."""
-    line_bits = plan.line_bits
-    return [(line_bits(op, t), n) for t, n in plan.stream_sizes]
+    """(bits of one line of ``op`` over a chunk, how many chunks of that length): its
+    ``plan.line_bits``, which without B metadata is ``t * elem_bits[op]`` (written out: the
+    hot path)."""
+    if op == "B" and plan.b_meta_bits:
+        return [(plan.line_bits(op, t), n) for t, n in plan.stream_sizes]
+    b = plan.elem_bits[op]
+    return [(t * b, n) for t, n in plan.stream_sizes]
 
 
 def _input_reads(plan: FoldPlan, role: str, lines: list[tuple[int, int]]) -> int:
