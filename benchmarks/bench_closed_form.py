@@ -7,7 +7,8 @@ item 6: "closed form per layer at most 8f7e10d's cost"), same layers, same prese
 Each commit of ``--commits`` (the first is the base of the ratios) is taken with
 ``git archive`` into a temporary folder laid out as the ``qaccel`` package; every tree (those
 and today's working tree) is timed in its own subprocess, alternately (``--rounds`` times;
-each figure is the best over rounds and repeats), so all see the same load. Cases, on the presets 8f7e10d has (systolic-int8 8x8, 32x32, 128x128):
+each figure is the best over rounds and repeats), so all see the same load. Cases, on the
+presets 8f7e10d has (systolic-int8 8x8, 32x32, 128x128):
 
 - ``run``: ``sim.run`` of ``--layers`` distinct seeded random GEMMs (M up to 2048, K and N up
   to 8192), timing only, divided by the layer count (the frame's cost included, spread over
@@ -18,10 +19,10 @@ each figure is the best over rounds and repeats), so all see the same load. Case
   steps, 6,069 layers of 50 distinct shapes) per layer, ``mapping: fixed``, memos cleared
   first (8f7e10d evaluates every layer, today every distinct shape once).
 
-Trees with the mapper only: ``mapper``, the mapper's search (``mapping: auto``) per distinct layer on the first
-``--layers // 4`` of the random layers, and ``model-auto``, the whole model per layer with the
-mapper, cold (memos cleared) and warm. Absolute times under load are pessimistic: compare the
-ratios, printed with the load average.
+Trees with the mapper only: ``mapper``, the mapper's search (``mapping: auto``) per distinct
+layer on the first ``--layers // 4`` of the random layers, and ``model-auto``, the whole
+model per layer with the mapper, cold (memos cleared) and warm. Absolute times under load
+are pessimistic: compare the ratios, printed with the load average.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def worker(args: argparse.Namespace) -> dict[str, float]:
         if mapped:
             auto = _accel(preset, "auto")
             few = layers[:max(1, len(layers) // 4)]
-            t = _best(lambda a=auto: sim.run(few, a, "fast", values=False), 1)
+            t = _best(lambda a=auto, f=few: sim.run(f, a, "fast", values=False), 1)
             out[f"mapper {preset}"] = t / len(few) * 1e6
             t = _best(lambda a=auto: sim.run(model, a, "fast", values=False), 1)
             out[f"model-auto cold {preset}"] = t / len(model) * 1e6

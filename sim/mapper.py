@@ -122,20 +122,21 @@ class AccelContext:
         self.bits_per_cycle = accel.dram.bits_per_cycle
         self.fixed = accel.mapping is MappingMode.FIXED
         self.pinned = accel.mapping is MappingMode.DATAFLOW
-        self._arrays: dict[Dataflow, tuple[PEArray, EnergyModel, dict[str, Any]]] = {}
+        self._arrays: dict[str, tuple[PEArray, EnergyModel, dict[str, Any]]] = {}
         self.choices: dict[tuple, Choice] = {}
         self.rows: dict[tuple, Any] = {}
 
     def array(self, dataflow: Dataflow) -> tuple[PEArray, EnergyModel, dict[str, Any]]:
         """(the array under ``dataflow``, its energy model, the result columns that depend
         on the array only: family, fmt, dataflow, preload, rows, cols, lanes)."""
-        hit = self._arrays.get(dataflow)
+        key = getattr(dataflow, "_value_", dataflow)  # the enum's str: hashed in C
+        hit = self._arrays.get(key)
         if hit is None:
             pe = self.accel.pe_array.with_dataflow(dataflow)
             static = {"family": pe.family, "fmt": pe.fmt, "dataflow": str(pe.dataflow),
                       "preload": str(pe.preload), "rows": pe.rows, "cols": pe.cols,
                       "lanes": pe.lanes}
-            hit = self._arrays[dataflow] = (pe, EnergyModel(self.accel, pe), static)
+            hit = self._arrays[key] = (pe, EnergyModel(self.accel, pe), static)
         return hit
 
     def choose(self, M: int, K: int, N: int, objective: Objective | str,  # noqa: N803
