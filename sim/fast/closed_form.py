@@ -34,6 +34,7 @@ multiplied by its count, and with overlapped preload the first fold pays its pre
 from __future__ import annotations
 
 from itertools import permutations, product
+from operator import itemgetter
 from types import MappingProxyType
 
 import numpy as np
@@ -265,28 +266,34 @@ def fold_shapes(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
     return out
 
 
-class _ShapeTile:
-    """What a family's ``events()`` reads of a fold's tile when only its shape matters:
-    ``M``, ``K``, ``N`` and ``dims`` (plus ``a`` / ``b`` as zero-stride int8 arrays and an
-    empty ``meta``, built on demand, for an ``events()`` that reads them)."""
+class _ShapeTile(tuple):
+    """What a family's ``events()`` reads of a fold's tile when only its shape matters: a
+    tuple (M, K, N) of Python ints (as ``Tile`` gives) with ``M``, ``K``, ``N`` and ``dims``
+    (plus ``a`` / ``b`` as zero-stride int8 arrays and an empty ``meta``, built on demand, for
+    an ``events()`` that reads them). Built with :func:`_shape_tile` (no Python ``__init__``)."""
 
-    __slots__ = ("M", "K", "N")
+    __slots__ = ()
+    M = property(itemgetter(0))  # noqa: N815 - GEMM notation
+    K = property(itemgetter(1))  # noqa: N815
+    N = property(itemgetter(2))  # noqa: N815
     meta = MappingProxyType({})
-
-    def __init__(self, m: int, k: int, n: int) -> None:
-        self.M, self.K, self.N = int(m), int(k), int(n)   # as Tile's (Python ints)
 
     @property
     def dims(self) -> dict[str, int]:
-        return {"M": self.M, "K": self.K, "N": self.N}
+        return {"M": self[0], "K": self[1], "N": self[2]}
 
     @property
     def a(self) -> np.ndarray:
-        return np.broadcast_to(np.int8(0), (self.M, self.K))
+        return np.broadcast_to(np.int8(0), (self[0], self[1]))
 
     @property
     def b(self) -> np.ndarray:
-        return np.broadcast_to(np.int8(0), (self.K, self.N))
+        return np.broadcast_to(np.int8(0), (self[1], self[2]))
+
+
+def _shape_tile(shape: tuple[int, int, int]) -> _ShapeTile:
+    """The :class:`_ShapeTile` of (M, K, N)."""
+    return tuple.__new__(_ShapeTile, map(int, shape))
 
 
 class _ArrayMemo:
@@ -325,7 +332,7 @@ def _fold_events(pe: object, m: int, k: int, n: int) -> dict[str, int]:
     if hit is None:
         if len(table) >= _MAX_ENTRIES:
             table.clear()
-        hit = table[key] = pe.events(_ShapeTile(m, k, n))
+        hit = table[key] = pe.events(_shape_tile(key))
     return hit
 
 
@@ -411,7 +418,7 @@ def _events(pe: object, plan: FoldPlan, compute: int) -> Events:
                 if fold is None:
                     if len(memo) >= _MAX_ENTRIES:
                         memo.clear()
-                    fold = memo[shape] = pe.events(_ShapeTile(*shape))
+                    fold = memo[shape] = pe.events(_shape_tile(shape))
                 n = nr * nc * ns
                 for name, v in fold.items():
                     events[name] = get(name, 0) + v * n
