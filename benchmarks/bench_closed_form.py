@@ -21,8 +21,9 @@ presets 8f7e10d has (systolic-int8 8x8, 32x32, 128x128):
 
 Trees with the mapper only: ``mapper``, the mapper's search (``mapping: auto``) per distinct
 layer on the first ``--layers // 4`` of the random layers, and ``model-auto``, the whole
-model per layer with the mapper, cold (memos cleared) and warm. Absolute times under load
-are pessimistic: compare the ratios, printed with the load average.
+model per layer with the mapper, cold (memos cleared) and warm. Times are CPU seconds of the
+worker process (``time.process_time``), less distorted by a loaded machine than wall time;
+compare the ratios, printed with the load average.
 """
 
 from __future__ import annotations
@@ -103,12 +104,14 @@ def _clear() -> None:
 
 
 def _best(fn, repeat: int) -> float:
+    """Least CPU seconds of ``repeat`` calls of ``fn``, every memo cleared before each (CPU
+    time, not wall: on a loaded machine the wall clock mostly measures waiting)."""
     best = float("inf")
     for _ in range(repeat):
         _clear()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 
@@ -152,9 +155,9 @@ def worker(args: argparse.Namespace) -> dict[str, float]:
             sim.run(model, auto, "fast", values=False)
             best = float("inf")
             for _ in range(args.repeat):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 sim.run(model, auto, "fast", values=False)
-                best = min(best, time.perf_counter() - t0)
+                best = min(best, time.process_time() - t0)
             out[f"model-auto warm {preset}"] = best / len(model) * 1e6
     return out
 
