@@ -29,13 +29,13 @@ Per chunk of length t (``cols_outer``: column blocks outer; ``rows_outer``: row 
 Cycles and events: every fold of the grid has one of at most 2 x 2 x 2 tile shapes (first or
 last block along each dim); the family's ``fold_cycles_of`` and ``events`` of each shape are
 multiplied by its count, and with overlapped preload the first fold pays its preload.
+(Families with the default ``fold_cycles_of``, a function of the chunk length, are asked once
+per chunk length.) Both are memoized per array (``sim/fast/fold_memo.py``).
 """
 
 from __future__ import annotations
 
 from itertools import permutations, product
-from operator import itemgetter
-from types import MappingProxyType
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from qaccel.sim.counts import (
     gemm_counts_of,
     operand_bits,
 )
+from qaccel.sim.fast.fold_memo import MAX_ENTRIES, clear_memos, fold_events, memo_of, shape_tile
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["gemm_traffic", "gemm_counts", "fold_shapes", "tile_events", "cycle_events",
@@ -266,80 +267,10 @@ def fold_shapes(plan: FoldPlan) -> list[tuple[tuple[int, int, int], int]]:
     return out
 
 
-class _ShapeTile(tuple):
-    """What a family's ``events()`` reads of a fold's tile when only its shape matters: a
-    tuple (M, K, N) of Python ints (as ``Tile`` gives) with ``M``, ``K``, ``N`` and ``dims``
-    (plus ``a`` / ``b`` as zero-stride int8 arrays and an empty ``meta``, built on demand, for
-    an ``events()`` that reads them). Built with :func:`_shape_tile` (no Python ``__init__``)."""
-
-    __slots__ = ()
-    M = property(itemgetter(0))  # noqa: N815 - GEMM notation
-    K = property(itemgetter(1))  # noqa: N815
-    N = property(itemgetter(2))  # noqa: N815
-    meta = MappingProxyType({})
-
-    @property
-    def dims(self) -> dict[str, int]:
-        return {"M": self[0], "K": self[1], "N": self[2]}
-
-    @property
-    def a(self) -> np.ndarray:
-        return np.broadcast_to(np.int8(0), (self[0], self[1]))
-
-    @property
-    def b(self) -> np.ndarray:
-        return np.broadcast_to(np.int8(0), (self[1], self[2]))
-
-
-def _shape_tile(shape: tuple[int, int, int]) -> _ShapeTile:
-    """The :class:`_ShapeTile` of (M, K, N)."""
-    return tuple.__new__(_ShapeTile, map(int, shape))
-
-
-class _ArrayMemo:
-    """What the closed forms memoize per array (one PE-array object): its events per fold
-    shape (M, K, N) and its compute cycles per fold grid (:func:`gemm_cycles`)."""
-
-    __slots__ = ("events", "cycles")
-
-    def __init__(self) -> None:
-        self.events: dict[tuple[int, int, int], dict[str, int]] = {}
-        self.cycles: dict[tuple, int] = {}
-
-
-#: id(array) -> (the array, its memo): holding the array keeps its id from being reused, so
-#: an array is found without hashing its fields (a third of a fold's cost before)
-_MEMOS: dict[int, tuple[object, _ArrayMemo]] = {}
-#: entries a table holds before it is emptied (bounds memory on long sweeps)
-_MAX_ARRAYS, _MAX_ENTRIES = 1024, 1 << 16
-
-
-def _memo_of(pe: object) -> _ArrayMemo:
-    hit = _MEMOS.get(id(pe))
-    if hit is None:
-        if len(_MEMOS) >= _MAX_ARRAYS:
-            _MEMOS.clear()
-        hit = _MEMOS[id(pe)] = (pe, _ArrayMemo())
-    return hit[1]
-
-
-def _fold_events(pe: object, m: int, k: int, n: int) -> dict[str, int]:
-    """The family's ``events()`` of one fold of this shape, memoized per array (shared: do
-    not modify it)."""
-    table = _memo_of(pe).events
-    key = (m, k, n)
-    hit = table.get(key)
-    if hit is None:
-        if len(table) >= _MAX_ENTRIES:
-            table.clear()
-        hit = table[key] = pe.events(_shape_tile(key))
-    return hit
-
-
 def tile_events(pe: object, m: int, k: int, n: int) -> Events:
     """The family's ``events()`` of one fold of this shape (events depend on the tile's
     shape only)."""
-    return Events(_fold_events(pe, m, k, n))
+    return Events(fold_events(pe, m, k, n))
 
 
 def cycle_events(pe: object, compute_cycles: int) -> Events:
@@ -352,12 +283,12 @@ def gemm_cycles(pe: object, plan: FoldPlan) -> int:
     """Compute cycles of one GEMM: every fold's ``fold_cycles_of``; with overlapped preload
     every fold but the first hides its preload behind the previous one. (The loop order does
     not change it: cached on the fold shapes.)"""
-    table = _memo_of(pe).cycles
+    table = memo_of(pe).cycles
     key = (plan.row_dim, plan.col_dim, plan.stream_dim, plan.row_sizes, plan.col_sizes,
            plan.stream_sizes)
     hit = table.get(key)
     if hit is None:
-        if len(table) >= _MAX_ENTRIES:
+        if len(table) >= MAX_ENTRIES:
             table.clear()
         hit = table[key] = _cycles(pe, *key)
     return hit
@@ -406,7 +337,7 @@ def _events(pe: object, plan: FoldPlan, compute: int) -> Events:
     """The family's events of every fold (each fold shape's times its count), then the
     engines' :func:`cycle_events` of ``compute`` cycles."""
     i_m, i_k, i_n = _SHAPE_ORDER[(plan.row_dim, plan.col_dim, plan.stream_dim)]
-    memo = _memo_of(pe).events
+    memo = memo_of(pe).events
     events: dict[str, int] = {}
     get = events.get
     for r, nr in plan.row_sizes:
@@ -416,9 +347,9 @@ def _events(pe: object, plan: FoldPlan, compute: int) -> Events:
                 shape = (x[i_m], x[i_k], x[i_n])
                 fold = memo.get(shape)                 # _fold_events, inlined (hot path)
                 if fold is None:
-                    if len(memo) >= _MAX_ENTRIES:
+                    if len(memo) >= MAX_ENTRIES:
                         memo.clear()
-                    fold = memo[shape] = pe.events(_shape_tile(shape))
+                    fold = memo[shape] = pe.events(shape_tile(shape))
                 n = nr * nc * ns
                 for name, v in fold.items():
                     events[name] = get(name, 0) + v * n
@@ -429,7 +360,7 @@ def _events(pe: object, plan: FoldPlan, compute: int) -> Events:
 
 def clear_caches() -> None:
     """Forget the memoized fold cycles and fold events (per array and fold shape)."""
-    _MEMOS.clear()
+    clear_memos()
 
 
 #: ``_cycles.cache_clear()``, as when it was an ``lru_cache`` (benchmarks clear it)
