@@ -28,7 +28,14 @@ from qaccel.arch.spec import Accelerator, MappingMode
 from qaccel.errors import ConfigError
 from qaccel.sim import kv
 from qaccel.sim.counts import GemmCounts
-from qaccel.sim.mapper import AccelContext, Choice, Objective, clear_caches, context_of
+from qaccel.sim.mapper import (
+    AccelContext,
+    Choice,
+    Objective,
+    clear_caches,
+    context_of,
+    hold_one,
+)
 from qaccel.sim.plan import ceil_div
 from qaccel.sim.result import COLUMNS, TOTAL_INPUTS, SimResult, column_totals
 from qaccel.sim.vector import overlap_rows, simulate_vector_layer
@@ -131,8 +138,7 @@ def _timed_row(ctx: AccelContext, count: int, M: int, K: int, N: int,  # noqa: N
         # the fixed mapping is cheap to evaluate: only ctx.rows keeps it (fewer live objects)
         choice = ctx.choose(M, K, N, objective, ctx.fixed, pin, memo=not ctx.fixed)
         scaled = choice.counts.scaled(count)
-        if len(ctx.rows) >= ctx.MAX_ENTRIES:
-            ctx.rows.clear()
+        hold_one()
         hit = ctx.rows[key] = (_row_core(ctx, choice, choice.counts, scaled, count, M, K, N),
                                scaled)
     return hit

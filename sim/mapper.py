@@ -55,7 +55,7 @@ from qaccel.sim.plan import (
 )
 
 __all__ = ["Objective", "Choice", "candidate_mappings", "choose", "evaluate", "MIN_TILE",
-           "AccelContext", "context_of", "clear_caches"]
+           "AccelContext", "context_of", "clear_caches", "hold_one"]
 
 #: builds a frozen dataclass without its __init__ (hot path; fields set through __dict__)
 _new = object.__new__
@@ -113,8 +113,6 @@ class AccelContext:
     :attr:`rows` (``sim.engine``'s timing-only rows, per layer shape). An accelerator is
     immutable (frozen), so nothing here goes stale; :func:`context_of` finds it."""
 
-    #: entries a memo holds before it is emptied (bounds memory on long sweeps)
-    MAX_ENTRIES = 1 << 16
 
     def __init__(self, accel: Accelerator) -> None:
         self.accel = accel
@@ -148,8 +146,7 @@ class AccelContext:
         key = (M, K, N, objective, fixed, pin_dataflow)
         hit = self.choices.get(key)
         if hit is None:
-            if len(self.choices) >= self.MAX_ENTRIES:
-                self.choices.clear()
+            hold_one()
             hit = self.choices[key] = _choose(self, M, K, N, objective, fixed, pin_dataflow)
         return hit
 
@@ -160,7 +157,21 @@ _BY_ID: dict[int, tuple[Accelerator, AccelContext]] = {}
 #: accelerator -> its context: equal accelerators (e.g. loaded twice) share one
 _BY_VALUE: dict[Accelerator, AccelContext] = {}
 #: accelerators kept in each of the two tables before it is emptied
-MAX_CONTEXTS = 512
+MAX_CONTEXTS = 256
+#: memo entries (choices and rows, over every context) held before every context is
+#: forgotten: bounds memory on long sweeps (a row is a few kB)
+MAX_ENTRIES = 1 << 16
+_held = 0
+
+
+def hold_one() -> None:
+    """Count one more memo entry; past :data:`MAX_ENTRIES`, forget every context first."""
+    global _held
+    _held += 1
+    if _held > MAX_ENTRIES:
+        _BY_ID.clear()
+        _BY_VALUE.clear()
+        _held = 1
 
 
 def context_of(accel: Accelerator) -> AccelContext:
@@ -182,8 +193,10 @@ def context_of(accel: Accelerator) -> AccelContext:
 def clear_caches() -> None:
     """Forget every memo of the mapper and the closed forms (every accelerator's context,
     fold cycles and events): the next evaluation of any shape is computed in full."""
+    global _held
     _BY_ID.clear()
     _BY_VALUE.clear()
+    _held = 0
     closed_form.clear_caches()
 
 

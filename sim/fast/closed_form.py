@@ -48,7 +48,7 @@ from qaccel.sim.counts import (
     gemm_counts_of,
     operand_bits,
 )
-from qaccel.sim.fast.fold_memo import MAX_ENTRIES, clear_memos, fold_events, memo_of, shape_tile
+from qaccel.sim.fast.fold_memo import clear_memos, fold_events, hold_one, memo_of, shape_tile
 from qaccel.sim.plan import FoldPlan
 
 __all__ = ["gemm_traffic", "gemm_counts", "fold_shapes", "tile_events", "cycle_events",
@@ -288,8 +288,7 @@ def gemm_cycles(pe: object, plan: FoldPlan) -> int:
            plan.stream_sizes)
     hit = table.get(key)
     if hit is None:
-        if len(table) >= MAX_ENTRIES:
-            table.clear()
+        hold_one()
         hit = table[key] = _cycles(pe, *key)
     return hit
 
@@ -347,8 +346,7 @@ def _events(pe: object, plan: FoldPlan, compute: int) -> Events:
                 shape = (x[i_m], x[i_k], x[i_n])
                 fold = memo.get(shape)                 # _fold_events, inlined (hot path)
                 if fold is None:
-                    if len(memo) >= MAX_ENTRIES:
-                        memo.clear()
+                    hold_one()
                     fold = memo[shape] = pe.events(shape_tile(shape))
                 n = nr * nc * ns
                 for name, v in fold.items():

@@ -11,10 +11,11 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = ["ShapeTile", "shape_tile", "ArrayMemo", "memo_of", "fold_events", "clear_memos",
-           "MAX_ENTRIES"]
+           "hold_one", "MAX_ENTRIES"]
 
-#: arrays, and entries per table, held before the table is emptied (bounds memory on sweeps)
-MAX_ARRAYS, MAX_ENTRIES = 1024, 1 << 16
+#: memo entries (over every array) held before every memo is emptied: bounds memory on
+#: long sweeps (each entry is a few hundred bytes)
+MAX_ENTRIES = 1 << 17
 
 
 class ShapeTile(tuple):
@@ -63,12 +64,23 @@ class ArrayMemo:
 _MEMOS: dict[int, tuple[object, ArrayMemo]] = {}
 
 
+_held = 0
+
+
+def hold_one() -> None:
+    """Count one more memo entry; past :data:`MAX_ENTRIES`, forget every memo first."""
+    global _held
+    _held += 1
+    if _held > MAX_ENTRIES:
+        clear_memos()
+        _held = 1
+
+
 def memo_of(pe: object) -> ArrayMemo:
     """The memos of the array ``pe`` (this very object)."""
     hit = _MEMOS.get(id(pe))
     if hit is None:
-        if len(_MEMOS) >= MAX_ARRAYS:
-            _MEMOS.clear()
+        hold_one()
         hit = _MEMOS[id(pe)] = (pe, ArrayMemo())
     return hit[1]
 
@@ -80,12 +92,13 @@ def fold_events(pe: object, m: int, k: int, n: int) -> dict[str, int]:
     key = (m, k, n)
     hit = table.get(key)
     if hit is None:
-        if len(table) >= MAX_ENTRIES:
-            table.clear()
+        hold_one()
         hit = table[key] = pe.events(shape_tile(key))
     return hit
 
 
 def clear_memos() -> None:
     """Forget every array's memos."""
+    global _held
     _MEMOS.clear()
+    _held = 0

@@ -241,3 +241,22 @@ def test_equal_accelerators_share_one_context():
     ctx = context_of(a)
     clear_caches()
     assert context_of(a) is not ctx
+
+
+def test_memo_budget_forgets_and_recomputes(monkeypatch):
+    """Past the entry budget (over every context, and over every array's fold memos) every
+    memo is forgotten; results are unchanged and the memos stay within the budget."""
+    from qaccel.sim import mapper
+    from qaccel.sim.fast import fold_memo
+
+    layers = [gemm_layer(m, 2 * m + 1, 3 * m + 2) for m in range(1, 12)]
+    accel = make_accel(rows=4, cols=4, mapping="auto")
+    mapper.clear_caches()
+    full = sim.run(layers, accel, "fast", values=False).frame
+    monkeypatch.setattr(mapper, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(fold_memo, "MAX_ENTRIES", 5)
+    mapper.clear_caches()
+    assert_same_frame(sim.run(layers, accel, "fast", values=False).frame, full)
+    assert sum(len(c.rows) + len(c.choices) for c in mapper._BY_VALUE.values()) <= 3
+    held = sum(len(m.events) + len(m.cycles) for _, m in fold_memo._MEMOS.values())
+    assert held <= 5 and len(fold_memo._MEMOS) <= 5
