@@ -318,7 +318,7 @@ def _choose(ctx: AccelContext, M: int, K: int, N: int,  # noqa: N803
     computes: dict[tuple[Dataflow, int], int] = {}   # the loop order does not change compute
     # no mapping moves less than every operand once: a floor under every candidate's total
     pe0 = accel.pe_array
-    floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_bits + M * N * pe0.acc_bits)
+    floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_stored_bits + M * N * pe0.acc_bits)
               // ctx.bits_per_cycle)
     for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
         if best_key is not None and best_key <= floor:

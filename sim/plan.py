@@ -261,8 +261,8 @@ def _array_facts(pe: Any) -> tuple[tuple[str, str, str], dict[str, str], dict[st
     split ``psum_bits``), B metadata bits per group and the group (0 without metadata)."""
     dims = tuple(pe.mapping)
     meta = pe.meta_bits_per_group
-    return (dims, roles_of(dims), {"A": pe.a_bits, "B": pe.b_bits, "O": pe.acc_bits},
-            {"A": pe.a_bits, "B": pe.b_bits, "O": pe.psum_bits}, meta,
+    return (dims, roles_of(dims), {"A": pe.a_bits, "B": pe.b_stored_bits, "O": pe.acc_bits},
+            {"A": pe.a_bits, "B": pe.b_stored_bits, "O": pe.psum_bits}, meta,
             pe.group_size if meta else 0)
 
 
