@@ -10,6 +10,7 @@
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
     qaccel rtl verify  --rows 16 --cols 16 --fast     (C++ stream harness on Verilator)
     qaccel rtl timing  --rows 4 --cols 4 [--design core|top|both]   (ECP5 Fmax, out of context)
+    qaccel rtl energy  --family bitmod --family fp16   (pJ/cycle from toggles, docs/energy.md)
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
 family's paper preset (``<family>-prefill``, else the first preset of the family its RTL can
@@ -137,6 +138,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_verify)
 
+    from qaccel.cli.rtl_energy import add_energy_parser
+
+    add_energy_parser(rtl)
+
 
 #: ``qaccel rtl verify --help`` examples
 VERIFY_EXAMPLES = """examples:
@@ -244,6 +249,9 @@ def _checked_params(family: str, data: dict[str, object]) -> PEArray:
     except ValueError as exc:  # e.g. a dataflow or a mode without RTL
         path = "--dataflow" if " dataflow " in f" {exc} " else "pe_array"
         raise ConfigError.single(path, str(exc)) from None
+    absent = params.rtl_absent_reason()
+    if absent is not None:  # a mode the RTL does not build (e.g. an overlapped os drain)
+        raise ConfigError.single("pe_array", absent)
     if Preload(params.preload) is Preload.OVERLAPPED and not getattr(spec, "shadow", False):
         raise ConfigError.single("pe_array.preload", f"must be 'serial' for {family} RTL (its "
                                  f"core has no shadow stationary registers), not 'overlapped'")
