@@ -216,16 +216,16 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
             ai, big_e = align_fp16(a)
             u = big_e - 10 - ALIGN_FRAC_BITS
         acc = np.array(acc_in, dtype=np.float32)
-        for g in range(w.s.shape[0]):
+        q = np.asarray(w.q).astype(np.int64)
+        for g in range(w.s.shape[0]):  # groups in order; all M x N outputs of a group at once
             ks = slice(g * G_SIZE, min((g + 1) * G_SIZE, tile.K))
-            for m in range(tile.M):
-                for n in range(tile.N):
-                    p = int(np.dot(w.q[ks, n].astype(np.int64), ai[m, ks]))
-                    s_sum = int(ai[m, ks].sum())
-                    d = p - int(w.z[g, n]) * s_sum
-                    # exact in float64 (11-bit s times |d| < 2^30); one rounding to FP32
-                    t = np.float32(np.ldexp(float(w.s[g, n]) * d, int(u[m, g])))
-                    acc[m, n] = np.float32(acc[m, n] + t)
+            p = ai[:, ks] @ q[ks, :]
+            s_sum = ai[:, ks].sum(axis=1)
+            d = p - np.asarray(w.z[g, :]).astype(np.int64)[None, :] * s_sum[:, None]
+            # exact in float64 (11-bit s times |d| < 2^30); one rounding to FP32
+            t = np.ldexp(np.asarray(w.s[g, :]).astype(np.float64)[None, :] * d.astype(np.float64),
+                         u[:, g][:, None]).astype(np.float32)
+            acc = (acc + t).astype(np.float32)
         return acc
 
     def events(self, tile: Tile) -> dict[str, int]:
