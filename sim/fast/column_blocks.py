@@ -13,6 +13,7 @@ group in order, so the results do not depend on the split.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +25,8 @@ PARALLEL_MIN_MACS = 1 << 27
 MIN_COLS = 256
 
 _controller = None
+#: set in worker threads: a nested call runs inline
+_inside = threading.local()
 
 
 def _workers() -> int:
@@ -37,10 +40,10 @@ def _workers() -> int:
 def in_column_blocks(fn: Callable[[slice], None], n: int, macs: int) -> None:
     """Call ``fn(cols)`` for slices ``cols`` that partition ``range(n)``: one slice in this
     thread when ``macs`` (the GEMM's multiply-adds) is below :data:`PARALLEL_MIN_MACS` or one
-    CPU is available; else one contiguous block per CPU, each in its own thread, with BLAS
-    limited to one thread meanwhile (``threadpoolctl``)."""
+    CPU is available or this is a worker already; else one contiguous block per CPU, each in
+    its own thread, with BLAS limited to one thread meanwhile (``threadpoolctl``)."""
     workers = min(_workers(), n // MIN_COLS)
-    if macs < PARALLEL_MIN_MACS or workers < 2:
+    if macs < PARALLEL_MIN_MACS or workers < 2 or getattr(_inside, "worker", False):
         fn(slice(0, n))
         return
     global _controller
@@ -48,6 +51,11 @@ def in_column_blocks(fn: Callable[[slice], None], n: int, macs: int) -> None:
         from threadpoolctl import ThreadpoolController
         _controller = ThreadpoolController()
     bounds = [n * i // workers for i in range(workers + 1)]
+
+    def work(cols: slice) -> None:
+        _inside.worker = True
+        fn(cols)
+
     with _controller.limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        for f in [pool.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(workers)]:
+        for f in [pool.submit(work, slice(bounds[i], bounds[i + 1])) for i in range(workers)]:
             f.result()

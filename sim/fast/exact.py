@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from qaccel.sim.fast.column_blocks import in_column_blocks
+
 __all__ = ["exact_matmul", "exact_float_matmul", "coded_product", "FLOAT32_EXACT", "FLOAT64_EXACT"]
 
 FLOAT32_EXACT = 2**24 - 1
@@ -63,8 +65,16 @@ def exact_float_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` of integer matrices, exactly, as int64 (``a``: M x K, ``b``: K x N)."""
-    return exact_float_matmul(a, b).astype(np.int64)
+    """``a @ b`` of integer matrices, exactly, as int64 (``a``: M x K, ``b``: K x N); large
+    products in column blocks on threads (``column_blocks``: exact integers do not depend on
+    the split)."""
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
+
+    def columns(ns: slice) -> None:
+        out[:, ns] = exact_float_matmul(a, b[:, ns])
+
+    in_column_blocks(columns, b.shape[1], a.shape[0] * a.shape[1] * b.shape[1])
+    return out
 
 
 def coded_product(a: Any, b: Any) -> np.ndarray:

@@ -18,7 +18,7 @@ from qaccel.arch.pe.bitmod import BitmodArray, BitmodWeights, weight_ints
 from qaccel.arch.pe.mixpe import GroupWeights, MixPE
 from qaccel.sim.fast import column_blocks
 from qaccel.sim.fast.bitmod import gemm_values
-from qaccel.sim.fast.exact import exact_float_matmul
+from qaccel.sim.fast.exact import exact_float_matmul, exact_matmul
 from qaccel.sim.fast.fp_mac import sequential_f32_matmul
 from qaccel.sim.fast.mixpe import group_outputs
 
@@ -135,3 +135,16 @@ def test_exact_float_matmul_holds_exact_integers():
     got = exact_float_matmul(wide, b)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got.astype(np.int64), wide @ b)
+
+
+def test_exact_matmul_in_column_blocks_equals_int64(split):
+    """The chunked path (K = 2100 > 1040 at |a| = |b| = 128) split among threads."""
+    rng = np.random.default_rng(9)
+    a = rng.choice(np.array([127, -128, 126], np.int8), (4, 2100), p=[.6, .3, .1])
+    b = rng.choice(np.array([-128, 127, 5], np.int8), (2100, N), p=[.6, .3, .1])
+    a[0], b[:, 3] = -128, -128            # one all-extreme product: 128^2 * 2100 > 2^24
+    want = a.astype(np.int64) @ b.astype(np.int64)
+    assert np.abs(want).max() > 2**24
+    got = exact_matmul(a, b)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
