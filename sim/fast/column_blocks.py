@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["in_column_blocks", "PARALLEL_MIN_MACS"]
 
@@ -46,6 +45,8 @@ def in_column_blocks(fn: Callable[[slice], None], n: int, macs: int) -> None:
     if macs < PARALLEL_MIN_MACS or workers < 2 or getattr(_inside, "worker", False):
         fn(slice(0, n))
         return
+    from concurrent.futures import ThreadPoolExecutor  # first use only: CLI start-up
+
     global _controller
     if _controller is None:
         from threadpoolctl import ThreadpoolController
