@@ -15,6 +15,20 @@ Anchors (DESIGN.md "Energy/area model"):
   Aladdin plug-in's register table). Internal (clock) power is 88 % of it, so it is charged per
   clocked bit per cycle, busy or not. A 40 nm figure, used here as the 45 nm anchor: no 40 -> 45
   nm step is applied (it would raise it by roughly 10-20 %).
+- Shifter, 2:1 mux / logic gate, register split (Aladdin ``common/power_func.h``, github
+  harvard-acc/ALADDIN at commit 170e15c440919a53b19b34c82968db7d2da29de9, the last change of that
+  file; "Function units power model normalized to a commercial 40g", energy in pJ, area in µm²;
+  its 32-bit function units): ``SHIFTER_1ns_dynamic_energy`` 4.172512e-01 pJ / ``SHIFTER_1ns_area``
+  249.6 µm² for a 32-bit barrel shifter (Shl/LShr/AShr), taken as 32 x 5 = 160 2:1 mux-bits,
+  so a ``width``-bit shifter with a ``shift_bits``-bit amount costs width * shift_bits / 160 of
+  it; ``BIT_1ns_dynamic_energy`` 1.805590e-02 pJ / ``BIT_1ns_area`` 50.37 µm² for the 32-bit
+  AND/OR/XOR unit, i.e. 1/32 of it per bit, used for one 2:1 mux bit and for one logic-gate bit
+  alike; ``REG_1ns_int_power`` 7.936518e-03 and ``REG_1ns_switch_power`` 1.062977e-03 (mW at 1
+  GHz = pJ per cycle) split the register row into its clock part (charged per flip-flop per
+  cycle) and its data part (per toggle, at the 1/2 toggle rate of random data: 2.126e-03 pJ per
+  output toggle). Like the register row, these 40 nm figures are used as 45 nm anchors with no
+  40 -> 45 nm step. Aladdin's own 32-bit adder (``ADD_1ns_dynamic_energy`` 0.210 pJ) is about
+  2x Horowitz's 0.1 pJ, so Aladdin-anchored parts are priced on the higher of the two scales.
 - Technology scaling 45 -> 28 nm (Stillmaker & Baas, Integration 2017): energy x0.513,
   area x0.377. Other nodes have no anchor here and are refused.
 
@@ -31,7 +45,8 @@ from dataclasses import dataclass
 from qaccel.errors import ConfigError
 
 __all__ = ["Cost", "int_add", "int_mult", "fp_add", "fp_mult", "register", "sram_access_pj",
-           "TECH_SCALE", "scale_to"]
+           "TECH_SCALE", "scale_to", "shifter", "mux2", "logic_gate", "register_clock",
+           "register_toggle_pj", "RANDOM_TOGGLE_RATE"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,12 @@ _MULT8_45, _MULT32_45 = Cost(0.2, 282.0), Cost(3.1, 3495.0)
 _FP_45 = {("add", 16): Cost(0.4, 1360.0), ("mult", 16): Cost(1.1, 1640.0),
           ("add", 32): Cost(0.9, 4184.0), ("mult", 32): Cost(3.7, 7700.0)}
 _REG_BIT_45 = Cost(0.009, 5.98)
+_SHIFTER32_45 = Cost(0.4172512, 249.6461)  # Aladdin SHIFTER_1ns, 32-bit, 5-bit amount
+_SHIFTER32_MUX_BITS = 32 * 5
+_BIT_45 = Cost(0.01805590 / 32, 50.36996 / 32)  # Aladdin BIT_1ns per bit (32-bit unit)
+_REG_CLOCK_45, _REG_SWITCH_45 = 7.936518e-03, 1.062977e-03  # Aladdin REG_1ns int / switch
+#: toggles per bit per operation of random operands: the activity the anchors describe
+RANDOM_TOGGLE_RATE = 0.5
 _SRAM64_8KB_PJ, _SRAM_EXPONENT = 10.0, math.log(10.0) / math.log(128.0)
 
 #: node (nm) -> (energy factor, area factor) relative to 45 nm (Stillmaker & Baas 2017)
@@ -107,6 +128,41 @@ def register(bits: int) -> Cost:
     if isinstance(bits, bool) or not isinstance(bits, int) or bits < 0:
         raise ValueError(f"bits must be an int >= 0, not {bits!r}")
     return _REG_BIT_45 * bits
+
+
+def shifter(width: int, shift_bits: int) -> Cost:
+    """A barrel shifter of ``width`` data bits and a ``shift_bits``-bit amount at 45 nm (one
+    shift of random operands, pJ; area µm²): ``width * shift_bits`` 2:1 mux-bits at the per
+    mux-bit rate of Aladdin's 32-bit, 5-stage shifter."""
+    _check_bits(width, "width")
+    _check_bits(shift_bits, "shift_bits")
+    return _SHIFTER32_45 * (width * shift_bits / _SHIFTER32_MUX_BITS)
+
+
+def mux2(bits: int) -> Cost:
+    """``bits`` 2:1 multiplexer bits at 45 nm (one selection of random inputs, pJ; µm²),
+    priced as Aladdin's logic unit per bit."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 0:
+        raise ValueError(f"bits must be an int >= 0, not {bits!r}")
+    return _BIT_45 * bits
+
+
+def logic_gate(bits: int) -> Cost:
+    """``bits`` two-input logic gates (AND/OR/XOR) at 45 nm (one operation of random inputs,
+    pJ; µm²): Aladdin's logic unit per bit."""
+    return mux2(bits)
+
+
+def register_clock(bits: int) -> Cost:
+    """Clock (internal) energy of ``bits`` flip-flops for one cycle at 45 nm (pJ), whether or
+    not their data changes; the area is the whole flip-flop's (µm²)."""
+    return Cost(_REG_CLOCK_45 * bits, register(bits).area_um2)
+
+
+def register_toggle_pj() -> float:
+    """Data (switching) energy of one flip-flop output toggle at 45 nm (pJ): the register row's
+    switch power at the random-data toggle rate, ``switch / RANDOM_TOGGLE_RATE``."""
+    return _REG_SWITCH_45 / RANDOM_TOGGLE_RATE
 
 
 def sram_access_pj(size_bytes: int, word_bits: int) -> float:

@@ -22,8 +22,8 @@ from typing import Any
 from qaccel.arch.components import Cost, scale_to, sram_access_pj
 from qaccel.arch.spec import Accelerator
 
-__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "area_um2", "array_area_um2", "analytic_area_um2",
-           "BUFFER_OF_OPERAND", "UNPRICED_EVENTS"]
+__all__ = ["ENERGY_COLUMNS", "counts_energy_pj", "EnergyModel", "energy_model", "area_um2",
+           "array_area_um2", "analytic_area_um2", "BUFFER_OF_OPERAND", "UNPRICED_EVENTS"]
 
 ENERGY_COLUMNS = ("energy_pj_pe", "energy_pj_sram", "energy_pj_dram", "energy_pj_decoder",
                   "energy_pj_total")
@@ -41,7 +41,6 @@ def _event_prices(pe: Any, node: int) -> dict[str, float | None]:
             for name, cost in pe.event_costs().items()}
 
 
-@lru_cache(maxsize=1024)
 def _sram_pj_per_bit(accel: Accelerator) -> dict[str, float]:
     """Operand -> pJ per bit of its buffer at the accelerator's node."""
     out = {}
@@ -53,31 +52,68 @@ def _sram_pj_per_bit(accel: Accelerator) -> dict[str, float]:
     return out
 
 
+class EnergyModel:
+    """The energy coefficients of one accelerator with one array (its PEs under one
+    dataflow), computed once: pJ per event of each name (``None``: counted, unpriced; the
+    engines' ``pe_cycles`` / ``array_cycles`` among them) and whether it is a decoder event,
+    pJ per bit of each operand's buffer, pJ per DRAM bit. :meth:`columns` prices counts."""
+
+    __slots__ = ("family", "events", "sram_a", "sram_b", "sram_o", "dram_pj_per_bit")
+
+    def __init__(self, accel: Accelerator, pe: Any) -> None:
+        self.family = pe.family
+        #: event name -> (pJ per event or None, whether it goes to the decoder column)
+        self.events: dict[str, tuple[float | None, bool]] = {
+            name: (None, False) for name in UNPRICED_EVENTS}
+        for name, price in _event_prices(pe, accel.tech.node_nm).items():
+            self.events[name] = (price, name.startswith("decoder_"))
+        per_bit = _sram_pj_per_bit(accel)
+        self.sram_a, self.sram_b, self.sram_o = per_bit["A"], per_bit["B"], per_bit["O"]
+        self.dram_pj_per_bit = accel.dram.pj_per_bit
+
+    def columns(self, counts: Any) -> dict[str, float]:
+        """Energy columns (unit: pJ) of a :class:`~qaccel.sim.counts.GemmCounts` (traffic in
+        bits, events by name); ``ValueError`` for an event the family does not price."""
+        pe_pj = decoder_pj = 0.0
+        known = self.events
+        missing = []
+        for name, count in counts.events.items():
+            kind = known.get(name)
+            if kind is None:
+                missing.append(name)
+                continue
+            price, decoder = kind
+            if price is None:
+                continue
+            if decoder:
+                decoder_pj += price * count
+            else:
+                pe_pj += price * count
+        if missing:
+            raise ValueError(f"Cannot price events {sorted(set(missing))} of family "
+                             f"{self.family!r} because its event_costs() does not list them")
+        rd, wr = counts.sram_rd, counts.sram_wr
+        sram_pj = ((rd.A + wr.A) * self.sram_a + (rd.B + wr.B) * self.sram_b
+                   + (rd.O + wr.O) * self.sram_o)
+        rd, wr = counts.dram_rd, counts.dram_wr               # counts.dram_bits, inlined
+        dram_pj = (rd.A + rd.B + rd.O + wr.A + wr.B + wr.O) * self.dram_pj_per_bit
+        return {"energy_pj_pe": pe_pj, "energy_pj_sram": sram_pj, "energy_pj_dram": dram_pj,
+                "energy_pj_decoder": decoder_pj,
+                "energy_pj_total": pe_pj + sram_pj + dram_pj + decoder_pj}
+
+
+@lru_cache(maxsize=1024)
+def energy_model(accel: Accelerator, pe: Any) -> EnergyModel:
+    """The :class:`EnergyModel` of ``accel`` with the array ``pe`` (cached; the simulator's
+    per-accelerator context keeps its own, so the hot path does not hash ``accel``)."""
+    return EnergyModel(accel, pe)
+
+
 def counts_energy_pj(accel: Accelerator, pe: Any, counts: Any) -> dict[str, float]:
     """Energy columns (unit: pJ) of a GEMM or layer from its :class:`~qaccel.sim.counts.
     GemmCounts` (traffic in bits, events by name) on ``pe`` (the array under the chosen
     dataflow). The engines' cycle events (``pe_cycles``, ``array_cycles``) are unpriced."""
-    prices = _event_prices(pe, accel.tech.node_nm)
-    missing = sorted(set(counts.events) - set(prices) - set(UNPRICED_EVENTS))
-    if missing:
-        raise ValueError(f"Cannot price events {missing} of family {pe.family!r} because its "
-                         f"event_costs() does not list them")
-    pe_pj = decoder_pj = 0.0
-    for name, count in counts.events.items():
-        price = prices.get(name)
-        if price is None:
-            continue
-        if name.startswith("decoder_"):
-            decoder_pj += price * count
-        else:
-            pe_pj += price * count
-    per_bit = _sram_pj_per_bit(accel)
-    sram_pj = sum((counts.sram_rd.get(op) + counts.sram_wr.get(op)) * per_bit[op]
-                  for op in BUFFER_OF_OPERAND)
-    dram_pj = counts.dram_bits * accel.dram.pj_per_bit
-    return {"energy_pj_pe": pe_pj, "energy_pj_sram": sram_pj, "energy_pj_dram": dram_pj,
-            "energy_pj_decoder": decoder_pj,
-            "energy_pj_total": pe_pj + sram_pj + dram_pj + decoder_pj}
+    return energy_model(accel, pe).columns(counts)
 
 
 def area_um2(accel: Accelerator) -> float:

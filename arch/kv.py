@@ -57,6 +57,7 @@ def _view_class(cls: type) -> type:
         #: width of the cached K / V elements (unit: bits)
         kv_bits: int = 8
         b_bits = property(lambda self: self.kv_bits)
+        b_stored_bits = property(lambda self: self.kv_bits)
         meta_bits_per_group = 0
 
         def kv_array(self, bits: int) -> Any:   # a view of the base array, never nested

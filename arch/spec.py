@@ -16,7 +16,7 @@ import numpy as np
 
 from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
 
-__all__ = ["Dataflow", "Preload", "MappingMode", "Buffer", "Dram", "Tech", "PEArray",
+__all__ = ["Dataflow", "Preload", "Drain", "MappingMode", "Buffer", "Dram", "Tech", "PEArray",
            "Accelerator", "SPEC_VERSION"]
 
 SPEC_VERSION = 1
@@ -47,6 +47,21 @@ class Preload(StrEnum):
     ``serial``: the R preload cycles run before the fold's stream (SCALE-Sim). ``overlapped``:
     double-buffered (shadow) stationary registers: the next fold's block shifts in while the
     current fold streams, so every fold but the first of a run hides its preload.
+    """
+
+    SERIAL = "serial"
+    OVERLAPPED = "overlapped"
+
+
+class Drain(StrEnum):
+    """How an output-stationary (os) fold's results leave the PEs.
+
+    ``serial``: a fold ends when its last result is done (``R + C + S - 2`` cycles, the skewed
+    fill and drain included) and the next fold starts after it (SCALE-Sim). ``overlapped``:
+    double-buffered (shadow) accumulators: each PE hands its result to a shadow register and
+    starts the next fold's stream at once, the shadows draining while it runs, so every fold
+    but the first of a run costs its stream, at least the R cycles a column of shadows takes
+    to drain (a family's ``fold_cycles(S, overlapped=True)``). ws/is folds are unaffected.
     """
 
     SERIAL = "serial"
@@ -109,6 +124,8 @@ class PEArray:
     rtl_dataflows: ClassVar[tuple[Dataflow, ...]] = ()
     #: preload modes the hardware has (``overlapped`` needs shadow stationary registers)
     preload_modes: ClassVar[tuple[Preload, ...]] = (Preload.SERIAL,)
+    #: os drain modes the hardware has (``overlapped`` needs shadow accumulators)
+    drain_modes: ClassVar[tuple[Drain, ...]] = (Drain.SERIAL,)
     #: whether a fold's partial sums may leave the array and come back (a K split in ``os``):
     #: false when the PEs keep state that the output buffer cannot hold exactly
     k_split: ClassVar[bool] = True
@@ -133,6 +150,9 @@ class PEArray:
     preload: Preload = spec_field(OneOf(Preload), "", "stationary preload: serial, or "
                                   "overlapped with the previous fold (shadow registers)",
                                   default=Preload.SERIAL, kw_only=True)
+    drain: Drain = spec_field(OneOf(Drain), "", "os result drain: serial, or overlapped "
+                              "with the next fold (shadow accumulators)",
+                              default=Drain.SERIAL, kw_only=True)
     # (declared after the fields: a family may make them fields, e.g. bitfusion's widths)
     #: operand widths as stored in the buffers (unit: bits): activation, weight, output /
     #: partial sum; a family sets them as class constants or properties
@@ -141,9 +161,9 @@ class PEArray:
     acc_bits: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
-        """Coerce ``dataflow`` / ``preload`` given as strings (``"os"``) to their enums and
-        check them against what this family's hardware has."""
-        for name, kind in (("dataflow", Dataflow), ("preload", Preload)):
+        """Coerce ``dataflow`` / ``preload`` / ``drain`` given as strings (``"os"``) to their
+        enums and check them against what this family's hardware has."""
+        for name, kind in (("dataflow", Dataflow), ("preload", Preload), ("drain", Drain)):
             value = getattr(self, name)
             if not isinstance(value, kind):
                 try:
@@ -151,7 +171,8 @@ class PEArray:
                 except ValueError:
                     allowed = ", ".join(repr(d.value) for d in kind)
                     raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
-        for name, allowed in (("dataflow", self.dataflows), ("preload", self.preload_modes)):
+        for name, allowed in (("dataflow", self.dataflows), ("preload", self.preload_modes),
+                              ("drain", self.drain_modes)):
             value = getattr(self, name)
             if allowed and value not in allowed:
                 names = ", ".join(repr(v.value) for v in allowed)
@@ -163,15 +184,26 @@ class PEArray:
         return _with_dataflow(self, Dataflow(dataflow))
 
     @property
+    def b_stored_bits(self) -> int:
+        """Bits one B element occupies in the buffers and DRAM (unit: bits; the traffic
+        model's width of B): ``b_bits`` unless a family stores more per element than its PEs
+        compute on (group metadata is counted separately, ``meta_bits_per_group``)."""
+        return self.b_bits
+
+    @property
     def psum_bits(self) -> int:
         """Width of a partial sum carried between the chunks of a K split (unit: bits)."""
         return self.acc_bits
 
     @property
     def hides_preload(self) -> bool:
-        """Whether folds after the first hide their stationary preload (overlapped preload
-        and a dataflow with a stationary input)."""
-        return self.preload is Preload.OVERLAPPED and self.dataflow is not Dataflow.OS
+        """Whether folds after the first of a run overlap the previous fold: they hide their
+        stationary preload (``preload: overlapped``, ws/is) or the previous fold's drain
+        (``drain: overlapped``, os); the engines then charge them
+        ``fold_cycles_of(..., overlapped=True)``."""
+        if self.dataflow is Dataflow.OS:
+            return self.drain is Drain.OVERLAPPED
+        return self.preload is Preload.OVERLAPPED
 
     @property
     def weight_format_name(self) -> str:
@@ -223,9 +255,10 @@ class PEArray:
         during the previous tile of the batch (needs :attr:`hides_preload`)."""
         self.check_tile(tile)
         if overlapped and not self.hides_preload:
-            raise ValueError(f"Cannot overlap a tile's preload on a {self.family} "
-                             f"{self.dataflow.value} array because its preload is "
-                             f"{self.preload.value!r}")
+            what = "drain" if self.dataflow is Dataflow.OS else "preload"
+            raise ValueError(f"Cannot overlap a tile's {what} on a {self.family} "
+                             f"{self.dataflow.value} array because its {what} is "
+                             f"{getattr(self, what).value!r}")
         return self.fold_cycles_of(tile.M, tile.K, tile.N, overlapped=overlapped)
 
     def batch_timing(self, tiles: Any) -> list[int]:
@@ -238,6 +271,9 @@ class PEArray:
     def rtl_absent_reason(self) -> str | None:
         """Why this array (these field values) has no RTL, or None when it has: the family's
         ``absent_levels["rtl"]``, or a mode of the family that the RTL does not cover."""
+        if self.drain is Drain.OVERLAPPED and self.dataflow is Dataflow.OS:
+            return ("no RTL for drain 'overlapped': the RTL arrays have no shadow "
+                    "accumulators; the overlapped os drain is simulated (both engines) only")
         return self.absent_levels.get("rtl")
 
     def create(self, **kw: Any) -> Any:

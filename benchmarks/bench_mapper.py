@@ -12,7 +12,7 @@ import time
 
 from qaccel.arch import load_accelerator, preset_names
 from qaccel.models.workloads import build_workload
-from qaccel.sim.mapper import candidate_mappings, choose
+from qaccel.sim.mapper import candidate_mappings, choose, clear_caches
 
 
 def shapes() -> list[tuple[int, int, int]]:
@@ -27,7 +27,7 @@ def shapes() -> list[tuple[int, int, int]]:
 def timed(fn, repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
-        choose.cache_clear()
+        clear_caches()
         t0 = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t0)

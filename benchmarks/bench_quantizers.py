@@ -20,6 +20,11 @@ for a same-run ratio; the codes, scales and extra arrays of both are compared th
 must be identical). Targets (issue 17): at most 1 s and 200 MB beyond the weight per format
 at 4096 x 11008.
 
+``--previous REV`` instead times the OliVe formats (or ``--formats``) on the whole weight
+with the OliVe modules of commit ``REV`` (``olive``, ``search``, ``kernels``,
+``format_kernels``, loaded from git as a private package; their numba kernels compile in the
+warm-up) and with this tree's, interleaved per format, and compares the encodings.
+
 ``--minilm`` instead runs ``qaccel quantize --model minilm --all`` twice, back to back in
 fresh processes: on a copy of commit 018e362 (``git archive``) and on this tree, and prints
 each run's wall time and the wall / CPU time spent inside the four families' ``encode``.
@@ -74,6 +79,56 @@ def measure(fmt, x: np.ndarray, repeat: int) -> tuple[float, float, float, objec
             best, cpu = wall, time.process_time() - c0
         peak = max(peak, mem_mb()["VmHWM"] - before)
     return best, cpu, peak, enc
+
+
+#: the modules of the OliVe encoder that ``--previous`` loads at the given commit
+PREVIOUS_MODULES = ("olive", "search", "kernels", "format_kernels")
+
+
+def load_previous(rev: str, tmp: Path):
+    """:data:`PREVIOUS_MODULES` at commit ``rev`` as the package ``_qaccel_prev`` under
+    ``tmp`` (their imports of each other, lazy ones included, rewritten to it)."""
+    import importlib
+    import re
+
+    pkg = tmp / "_qaccel_prev"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    root = Path(__file__).resolve().parents[1]
+    for mod in PREVIOUS_MODULES:
+        src = subprocess.run(["git", "show", f"{rev}:models/{mod}.py"], cwd=root, check=True,
+                             capture_output=True, text=True).stdout
+        src = re.sub(r"qaccel\.models\.(" + "|".join(PREVIOUS_MODULES) + r")\b",
+                     r"_qaccel_prev.\1", src)
+        (pkg / f"{mod}.py").write_text(src)
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("_qaccel_prev.olive")
+
+
+def previous(rev: str, w: np.ndarray, names: list[str], repeat: int) -> None:
+    """OliVe formats on the whole weight: commit ``rev``'s modules against this tree's."""
+    print("| format | load | " + rev + " (cpu) | this tree (cpu) | speed-up | " + rev
+          + " peak | this tree peak | codes equal |\n|---|---:|---:|---:|---:|---:|---:|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        old_olive = load_previous(rev, Path(tmp))
+        ok = True
+        for name in names:
+            fmt = FORMATS[name]
+            old = old_olive.OliVe.from_dict(format_to_dict(fmt))
+            old.encode(w, name="w")
+            fmt.encode(w, name="w")
+            load = os.getloadavg()[0]
+            o_s, o_cpu, o_mb, enc_old = measure(old, w, repeat)
+            n_s, n_cpu, n_mb, enc_new = measure(fmt, w, repeat)
+            eq = same(enc_old, enc_new)
+            ok &= eq
+            del enc_old, enc_new
+            print(f"| {name} | {load:.1f} | {o_s:.2f} s ({o_cpu:.2f}) | {n_s:.2f} s "
+                  f"({n_cpu:.2f}) | {o_s / n_s:.2f}x | {o_mb:.0f} MB | {n_mb:.0f} MB | "
+                  f"{'yes' if eq else 'NO'} |", flush=True)
+    print(f"load average now {os.getloadavg()[0]:.1f}")
+    if not ok:
+        raise SystemExit("codes differ from the previous commit")
 
 
 def load_baseline(tmp: Path):
@@ -159,6 +214,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--formats", default=",".join(
         n for n, f in FORMATS.items() if getattr(f, "family", None) in FAMILIES))
+    ap.add_argument("--previous", default="", metavar="REV",
+                    help="time the OliVe formats against commit REV's OliVe modules")
     ap.add_argument("--minilm", action="store_true",
                     help="time qaccel quantize --all on MiniLM, 018e362 vs this tree")
     args = ap.parse_args()
@@ -171,6 +228,13 @@ def main() -> None:
     for i in range(0, args.rows, 256):  # in slices: no float64 copy of the whole weight
         w[i:i + 256] = 0.02 * rng.standard_t(4.0, (min(256, args.rows - i), COLS))
     part = w[:args.baseline_rows]
+    if args.previous:
+        olive = [n for n in names if FORMATS[n].family == "olive"]
+        print(f"weight {args.rows} x {COLS} float32; numba threads "
+              f"{os.environ.get('NUMBA_NUM_THREADS', os.cpu_count())}; best of "
+              f"{args.repeat}\n", flush=True)
+        previous(args.previous, w, olive, args.repeat)
+        return
     print(f"weight {args.rows} x {COLS} float32 ({w.nbytes / 2**20:.0f} MiB); baseline "
           f"{BASE_COMMIT} on {args.baseline_rows} x {COLS}; numba threads "
           f"{os.environ.get('NUMBA_NUM_THREADS', os.cpu_count())}; load average "

@@ -81,6 +81,9 @@ _OLIVE_W = {"llama-3-8b": 4.5}
 
 def formula_array(family: str, phase: str, model: str) -> FormulaArray:
     decode = phase == "decode"
+    if family == "fp16":   # bitmod_sim/test_baseline.py: [32, 24] / [64, 12], FP16 weights
+        r, c = (64, 12) if decode else (32, 24)
+        return FormulaArray(r, c, 1, False, 16, 16)
     if family == "ant":
         r, c = (64, 16) if decode else (32, 32)
         return FormulaArray(r, c, 1, False, _ANT_W.get(model, 5), 16)
@@ -91,39 +94,73 @@ def formula_array(family: str, phase: str, model: str) -> FormulaArray:
     return FormulaArray(r, c, 4, True, 3.0625 if decode else 4.0625, 8)
 
 
-def formula_cycles(layers, fa: FormulaArray) -> int:
-    """Sum over layers of max(compute, DRAM), the authors' rules (bitmod_sim/accelerator.py):
+def formula_layer(ly, fa: FormulaArray) -> tuple[int, int]:
+    """(compute cycles, DRAM bytes) of one layer by the authors' rules (bitmod_sim/
+    accelerator.py):
 
     compute = kv_groups * ceil(K/lanes) * ceil(N/rows) * ceil(M'/cols) * cycles_per_mac, with
     no fill/drain and one MAC (or one bit-serial step) per PE per cycle; attention matmuls
-    run per KV head with M' = M * heads/kv_heads query rows. DRAM = bytes / 32 per cycle,
-    bytes = weights (or KV) + FP16 inputs + FP16 outputs, with their whole-layer refetch rule
-    when both operands overflow their 512 KiB buffers.
+    run per KV head with M' = M * heads/kv_heads query rows. DRAM bytes = weights (or KV) +
+    FP16 inputs + FP16 outputs, with their whole-layer refetch rule when both operands
+    overflow their 512 KiB buffers (the cheaper of re-reading the weights once per 512 KiB of
+    inputs or the inputs once per 512 KiB of weights).
     """
+    count, m, k, n = ly.gemm_shape()
+    attn = ly.op == "matmul" and ly.meta.get("kv_cache") == "B"
+    if attn:   # one GEMM per KV head, the query heads sharing it stacked along M
+        share = int(ly.meta["heads"]) // int(ly.meta["kv_heads"])
+        count, m = count // share, m * share
+    bits = fa.kv_bits if attn else fa.w_bits
+    cpm = math.ceil(math.floor(bits) / 2) if fa.bit_serial else 1
+    compute = (count * math.ceil(k / fa.lanes) * math.ceil(n / fa.rows)
+               * math.ceil(m / fa.cols) * cpm)
+    w = math.ceil(k * bits / 8) * n * count
+    i = math.ceil(k * fa.a_bits / 8) * m * count
+    o = math.ceil(n * fa.a_bits / 8) * m * count
+    fw = fi = 1
+    if w > fa.sram_bytes and i > fa.sram_bytes:
+        ri, rw = math.ceil(w / fa.sram_bytes), math.ceil(i / fa.sram_bytes)
+        if rw * w + i < ri * i + w:
+            fw = rw
+        else:
+            fi = ri
+    return compute, w * fw + i * fi + o
+
+
+def formula_cycles(layers, fa: FormulaArray) -> int:
+    """Sum over layers of max(compute, DRAM cycles), the authors' rules (:func:`formula_layer`;
+    DRAM cycles = bytes * 8 / 256 bits per cycle)."""
     total = 0
     for ly in layers:
-        count, m, k, n = ly.gemm_shape()
-        attn = ly.op == "matmul" and ly.meta.get("kv_cache") == "B"
-        if attn:   # one GEMM per KV head, the query heads sharing it stacked along M
-            share = int(ly.meta["heads"]) // int(ly.meta["kv_heads"])
-            count, m = count // share, m * share
-        bits = fa.kv_bits if attn else fa.w_bits
-        cpm = math.ceil(math.floor(bits) / 2) if fa.bit_serial else 1
-        compute = (count * math.ceil(k / fa.lanes) * math.ceil(n / fa.rows)
-                   * math.ceil(m / fa.cols) * cpm)
-        w = math.ceil(k * bits / 8) * n * count
-        i = math.ceil(k * fa.a_bits / 8) * m * count
-        o = math.ceil(n * fa.a_bits / 8) * m * count
-        fw = fi = 1
-        if w > fa.sram_bytes and i > fa.sram_bytes:
-            ri, rw = math.ceil(w / fa.sram_bytes), math.ceil(i / fa.sram_bytes)
-            if rw * w + i < ri * i + w:
-                fw = rw
-            else:
-                fi = ri
-        dram = int((w * fw + i * fi + o) * 8 / fa.dram_bits_per_cycle)
-        total += max(compute, dram)
+        compute, dram_bytes = formula_layer(ly, fa)
+        total += max(compute, int(dram_bytes * 8 / fa.dram_bits_per_cycle))
     return total
+
+
+def refetch_table(models: list[str], tokens: int) -> pd.DataFrame:
+    """Per model and accelerator, the 256-token prefill's DRAM bytes by the authors' refetch
+    rule (:func:`formula_layer`) beside our paper preset's (``bitmod-hpca25-*-prefill``, mapper
+    on), and our energy with the difference priced at the preset's DRAM pJ/bit, against the
+    notebook's energy: how much of the energy residual the refetch rule explains."""
+    from qaccel.sweeps.reproduce import load_paper
+
+    paper = load_paper("bitmod")
+    names = {"fp16": "FP16", "ant": "ANT", "olive": "OliVe", "bitmod": "BitMoD"}
+    rows = []
+    for m in models:
+        layers = build_workload(m, phase="prefill", tokens=tokens).layers
+        for fam, acc in names.items():
+            fa = formula_array(fam, "prefill", m)
+            authors = sum(formula_layer(ly, fa)[1] for ly in layers)
+            accel = arch.load_accelerator(f"bitmod-hpca25-{fam}-prefill")
+            tot = sim.run(layers, accel, engine="fast", values=False).totals()
+            ours, energy = int(tot["dram_bytes"]), float(tot["energy_pj_total"])
+            with_rule = energy + (authors - ours) * 8 * accel.dram.pj_per_bit
+            nb = paper.paper_values["energy_uj"][acc]["prefill"][paper.models.index(m)] * 1e6
+            rows.append({"model": m, "accelerator": acc, "dram_gb_authors_rule": authors / 1e9,
+                         "dram_gb_ours": ours / 1e9, "energy_ours_over_notebook": energy / nb,
+                         "energy_with_rule_over_notebook": with_rule / nb})
+    return pd.DataFrame(rows)
 
 
 # ---- our presets --------------------------------------------------------------------------
@@ -211,8 +248,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="sensitivity only: override the ANT/OliVe presets' dataflow (ws, os "
                    "or is) in the prefill and decode runs, e.g. os,is (default: the presets')")
     p.add_argument("--out", help="write the per-model ratios to this .csv")
+    p.add_argument("--refetch", action="store_true",
+                   help="only print the prefill DRAM bytes by the authors' refetch rule beside "
+                   "our paper presets' and the energy that difference explains")
     args = p.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.refetch:
+        pd.set_option("display.width", 200)
+        print(refetch_table(models, args.tokens).to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"))
+        return 0
     flows: tuple[str | None, str | None] = (None, None)
     if args.baseline_dataflow:
         parts = [f.strip() for f in args.baseline_dataflow.split(",")]

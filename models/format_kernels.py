@@ -105,17 +105,18 @@ def pair_candidates(x, rows, n, k, div, floor, ncand):
 
 
 @kernel
-def victim_terms(crow, chi, clo, rows, steps, order, cut, table, t, lut, lo, inv, ncell):
+def victim_terms(crow, chi, clo, rows, steps, order, cut, table, t, lut, lo, inv, ncell, blocks):
     """OliVe's search, per step: the error change when a candidate pair's larger value is an
     outlier (``chi >= cut * step``) and its smaller one the victim, ``lo^2 - (lo - nearest
     normal)^2``, summed per row in candidate order (as ``np.bincount`` does); and whether any
     pair was one. ``(len(steps), rows)`` float64 and ``len(steps)`` bools. ``order`` sorts
     ``steps`` ascending, so a candidate is an outlier for a prefix of it; work items take
-    every ``nblk``-th step of that order."""
+    every ``nblk``-th step of that order, ``nblk = min(len(steps), blocks)`` (each item
+    reads all candidates once; a step's sums do not depend on ``nblk``)."""
     ns = steps.shape[0]
     out = np.zeros((ns, rows))
     hit = np.zeros(ns, np.bool_)
-    nblk = min(ns, 16)
+    nblk = max(1, min(ns, blocks))
     for blk in nb.prange(nblk):             # every nblk-th step of the order: balanced work
         mine = (ns - blk + nblk - 1) // nblk
         acc = np.zeros((mine, rows))        # per item, so threads share no cache lines

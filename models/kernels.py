@@ -319,15 +319,15 @@ def level_errors(pc, p1, p2, edges, q):
     return out
 
 
-@nb.njit(cache=True)
+@kernel
 def step_errors(pc, p1, p2, edges, q):
     """:func:`level_errors` for several steps shared by all rows: ``edges`` and ``q`` hold
-    one row per step; the result is steps x rows."""
+    one row per step; the result is steps x rows (steps in parallel)."""
     steps, levels = q.shape
     rows = pc.shape[0]
     out = np.zeros((steps, rows))
-    terms = np.empty(levels)
-    for si in range(steps):
+    for si in nb.prange(steps):
+        terms = np.empty(levels)
         for r in range(rows):
             for lv in range(levels):
                 a, b = edges[si, lv], edges[si, lv + 1]

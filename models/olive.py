@@ -225,9 +225,10 @@ class OliVe(FormatConfig):
         nrows = pairs.hi.rows
         steps = np.array([r / norm[-1] for r in self.clip_ratios])
         lut = Lut(Grid(norm, Tie.UPPER).mids, pairs.cand_row.size)
+        from numba import get_num_threads  # loaded with the kernels already
         terms, hit = victim_terms(pairs.cand_row, pairs.cand_hi, pairs.cand_lo, nrows, steps,
                                   np.argsort(steps, kind="stable"), cut, norm, *lut.args,
-                                  work=pairs.cand_row.size * steps.size)
+                                  2 * get_num_threads(), work=pairs.cand_row.size * steps.size)
         errs = (pairs.hi.sq_errors(comb, steps) + pairs.lo.sq_errors(norm, steps)
                 + pairs.lone.sq_errors(norm, steps))
         best_err = np.full(nrows, np.inf)

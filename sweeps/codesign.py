@@ -19,6 +19,13 @@ objectives: maximize the mean cosine, minimize the chosen cost (``edp``, ``cycle
 live in an SQLite file, so a rerun with the same file resumes (it adds trials up to the
 total asked). Every uniform-format assignment at every shape is evaluated too, for the
 comparison (:func:`dominance_table`).
+
+Trials run through the sweeps' executor layer (:mod:`qaccel.sweeps.executors`): optuna's
+ask/tell interface asks ``batch`` trials at a time in this process, the executor evaluates
+them (in this process, or on a Dask cluster where every worker holds its own copy of the
+:class:`Evaluator` and its caches), and their results are told in trial-number order once the
+whole batch is back. The trials' parameters therefore depend on the seed, the trial count and
+``batch`` only, never on the executor or on which worker finished first.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,14 +46,16 @@ from qaccel.arch.spec import Accelerator
 from qaccel.errors import ConfigError, Problem
 
 __all__ = ["SearchSpace", "Evaluator", "format_variant", "run_search", "dominance_table",
-           "pareto_front", "best_feasible", "check_formats", "OBJECTIVES", "ASPECTS",
-           "AREA_FRACTIONS"]
+           "pareto_front", "best_feasible", "check_formats", "evaluate_points", "OBJECTIVES",
+           "ASPECTS", "AREA_FRACTIONS", "BATCH"]
 
 #: cost objectives (result columns)
 OBJECTIVES = {"edp": "edp_uj_us", "cycles": "total_cycles", "energy": "energy_uj"}
 #: aspect ratios (rows / cols) and shares of the area budget the search may pick
 ASPECTS = (0.25, 0.5, 1.0, 2.0, 4.0)
 AREA_FRACTIONS = (0.25, 0.5, 1.0)
+#: trials asked (and in flight) at a time, unless the caller says otherwise
+BATCH = 8
 
 
 def format_variant(accel: Accelerator, fmt: str) -> Accelerator:
@@ -91,7 +101,9 @@ class SearchSpace:
 @dataclass
 class Evaluator:
     """Accuracy and cost of design points, with the per-layer encodings and the per-shape
-    simulations cached."""
+    simulations cached. Safe to share between threads (one evaluation at a time: the
+    accuracy run swaps layers of one working copy of the model); picklable, so a Dask worker
+    can hold a copy."""
 
     model: Any
     run: Any                   # model -> output tensor (rows = samples)
@@ -104,7 +116,17 @@ class Evaluator:
     _frames: dict[tuple[int, int, str], pd.DataFrame] = field(default_factory=dict)
     _shapes: dict[tuple[float, float], Accelerator] = field(default_factory=dict)
     _accuracy: dict[tuple[str, ...], dict[str, float]] = field(default_factory=dict)
-    evaluations: int = 0
+    evaluations: int = 0       # counted by run_search, where the rows arrive
+    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __post_init__(self) -> None:
         import copy
@@ -188,11 +210,11 @@ class Evaluator:
     def evaluate(self, assignment: Sequence[str], aspect: float,
                  fraction: float) -> dict[str, Any]:
         """One design point's row: accuracy, cost, its shape and its formats."""
-        self.evaluations += 1
-        accel = self.shape(aspect, fraction)
-        row: dict[str, Any] = {"aspect": aspect, "area_fraction": fraction}
-        row.update(self.accuracy(assignment))
-        row.update(self.cost(assignment, accel))
+        with self._lock:
+            accel = self.shape(aspect, fraction)
+            row: dict[str, Any] = {"aspect": aspect, "area_fraction": fraction}
+            row.update(self.accuracy(assignment))
+            row.update(self.cost(assignment, accel))
         kinds = sorted(set(assignment))
         row["uniform"] = kinds[0] if len(kinds) == 1 else ""
         row["formats"] = ",".join(assignment)
@@ -228,49 +250,135 @@ def check_formats(formats: Sequence[str], base: Accelerator,
     return tuple(formats)
 
 
+#: one design point of a task: (key, assignment: one format per layer, aspect, area fraction)
+PointSpec = tuple[Any, tuple[str, ...], float, float]
+
+
+def evaluate_points(points: Sequence[PointSpec], ev: Evaluator) -> list[tuple[Any, dict]]:
+    """One executor task: ``(key, row)`` of each point, rows by :meth:`Evaluator.evaluate`
+    (this process's or this Dask worker's copy of ``ev``)."""
+    return [(key, ev.evaluate(list(fmts), aspect, fraction))
+            for key, fmts, aspect, fraction in points]
+
+
 def run_search(ev: Evaluator, *, trials: int, objective: str, budget_cosine: float,
-               storage: str | None, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+               storage: str | None, seed: int = 0, progress: bool = True,
+               executor: Any = None, batch: int = BATCH) -> pd.DataFrame:
     """Uniform points at every shape, then NSGA-II trials up to ``trials`` in the study
-    (resumed from ``storage`` when it holds one for the same space); every point's row."""
+    (resumed from ``storage`` when it holds one for the same space); every point's row.
+
+    ``executor``: where points are evaluated (:mod:`qaccel.sweeps.executors`; default: this
+    process); ``batch``: trials asked at a time, evaluated together, told in trial-number
+    order (the trials depend on ``seed``, ``trials`` and ``batch``, not on the executor).
+    Trials a killed run left RUNNING in the study are marked FAIL first
+    (``df.attrs["stale_trials"]`` counts them): one process per study file."""
+    import optuna
+    from tqdm import tqdm
+
+    from qaccel.sweeps.executors import InlineExecutor
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError.single("--batch", f"must be an int >= 1, not {batch!r}")
+    space = ev.space
+    column = OBJECTIVES[objective]
+    study = _study(ev, objective, budget_cosine, storage, seed, trials)
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in stale:
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    uniform = [(i, (fmt,) * len(space.layers), a, f) for i, (fmt, a, f) in enumerate(
+        (fmt, a, f) for fmt in space.formats for a in space.aspects
+        for f in space.area_fractions)]
+    with executor if executor is not None else InlineExecutor() as ex:
+        shared = ex.share(ev)
+        got = _evaluate(ex, uniform, shared)
+        ev.evaluations += len(got)
+        rows = [{**got[p[0]], "source": "uniform"} for p in uniform]
+        done = len(study.get_trials(deepcopy=False,
+                                    states=(optuna.trial.TrialState.COMPLETE,)))
+        with tqdm(total=max(trials, done), initial=done, desc="codesign trials",
+                  unit="trial", disable=not progress, dynamic_ncols=True) as bar:
+            while done < trials:
+                n = _run_batch(study, ex, shared, space, min(batch, trials - done),
+                               column, budget_cosine)
+                ev.evaluations += n
+                done += n
+                bar.update(n)
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            rows.append({**{k: v for k, v in t.user_attrs.items() if k != "constraint"},
+                         "source": f"trial {t.number}"})
+    df = pd.DataFrame(rows)
+    df.attrs["stale_trials"] = len(stale)
+    return df
+
+
+def _evaluate(ex: Any, points: Sequence[PointSpec], shared: tuple) -> dict[Any, dict]:
+    """key -> row of every point, one executor task per point."""
+    out: dict[Any, dict] = {}
+    for pairs in ex.map_unordered(evaluate_points, [[p] for p in points], *shared):
+        out.update(pairs)
+    return out
+
+
+def _run_batch(study: Any, ex: Any, shared: tuple, space: SearchSpace, n: int,
+               column: str, budget_cosine: float) -> int:
+    """Ask ``n`` trials, evaluate them on ``ex``, tell them in trial-number order; a failure
+    (or an interrupt) marks the trials not yet told FAIL and is raised."""
     import optuna
 
-    space = ev.space
-    shapes = [(a, f) for a in space.aspects for f in space.area_fractions]
-    rows = [{**ev.evaluate([fmt] * len(space.layers), a, f), "source": "uniform"}
-            for fmt in space.formats for a, f in shapes]
-    column = OBJECTIVES[objective]
+    asked, points = [], []
+    for _ in range(n):
+        trial = study.ask()
+        asked.append(trial)
+        points.append((trial.number, *_suggest(trial, space)))
+    told: set[int] = set()
+    try:
+        got = _evaluate(ex, points, shared)
+        for trial in asked:
+            row = got[trial.number]
+            for k, v in row.items():
+                trial.set_user_attr(k, v)
+            trial.set_user_attr("constraint", budget_cosine - row["cos_mean"])
+            study.tell(trial, (row["cos_mean"], row[column], row["area_mm2"]))
+            told.add(trial.number)
+    except BaseException:
+        for trial in asked:
+            if trial.number not in told:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    return n
 
-    def objective_fn(trial: optuna.Trial) -> tuple[float, float, float]:
-        assignment = [trial.suggest_categorical(f"fmt:{p}", list(space.formats))
-                      for p in space.layers]
-        aspect = trial.suggest_categorical("aspect", list(space.aspects))
-        fraction = trial.suggest_categorical("area_fraction", list(space.area_fractions))
-        row = ev.evaluate(assignment, aspect, fraction)
-        for k, v in row.items():
-            trial.set_user_attr(k, v)
-        trial.set_user_attr("constraint", budget_cosine - row["cos_mean"])
-        return row["cos_mean"], row[column], row["area_mm2"]
+
+def _suggest(trial: Any, space: SearchSpace) -> tuple[tuple[str, ...], float, float]:
+    """(formats per layer, aspect, area fraction) of ``trial``, suggested in that order."""
+    fmts = tuple(trial.suggest_categorical(f"fmt:{p}", list(space.formats))
+                 for p in space.layers)
+    aspect = trial.suggest_categorical("aspect", list(space.aspects))
+    fraction = trial.suggest_categorical("area_fraction", list(space.area_fractions))
+    return fmts, aspect, fraction
+
+
+def _constraint(trial: Any) -> tuple[float]:
+    """NSGA-II constraint: <= 0 when the trial meets the cosine budget."""
+    return (trial.user_attrs["constraint"],)
+
+
+def _study(ev: Evaluator, objective: str, budget_cosine: float, storage: str | None,
+           seed: int, trials: int) -> Any:
+    """The study of this space and settings: created, or loaded from ``storage``."""
+    import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():   # constraints_func: deprecated in optuna 5, still works
         warnings.simplefilter("ignore", FutureWarning)
         sampler = optuna.samplers.NSGAIISampler(
             seed=seed, population_size=min(50, max(8, trials // 4)),
-            constraints_func=lambda t: (t.user_attrs["constraint"],))
+            constraints_func=_constraint)
     extra = {"objective": objective, "budget": budget_cosine, "act": ev.act_format,
              "arch": ev.base.to_dict(), "seed": seed}
-    name = f"codesign-{space.key(extra)}"
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
-                                load_if_exists=True,
-                                directions=["maximize", "minimize", "minimize"])
-    done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
-    if trials > done:
-        study.optimize(objective_fn, n_trials=trials - done, show_progress_bar=progress)
-    for t in study.trials:
-        if t.state == optuna.trial.TrialState.COMPLETE:
-            rows.append({**{k: v for k, v in t.user_attrs.items() if k != "constraint"},
-                         "source": f"trial {t.number}"})
-    return pd.DataFrame(rows)
+    return optuna.create_study(study_name=f"codesign-{ev.space.key(extra)}", storage=storage,
+                               sampler=sampler, load_if_exists=True,
+                               directions=["maximize", "minimize", "minimize"])
 
 
 def pareto_front(df: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -1,13 +1,20 @@
 """Where batches of points run: local processes (the default) or an existing Dask cluster.
 
-Both executors have the same two members, so the runner does not know which it drives:
-``workers`` (how many tasks run at once) and ``map_unordered(fn, batches, *args)``, which
-yields ``fn(batch, *args)`` for every batch as each finishes. Results come back to the
-runner's process, which alone writes the dataset, so Dask workers need no shared filesystem.
+Every executor has the same three members, so the runner does not know which it drives:
+``workers`` (how many tasks run at once), ``map_unordered(fn, batches, *args)``, which
+yields ``fn(batch, *args)`` for every batch as each finishes, and ``share(*args)``, which
+places large arguments on the workers once (Dask: scattered to every worker, so each task
+gets that worker's copy and the caches it fills persist between calls) and returns what to
+pass as ``args`` instead. Results come back to the runner's process, which alone writes the
+dataset, so Dask workers need no shared filesystem.
+
+:class:`InlineExecutor` runs the batches one after another in the calling process (no
+pickling; what ``qaccel codesign`` uses without ``--dask``).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -17,7 +24,30 @@ from typing import Any
 
 from qaccel.errors import ConfigError
 
-__all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
+__all__ = ["InlineExecutor", "LocalExecutor", "DaskExecutor", "make_executor"]
+
+
+class InlineExecutor:
+    """Runs every batch in this process, in order (one worker). Use as a context manager."""
+
+    workers = 1
+
+    def __repr__(self) -> str:
+        return "InlineExecutor()"
+
+    def __enter__(self) -> InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def share(self, *args: Any) -> tuple[Any, ...]:
+        return args
+
+    def map_unordered(self, fn: Callable[..., Any], batches: Sequence[Any],
+                      *args: Any) -> Iterator[Any]:
+        for batch in batches:
+            yield fn(batch, *args)
 
 
 class LocalExecutor:
@@ -35,14 +65,31 @@ class LocalExecutor:
         return f"LocalExecutor(workers={self.workers})"
 
     def __enter__(self) -> LocalExecutor:
-        self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
-                                         initargs=(os.getpid(),))
+        # The workers fork from this process. Its objects (the plan, the imported modules)
+        # go to the GC's permanent generation while they fork, so the workers' collections
+        # never walk them (or copy their pages on write): about 15 % of a worker's CPU time
+        # on an LLM sweep (docs/performance.md). Unfrozen here once every worker exists
+        # (left alone when the caller froze objects itself).
+        ours = gc.get_freeze_count() == 0
+        if ours:
+            gc.freeze()
+        try:
+            self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
+                                             initargs=(os.getpid(),))
+            self._pool.submit(int).result()   # fork start method: starts every worker
+        finally:
+            if ours:
+                gc.unfreeze()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         assert self._pool is not None
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
+
+    def share(self, *args: Any) -> tuple[Any, ...]:
+        """The arguments themselves: each task pickles its own copy."""
+        return args
 
     def map_unordered(self, fn: Callable[..., Any], batches: Sequence[Any],
                       *args: Any) -> Iterator[Any]:
@@ -109,11 +156,20 @@ class DaskExecutor:
         info = self._client.scheduler_info(n_workers=-1)["workers"]
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
 
+    def share(self, *args: Any) -> tuple[Any, ...]:
+        """Each argument scattered to every worker once (futures; ``hash=False``: no
+        tokenizing of large objects). Pass them to :meth:`map_unordered` as ``args``."""
+        if not args:
+            return ()
+        return tuple(self._client.scatter(list(args), broadcast=True, hash=False))
+
     def map_unordered(self, fn: Callable[..., Any], batches: Sequence[Any],
                       *args: Any) -> Iterator[Any]:
-        from distributed import as_completed
+        from distributed import Future, as_completed
 
-        shared = self._client.scatter(list(args), broadcast=True) if args else []
+        if args and not all(isinstance(a, Future) for a in args):
+            args = self.share(*args)
+        shared = list(args)
         futures = [self._client.submit(fn, b, *shared, pure=False) for b in batches]
         try:
             for future in as_completed(futures):

@@ -44,12 +44,21 @@ MAX_EXAMPLES = 3
 
 
 def point_id(arch: Mapping[str, Any], workload: Workload, engine: str = "fast",
-             version: str = __version__) -> str:
-    """Content hash of one design point (see the module docstring)."""
-    payload = {"arch": {k: v for k, v in arch.items() if k != "name"},
-               "workload": workload.fingerprint(), "engine": engine, "qaccel_version": version}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+             version: str = __version__, *, _workload_json: str | None = None) -> str:
+    """Content hash of one design point (see the module docstring): SHA-256 of
+    ``json.dumps({"arch": arch without "name", "engine": engine, "qaccel_version": version,
+    "workload": workload.fingerprint()}, sort_keys=True, separators=(",", ":"))``, written
+    here key by key so that a workload's JSON (289 layers for a Llama decode step) can be
+    made once per plan (``_workload_json``, from :func:`_canonical`) instead of per point."""
+    body = {k: v for k, v in arch.items() if k != "name"}
+    text = (f'{{"arch":{_canonical(body)},"engine":{_canonical(engine)},'
+            f'"qaccel_version":{_canonical(version)},"workload":'
+            f'{_workload_json or _canonical(workload.fingerprint())}}}')
     return hashlib.sha256(text.encode()).hexdigest()[:ID_HEX]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ def plan_sweep(spec: SweepSpec) -> Plan:
     invalid: list[str] = []
     excluded = 0
     kv_formats: set[str] = set()
+    workload_json = {n: _canonical(w.fingerprint()) for n, w in workloads.items()}
     for combo in combos:
         values = {a.name: a.values[i] for a, i in zip(axes, combo, strict=True)}
         changes = {p: values[a.name] for a in axes for p in a.paths}
@@ -129,7 +139,8 @@ def plan_sweep(spec: SweepSpec) -> Plan:
             continue
         arch = accel.to_dict()
         for name in spec.workload_names:
-            pid = point_id(arch, workloads[name], spec.engine)
+            pid = point_id(arch, workloads[name], spec.engine,
+                           _workload_json=workload_json[name])
             points.setdefault(pid, Point(pid, name, arch, columns))
     if kv_formats:
         ctx.add("kv_format", f"cannot be swept yet, not {', '.join(sorted(kv_formats))}: sweep "

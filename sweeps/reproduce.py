@@ -351,7 +351,8 @@ def _mean(values: Sequence[float], kind: str) -> float:
 
 def headlines(rep: Reproduction) -> list[dict[str, Any]]:
     """Each headline of the paper: our mean, the paper's mean of its own points, its claim,
-    and whether ours lies within the headline's tolerance of the claim."""
+    and whether ours lies within the headline's tolerance of the claim (of the mean of the
+    paper's own points when the paper states no claim: ``points_rel_err``)."""
     out = []
     frame = rep.metrics
     for h in rep.paper.headlines:
@@ -362,10 +363,14 @@ def headlines(rep: Reproduction) -> list[dict[str, Any]]:
         paper_pts = [v for v in sel.paper_value if v == v]
         claim = float(h["claim"]) if h.get("claim") is not None else math.nan
         tol = float(h.get("tolerance", math.nan))
+        points_mean = _mean(paper_pts, kind)
+        # without a claim, a tolerance compares ours with the mean of the paper's own points
+        ref = claim if claim == claim else points_mean
         out.append({"headline": h["text"], "mean": kind, "points": len(sel),
-                    "value": ours, "paper_points_mean": _mean(paper_pts, kind),
+                    "value": ours, "paper_points_mean": points_mean,
                     "claim": claim, "rel_err": ours / claim - 1 if claim == claim else math.nan,
-                    "within": abs(ours / claim - 1) <= tol if claim == claim and tol == tol
+                    "points_rel_err": ours / points_mean - 1,
+                    "within": abs(ours / ref - 1) <= tol if ref == ref and tol == tol
                     else None,
                     "qaccel": _mean([v for v in sel.qaccel if v == v], kind),
                     "note": h.get("note", "")})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qaccel.arch.spec import Dataflow, PEArray, Preload
+from qaccel.arch.spec import Dataflow, Drain, PEArray, Preload
 
 __all__ = ["MAPPING", "SystolicArray"]
 
@@ -39,6 +39,7 @@ class SystolicArray(PEArray):
     dataflows = (Dataflow.WS, Dataflow.OS, Dataflow.IS)
     rtl_dataflows = (Dataflow.WS, Dataflow.IS)
     preload_modes = (Preload.SERIAL, Preload.OVERLAPPED)
+    drain_modes = (Drain.SERIAL, Drain.OVERLAPPED)
 
     @property
     def mapping(self) -> tuple[str, str, str]:
@@ -51,10 +52,15 @@ class SystolicArray(PEArray):
         ``ws``/``is`` spend R cycles preloading the stationary operand, then the streamed
         operand enters skewed: the last result leaves ``S + R + C - 2`` cycles later.
         ``overlapped``: the preload ran in the shadow registers during the previous fold
-        (``preload: overlapped``), so the fold is ``S + R + C - 2`` (os has no preload).
+        (``preload: overlapped``), so the fold is ``S + R + C - 2``.
+
+        ``os`` has no preload: a fold is ``R + C + S - 2``; ``overlapped`` (``drain:
+        overlapped``, shadow accumulators): the fold's stream follows the previous fold's
+        stream at once and its skewed fill and drain overlap the neighbouring folds, so it
+        costs ``max(S, R)`` (the R cycles a column of shadow accumulators takes to drain).
         """
         r, c = self.rows, self.cols
         if self.dataflow is Dataflow.OS:
-            return r + c + streamed - 2
+            return max(streamed, r) if overlapped else r + c + streamed - 2
         preload = 0 if overlapped else r
         return preload + r + c + streamed - 2

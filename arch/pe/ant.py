@@ -138,12 +138,22 @@ class AntArray(Fp16ActivationMode, SystolicArray):
         OneOf(Activations), "", "'codes': activations are ANT / INT8 codes like the weights; "
         "'fp16': FP16 activations x decoded 4-bit ANT weights (weight-only, the BitMoD "
         "paper's ANT baseline; simulated only)", default=Activations.CODES)
+    #: bits one weight occupies in the buffers and DRAM, metadata included (unit: bits);
+    #: 0: ``bits``. For a paper whose simulator charges ANT weights more bits than the
+    #: array computes on (the BitMoD authors' 5-bit ANT weights: mixed 4/8-bit layers, the
+    #: 8-bit compute not charged); timing and energy of the PEs are unchanged
+    weight_bits: int = spec_field(IntIn(0, 16), "bits",
+                                  "bits one weight occupies in the buffers and DRAM, metadata "
+                                  "included (unit: bits; 0, the default: bits)", default=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.bits not in PASSES:
             raise ValueError(f"bits must be 4 or 8, not {self.bits!r}")
         object.__setattr__(self, "activations", Activations(self.activations))
+        if self.weight_bits and self.weight_bits < self.bits:
+            raise ValueError(f"weight_bits must be 0 or at least bits ({self.bits}), not "
+                             f"{self.weight_bits!r}")
         if self.weight_only and self.bits != 4:
             raise ValueError(f"bits must be 4 with activations 'fp16' (4-bit ANT weights x "
                              f"FP16), not {self.bits!r}")
@@ -161,6 +171,11 @@ class AntArray(Fp16ActivationMode, SystolicArray):
     @property
     def b_bits(self) -> int:
         return self.bits
+
+    @property
+    def b_stored_bits(self) -> int:
+        """Bits of one weight in the buffers and DRAM: ``weight_bits``, else ``bits``."""
+        return self.weight_bits or self.bits
 
     acc_bits = ACC_BITS
 

@@ -39,6 +39,7 @@ from qaccel.arch.fields import IntIn, spec_field
 from qaccel.arch.pe._output_stationary import OutputStationaryArray
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import Drain
 from qaccel.models.intk import IntK, signed_codes
 
 __all__ = ["BitFusionArray", "brick_pieces", "WIDTHS"]
@@ -70,6 +71,7 @@ class BitFusionArray(OutputStationaryArray):
 
     absent_levels = {"rtl": "no RTL yet: the BitFusion baseline is simulated only"}
     rtl_dataflows = ()
+    drain_modes = (Drain.SERIAL, Drain.OVERLAPPED)
     a_bits: int = spec_field(IntIn(2, 8), "bits", "activation width: 2, 4 or 8 (unit: bits)",
                              default=8)
     b_bits: int = spec_field(IntIn(2, 8), "bits", "weight width: 2, 4 or 8 (unit: bits)",
@@ -108,9 +110,13 @@ class BitFusionArray(OutputStationaryArray):
         return max(1, self.bricks_per_product // self.bricks_per_pe)
 
     # ---- mapping (os: M on rows, N on cols, K streamed) -----------------------------------
-    def fold_cycles(self, streamed: int) -> int:
-        """Cycles of one fold streaming K = ``streamed``: R + C + ceil(K/lanes)*cps - 2."""
+    def fold_cycles(self, streamed: int, overlapped: bool = False) -> int:
+        """Cycles of one fold streaming K = ``streamed``: R + C + ceil(K/lanes)*cps - 2;
+        ``overlapped`` (``drain: overlapped``): max(ceil(K/lanes)*cps, R), the steps only, at
+        least the R cycles a column of shadow accumulators drains in (``arch.spec.Drain``)."""
         steps = -(-streamed // self.lanes) * self.cycles_per_step
+        if overlapped:
+            return max(steps, self.rows)
         return self.rows + self.cols + steps - 2
 
     @property

@@ -47,6 +47,12 @@ two-group buffer and replays it, without gaps, from the cycle after group 0 has 
 every beat reaches the integer datapath ``align_cycles(K) = min(K, 128)`` cycles late, and
 so does every group end (all t_g, hence all f_g, shift by that constant): fold (W4A16) =
 R + C - 2 + f_{G-1} + 2 + min(K, 128), f_g as above.
+
+With ``drain: overlapped`` (shadow accumulators, ``arch.spec.Drain``) a fold after the first
+of a run starts its stream as soon as the previous fold's stream has passed: the fill and
+drain skew, the dequantizer's tail and the aligner's look-ahead of the previous fold overlap
+it, and it costs ``max(K, ceil(K/128) * R)``: its stream, or, when the dequantizers are the
+bottleneck (R > 128), the R cycles each of its groups occupies a column's dequantizer.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from qaccel.arch.fields import IntIn, spec_field
 from qaccel.arch.pe._output_stationary import OutputStationaryArray, OwnsOutputs
 from qaccel.arch.pe.registry import register_pe
 from qaccel.arch.pe.tile import Tile
+from qaccel.arch.spec import Drain
 from qaccel.models import fp16 as fp16_format
 from qaccel.models import int8 as int8_format
 from qaccel.models.mixpe import WEIGHT_FORMAT
@@ -138,6 +145,7 @@ def align_fp16(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class MixPE(OwnsOutputs, OutputStationaryArray):
     """R x C output-stationary MixPE array: INT4 g128 weights x INT8 or FP16 activations."""
 
+    drain_modes = (Drain.SERIAL, Drain.OVERLAPPED)
     a_bits: int = spec_field(IntIn(8, 16), "bits",
                              "activation width: 8 (W4A8, INT8) or 16 (W4A16, FP16) (unit: bits)")
     #: weight and accumulator/output widths (unit: bits); one scale/zero point per group
@@ -171,8 +179,11 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
         delay of every beat into the integer datapath; 0 for W4A8 (module docstring)."""
         return min(streamed, G_SIZE) if self.a_bits == 16 else 0
 
-    def fold_cycles(self, streamed: int) -> int:
-        """Cycles of one fold streaming K = ``streamed`` (module docstring "Timing")."""
+    def fold_cycles(self, streamed: int, overlapped: bool = False) -> int:
+        """Cycles of one fold streaming K = ``streamed`` (module docstring "Timing");
+        ``overlapped``: a fold after the first with ``drain: overlapped``."""
+        if overlapped:
+            return max(streamed, -(-streamed // G_SIZE) * self.rows)
         return (self.rows + self.cols - 2 + self.dequant_end(streamed) + DEQUANT_LATENCY_CYCLES
                 + self.align_cycles(streamed))
 
@@ -205,16 +216,16 @@ class MixPE(OwnsOutputs, OutputStationaryArray):
             ai, big_e = align_fp16(a)
             u = big_e - 10 - ALIGN_FRAC_BITS
         acc = np.array(acc_in, dtype=np.float32)
-        for g in range(w.s.shape[0]):
+        q = np.asarray(w.q).astype(np.int64)
+        for g in range(w.s.shape[0]):  # groups in order; all M x N outputs of a group at once
             ks = slice(g * G_SIZE, min((g + 1) * G_SIZE, tile.K))
-            for m in range(tile.M):
-                for n in range(tile.N):
-                    p = int(np.dot(w.q[ks, n].astype(np.int64), ai[m, ks]))
-                    s_sum = int(ai[m, ks].sum())
-                    d = p - int(w.z[g, n]) * s_sum
-                    # exact in float64 (11-bit s times |d| < 2^30); one rounding to FP32
-                    t = np.float32(np.ldexp(float(w.s[g, n]) * d, int(u[m, g])))
-                    acc[m, n] = np.float32(acc[m, n] + t)
+            p = ai[:, ks] @ q[ks, :]
+            s_sum = ai[:, ks].sum(axis=1)
+            d = p - np.asarray(w.z[g, :]).astype(np.int64)[None, :] * s_sum[:, None]
+            # exact in float64 (11-bit s times |d| < 2^30); one rounding to FP32
+            t = np.ldexp(np.asarray(w.s[g, :]).astype(np.float64)[None, :] * d.astype(np.float64),
+                         u[:, g][:, None]).astype(np.float32)
+            acc = (acc + t).astype(np.float32)
         return acc
 
     def events(self, tile: Tile) -> dict[str, int]:

@@ -3,15 +3,19 @@
     qaccel codesign --model minilm --budget-cosine 0.97 --area-mm2 0.5 --objective edp
     qaccel codesign --model minilm --formats int8_pc_sym,int4_pc_sym,int2_pc_sym --trials 400
     qaccel codesign --model my.py:build --arch my-array.yaml --area-mm2 1 --study s.db
+    qaccel codesign --model minilm --trials 400 --study s.db --dask tcp://scheduler-host:8786
 
 Searches one weight format per nn.Linear of the model (from ``--formats``, registry names)
 together with the array's aspect and share of ``--area-mm2`` (sized by the calibrated area
 model), with optuna's NSGA-II sampler on (mean cosine to float32, cost, area); accuracy is
 measured end to end on the real model, cost by simulating its captured trace. ``--arch``:
 an accelerator (preset, YAML or family) whose PE runs every format; by default the first
-registered family that does. ``--study FILE.db`` keeps the study: rerun to resume. Prints the
-Pareto front and, per uniform-format point, the mixed point that dominates it; writes a
-scatter plot and (``--out``) every point.
+registered family that does. ``--study FILE.db`` keeps the study: rerun to resume.
+``--dask ADDRESS`` evaluates the points on a running Dask scheduler's workers (as ``qaccel
+sweep run --dask``), ``--batch`` trials in flight at a time; the trials are the same as in
+this process for the same seed, trial count and batch. Prints the Pareto front and, per
+uniform-format point, the mixed point that dominates it; writes a scatter plot and
+(``--out``) every point.
 """
 
 from __future__ import annotations
@@ -51,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     p.add_argument("--study", type=Path, metavar="FILE.db", help="SQLite file of the study "
                    "(resumed when it exists)")
+    p.add_argument("--dask", metavar="ADDRESS", help="evaluate on an existing Dask "
+                   "scheduler, e.g. tcp://scheduler-host:8786 (default: in this process)")
+    p.add_argument("--batch", type=int, default=8, metavar="N",
+                   help="trials asked and evaluated at a time (default 8; part of what "
+                   "decides the trials, with --seed and --trials)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--plot", type=Path, default=Path("qaccel-codesign.png"), metavar="PNG")
     add_out_argument(p)
     p.set_defaults(func=main)
@@ -130,6 +140,8 @@ def _check(args: argparse.Namespace) -> None:
         problems.append(("--budget-cosine", f"must be in (0, 1], not {args.budget_cosine}"))
     if not 1 <= args.trials <= 100_000:
         problems.append(("--trials", f"must be an int in 1..100000, not {args.trials}"))
+    if not 1 <= args.batch <= 10_000:
+        problems.append(("--batch", f"must be an int in 1..10000, not {args.batch}"))
     if not args.area_mm2 > 0:
         problems.append(("--area-mm2", f"must be a number > 0, not {args.area_mm2}"))
     if args.plot.suffix.lower() != ".png":
@@ -173,9 +185,18 @@ def main(args: argparse.Namespace) -> int:
     print(f"{accel.name}: {len(layers)} weight layers x {len(formats_t)} formats, "
           f"{len(space.aspects) * len(space.area_fractions)} shapes within "
           f"{args.area_mm2:g} mm^2")
+    executor = None
+    if args.dask is not None:
+        from qaccel.sweeps.executors import DaskExecutor
+
+        executor = DaskExecutor(args.dask)
     df = run_search(ev, trials=args.trials, objective=args.objective,
                     budget_cosine=args.budget_cosine,
-                    storage=f"sqlite:///{args.study}" if args.study else None, seed=args.seed)
+                    storage=f"sqlite:///{args.study}" if args.study else None, seed=args.seed,
+                    executor=executor, batch=args.batch, progress=not args.no_progress)
+    if df.attrs.get("stale_trials"):
+        print(f"{df.attrs['stale_trials']} trials an interrupted run left unfinished in "
+              f"{args.study} marked failed")
     column = OBJECTIVES[args.objective]
     seconds = time.perf_counter() - start
     shown = ["source", "uniform", "rows", "cols", "area_mm2", "cos_mean", "cos_min",

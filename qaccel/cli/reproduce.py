@@ -93,12 +93,16 @@ def _print(rep) -> None:
     for h in headlines(rep):
         verdict = "" if h["within"] is None else ("  within band" if h["within"]
                                                   else "  OUTSIDE band")
-        claim = ("no claim" if math.isnan(h["claim"])
-                 else f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}")
         own = ("no own presets" if math.isnan(h["qaccel"])
                else f"our own presets {h['qaccel']:.3f}")
+        points = f"mean of the paper's own points {h['paper_points_mean']:.3f}"
+        if math.isnan(h["claim"]):
+            points += f" ({h['points_rel_err'] * 100:+.1f} %){verdict}"
+            claim = "no claim"
+        else:
+            claim = f"paper {h['claim']:.2f} ({h['rel_err'] * 100:+.1f} %){verdict}"
         print(f"  {h['headline']} ({h['mean']} mean of {h['points']}): ours {h['value']:.3f}, "
-              f"{claim}; mean of the paper's own points {h['paper_points_mean']:.3f}; {own}")
+              f"{claim}; {points}; {own}")
         if h["note"]:
             print(f"    note: {h['note']}")
     print("\npoints within the paper's band:")

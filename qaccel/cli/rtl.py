@@ -8,7 +8,9 @@
     qaccel rtl synth   --pe bitmod --lanes 4          (one PE)
     qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
+    qaccel rtl verify  --rows 16 --cols 16 --fast     (C++ stream harness on Verilator)
     qaccel rtl timing  --rows 4 --cols 4 [--design core|top|both]   (ECP5 Fmax, out of context)
+    qaccel rtl energy  --family bitmod --family fp16   (pJ/cycle from toggles, docs/energy.md)
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
 family's paper preset (``<family>-prefill``, else the first preset of the family its RTL can
@@ -108,7 +110,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_timing)
 
     r = rtl.add_parser("verify", help="replay random tiles through the RTL, check bit- and "
-                       "cycle-exact against golden() and batch_timing()")
+                       "cycle-exact against golden() and batch_timing()",
+                       description="Replay random tiles through the array top and check "
+                       "every result bit-exact against golden() and every tile's cycles "
+                       "against batch_timing(). Exit status 0 when all pass, 1 on a "
+                       "mismatch, 2 on bad input.",
+                       epilog=VERIFY_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_design_arguments(r)
     r.add_argument("--tiles", type=int, default=100, help="tiles to check (default: 100)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -123,8 +131,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--netlist", action="store_true",
                    help="simulate the yosys gate-level netlist (flip-flops without initial "
                    "values) instead of the RTL; Icarus only")
+    r.add_argument("--fast", action="store_true",
+                   help="play the tile streams from a C++ harness on Verilator instead of "
+                   "cocotb (qaccel.rtl.fastsim; same checks and report, many times faster; "
+                   "no handshake randomization)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_verify)
+
+    from qaccel.cli.rtl_energy import add_energy_parser
+
+    add_energy_parser(rtl)
+
+
+#: ``qaccel rtl verify --help`` examples
+VERIFY_EXAMPLES = """examples:
+  qaccel rtl verify --rows 8 --cols 8 --tiles 200
+  qaccel rtl verify --rows 4 --cols 4 --simulator icarus --netlist --tiles 20
+  qaccel rtl verify --rows 16 --cols 16 --tiles 1000 --max-streamed 256 --fast
+  qaccel rtl verify --family mixpe --rows 4 --cols 4 --tiles 100 --fast
+"""
 
 
 def _add_family_arguments(p: argparse.ArgumentParser) -> None:
@@ -224,6 +249,9 @@ def _checked_params(family: str, data: dict[str, object]) -> PEArray:
     except ValueError as exc:  # e.g. a dataflow or a mode without RTL
         path = "--dataflow" if " dataflow " in f" {exc} " else "pe_array"
         raise ConfigError.single(path, str(exc)) from None
+    absent = params.rtl_absent_reason()
+    if absent is not None:  # a mode the RTL does not build (e.g. an overlapped os drain)
+        raise ConfigError.single("pe_array", absent)
     if Preload(params.preload) is Preload.OVERLAPPED and not getattr(spec, "shadow", False):
         raise ConfigError.single("pe_array.preload", f"must be 'serial' for {family} RTL (its "
                                  f"core has no shadow stationary registers), not 'overlapped'")
@@ -428,6 +456,9 @@ def _verify(args: argparse.Namespace) -> int:
         raise ConfigError.single("--max-streamed", f"must be an int in 1..256 (the buffer), "
                                  f"not {args.max_streamed!r}")
     simulator = args.simulator
+    if args.fast:
+        _check_fast(args)
+        simulator = "verilator-fast"
     if args.netlist:
         if simulator not in ("icarus", "verilator"):
             raise ConfigError.single("--netlist", f"needs --simulator icarus (gate-level "
@@ -436,8 +467,14 @@ def _verify(args: argparse.Namespace) -> int:
     tiles = random_tiles(params, args.tiles, seed=args.seed, max_streamed=args.max_streamed)
     progress = _Progress(simulator, args.netlist, disable=args.quiet)
     try:
-        report = verify(params, tiles, simulator=simulator, build_root=args.build_dir,
-                        seed=args.seed, netlist=args.netlist, progress=progress)
+        if args.fast:
+            from qaccel.rtl.fastsim import verify_fast
+
+            report = verify_fast(params, tiles, build_root=args.build_dir,
+                                 progress=progress).report
+        else:
+            report = verify(params, tiles, simulator=simulator, build_root=args.build_dir,
+                            seed=args.seed, netlist=args.netlist, progress=progress)
     finally:
         progress.close()
     print(report.summary())
@@ -448,3 +485,16 @@ def _verify(args: argparse.Namespace) -> int:
           f"{report.sim_cycles_per_s:,.0f} overall with LOAD/DRAIN")
     print("PASS" if report.passed else "FAIL")
     return 0 if report.passed else 1
+
+
+def _check_fast(args: argparse.Namespace) -> None:
+    """``--fast`` runs the RTL on Verilator only: every conflicting option at once."""
+    problems = []
+    if args.simulator != "verilator":
+        problems.append(Problem("--fast", f"runs on Verilator only (the C++ harness), not "
+                                f"--simulator {args.simulator}"))
+    if args.netlist:
+        problems.append(Problem("--fast", "cannot simulate the gate-level netlist (--netlist "
+                                "runs on Icarus); drop one of them"))
+    if problems:
+        raise ConfigError(problems)

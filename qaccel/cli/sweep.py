@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--dask", metavar="ADDRESS",
                        help="run on an existing Dask scheduler, e.g. tcp://scheduler-host:8786")
     run.add_argument("--batch", type=int, metavar="N",
-                     help="points per task and per part file (default: automatic)")
+                     help="at most N points per task, one part file per task (default: "
+                     "automatic, one PE array's points together, finished rows gathered "
+                     "into a part file for up to 2 s)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-plots", action="store_true", help="skip the spec's plots")
     run.add_argument("--force", action="store_true",

@@ -16,6 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from qaccel.rtl.fpga.driver_text import (
+    CHECK_WORDS_AND_CYCLES,
+    SUMMARY_START,
+    main_function,
+    summary_end,
+)
 from qaccel.rtl.fpga.host import BatchTraffic, gmem_image
 from qaccel.rtl.fpga.regmap import REGISTERS, STREAMS, registers, span_bytes
 from qaccel.rtl.fpga.vivado import DMA_INSTANCE, PYNQ_ADDRESS_RANGE, PYNQ_BASE_ADDRESS
@@ -98,9 +104,7 @@ def run(bitfile="qaccel.bit", tiles_file="{TILES_FILE}", log=print):
     dma = getattr(overlay, DMA)
     mmio = MMIO(BASE_ADDRESS, REGISTER_SPAN)
     data = np.load(tiles_file)
-    summary = {{"batches": 0, "tiles": 0, "words_compared": 0, "cycles_total": 0,
-               "mismatches": []}}
-    bad = summary["mismatches"]
+{SUMMARY_START}
     if not mmio.read(REGISTERS["CTRL"]) & AP_IDLE:
         bad.append("the shell is not idle after loading the overlay")
     for b in range(int(data["batches"])):
@@ -125,32 +129,9 @@ def run(bitfile="qaccel.bit", tiles_file="{TILES_FILE}", log=print):
             break
         cycles = mmio.read(REGISTERS["CYCLES"])
         got = np.array(out, dtype=np.uint32)
-        differ = np.flatnonzero((got ^ expected) & mask)
-        if len(differ):
-            bad.append("batch %d: %d result words differ, first at word %d: %#010x != %#010x"
-                       % (b, len(differ), differ[0], got[differ[0]], expected[differ[0]]))
-        if cycles != int(data["cycles"][b]):
-            bad.append("batch %d: CYCLES %d != %d" % (b, cycles, int(data["cycles"][b])))
-        summary["batches"] += 1
-        summary["tiles"] += int(data["tiles"][b])
-        summary["words_compared"] += len(expected)
-        summary["cycles_total"] += cycles
-    summary["passed"] = not bad
-    log("qaccel_pynq: %d batches, %d tiles, %d result words compared, %d cycles: %s"
-        % (summary["batches"], summary["tiles"], summary["words_compared"],
-           summary["cycles_total"], "PASS" if not bad else "FAIL"))
-    for line in bad[:10]:
-        log("  " + line)
-    return summary
+{CHECK_WORDS_AND_CYCLES}
+{summary_end("qaccel_pynq")}
 
 
-def main(argv=None):
-    args = sys.argv[1:] if argv is None else argv
-    bitfile = args[0] if args else "qaccel.bit"
-    tiles_file = args[1] if len(args) > 1 else "{TILES_FILE}"
-    return 0 if run(bitfile, tiles_file)["passed"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+{main_function("bitfile", "qaccel.bit", TILES_FILE)}
 '''

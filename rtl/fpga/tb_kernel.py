@@ -16,25 +16,17 @@ were made (the mutation test: the bench must report it).
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-from pathlib import Path
 from typing import Any
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
 
-from qaccel.arch.pe.registry import level_module
-from qaccel.rtl.fpga import regmap
-from qaccel.rtl.fpga.host import gmem_image, traffic
+from qaccel.rtl.fpga import regmap, tb_common
+from qaccel.rtl.fpga.host import gmem_image
 from qaccel.rtl.fpga.kernel import GMEM
 from qaccel.rtl.fpga.scoreboard import check_batch, new_report
-from qaccel.rtl.fpga.sim import SHELL_JSON
-from qaccel.rtl.tb.bench import params_of
-from qaccel.rtl.tb.job import PLUSARG, Job
 
 #: where the batch's memory image and results go (above 4 GiB, off a 64-byte boundary)
 IN_ADDR = 0x1_2345_6FD4
@@ -49,29 +41,14 @@ GUARD_WORDS = 16
 POLL_LIMIT = 100_000
 
 
-def _pauses(rng: random.Random, probability: float) -> Any:
-    while True:
-        yield int(rng.random() < probability)
-
-
-async def _reset(dut: Any) -> None:
-    dut.ap_rst_n.value = 0
-    await ClockCycles(dut.ap_clk, 4)
-    dut.ap_rst_n.value = 1
-    await ClockCycles(dut.ap_clk, 2)
-
-
 def attach(dut: Any, seed: int, gap: float, stall: float) -> tuple[Any, Any]:
     """Start the clock; an AxiLiteMaster on s_axi_control and an AxiRam on m_axi_gmem with
     pause generators (probability per cycle ``gap`` on AR/R/AW, ``stall`` on W/B)."""
-    from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+    from cocotbext.axi import AxiBus, AxiRam
 
-    Clock(dut.ap_clk, 10, unit="ns").start()
-    reset = dut.ap_rst_n
-    axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk, reset,
-                         reset_active_level=False)
-    ram = AxiRam(AxiBus.from_prefix(dut, GMEM), dut.ap_clk, reset, reset_active_level=False,
-                 size=RAM_BYTES)
+    axil = tb_common.control_master(dut)
+    ram = AxiRam(AxiBus.from_prefix(dut, GMEM), dut.ap_clk, dut.ap_rst_n,
+                 reset_active_level=False, size=RAM_BYTES)
     for name in ("write_if", "read_if"):
         logging.getLogger(getattr(ram, name).log.name).setLevel(logging.WARNING)
     rng = random.Random(seed)
@@ -80,7 +57,7 @@ def attach(dut: Any, seed: int, gap: float, stall: float) -> tuple[Any, Any]:
                 (ram.write_if.b_channel, stall))
     for channel, probability in channels:
         if probability:
-            channel.set_pause_generator(_pauses(random.Random(rng.random()), probability))
+            channel.set_pause_generator(tb_common.pauses(random.Random(rng.random()), probability))
     return axil, ram
 
 
@@ -110,19 +87,12 @@ async def run_batch(axil: Any, ram: Any, image: np.ndarray, out_words: int) -> d
 @cocotb.test()
 async def kernel_tiles(dut: Any) -> None:
     """Every tile of the job through the kernel; values, CYCLES and TILES checked."""
-    folder = Path(str(cocotb.plusargs[PLUSARG]))
-    job = Job.load(folder)
-    options = json.loads((folder / SHELL_JSON).read_text())
-    params = params_of(job.design)
-    family_rtl = level_module(params.family, "rtl")
+    folder, job, options = tb_common.load_job()
+    params, family_rtl, batches = tb_common.job_batches(job, options)
     axil, ram = attach(dut, job.seed, job.gap, job.stall)
-    await _reset(dut)
+    await tb_common.reset(dut)
     report = new_report(len(job.tiles))
     bad = report["mismatches"]
-    single = int(options.get("single", 0))  # the first tiles run one per batch
-    batches = traffic(params, family_rtl, job.design, job.tiles[:single], max_batch=1) \
-        + traffic(params, family_rtl, job.design, job.tiles[single:],
-                  max_batch=options.get("max_batch"))
     for b, batch in enumerate(batches):
         inputs = dict(batch.inputs)
         flip = options.get("flip")  # [batch, stream, word, xor]: a fault in memory
@@ -137,7 +107,4 @@ async def kernel_tiles(dut: Any) -> None:
             bad.append(f"batch {b}: words written past the {len(batch.expected)} results")
         check_batch(report, b, batch, result["got"], result["cycles"], params=params,
                     family_rtl=family_rtl, design=job.design)
-    report["passed"] = (not bad and report["tiles_checked"] == len(job.tiles)
-                        and report["cycles_compared"] == len(job.tiles))
-    (folder / "report.json").write_text(json.dumps(report, indent=1))
-    assert report["passed"], "\n".join(bad[:20])
+    tb_common.finish_report(folder, report, len(job.tiles))

@@ -13,6 +13,12 @@ argument order are written into the script from :mod:`qaccel.rtl.fpga.regmap` an
 
 from __future__ import annotations
 
+from qaccel.rtl.fpga.driver_text import (
+    CHECK_WORDS_AND_CYCLES,
+    SUMMARY_START,
+    main_function,
+    summary_end,
+)
 from qaccel.rtl.fpga.drivers import TILES_FILE
 from qaccel.rtl.fpga.regmap import registers
 from qaccel.rtl.fpga.vitis import KERNEL_ARGS, XCLBIN_FILE
@@ -69,9 +75,7 @@ def run(xclbin_file="{XCLBIN_FILE}", tiles_file="{TILES_FILE}", device_index=0, 
     out_bytes = max([data["b%d_expected" % b].nbytes for b in range(batches)] + [4])
     bo_in = pyxrt.bo(device, in_bytes, pyxrt.bo.normal, kernel.group_id(ARG_IN))
     bo_out = pyxrt.bo(device, out_bytes, pyxrt.bo.normal, kernel.group_id(ARG_OUT))
-    summary = {{"batches": 0, "tiles": 0, "words_compared": 0, "cycles_total": 0,
-               "mismatches": []}}
-    bad = summary["mismatches"]
+{SUMMARY_START}
     for b in range(batches):
         image = np.ascontiguousarray(data["b%d_gmem" % b], dtype=np.uint32)
         expected, mask = data["b%d_expected" % b], data["b%d_mask" % b]
@@ -86,34 +90,11 @@ def run(xclbin_file="{XCLBIN_FILE}", tiles_file="{TILES_FILE}", device_index=0, 
         got = np.frombuffer(bytes(bo_out.read(expected.nbytes, 0)), dtype=np.uint32)
         cycles = kernel.read_register(REGISTERS["CYCLES"])
         tiles = kernel.read_register(REGISTERS["TILES"])
-        differ = np.flatnonzero((got ^ expected) & mask)
-        if len(differ):
-            bad.append("batch %d: %d result words differ, first at word %d: %#010x != %#010x"
-                       % (b, len(differ), differ[0], got[differ[0]], expected[differ[0]]))
-        if cycles != int(data["cycles"][b]):
-            bad.append("batch %d: CYCLES %d != %d" % (b, cycles, int(data["cycles"][b])))
+{CHECK_WORDS_AND_CYCLES}
         if tiles != int(data["tiles"][b]):
             bad.append("batch %d: TILES %d != %d" % (b, tiles, int(data["tiles"][b])))
-        summary["batches"] += 1
-        summary["tiles"] += int(data["tiles"][b])
-        summary["words_compared"] += len(expected)
-        summary["cycles_total"] += cycles
-    summary["passed"] = not bad
-    log("qaccel_xrt: %d batches, %d tiles, %d result words compared, %d cycles: %s"
-        % (summary["batches"], summary["tiles"], summary["words_compared"],
-           summary["cycles_total"], "PASS" if not bad else "FAIL"))
-    for line in bad[:10]:
-        log("  " + line)
-    return summary
+{summary_end("qaccel_xrt")}
 
 
-def main(argv=None):
-    args = sys.argv[1:] if argv is None else argv
-    xclbin_file = args[0] if args else "{XCLBIN_FILE}"
-    tiles_file = args[1] if len(args) > 1 else "{TILES_FILE}"
-    return 0 if run(xclbin_file, tiles_file)["passed"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+{main_function("xclbin_file", XCLBIN_FILE, TILES_FILE)}
 '''

@@ -90,6 +90,14 @@ def _words(codes: np.ndarray, bits: int) -> np.ndarray:
     two's complement Python ints of ``lanes * bits`` bits (the driver's ``pack_row`` form)."""
     lanes = codes.shape[-1]
     width = lanes * bits
+    if width <= 64:  # one uint64 per word, all words at once
+        c = np.asarray(codes).astype(np.uint64) & np.uint64((1 << bits) - 1)
+        word = np.bitwise_or.reduce(c << (np.arange(lanes, dtype=np.uint64) * np.uint64(bits)),
+                                    axis=-1)
+        if width == 64:
+            return word.view(np.int64)
+        w = word.astype(np.int64)
+        return np.where(w >> (width - 1) != 0, w - (1 << width), w)
     out = np.zeros(codes.shape[:-1], dtype=object)
     for idx in np.ndindex(out.shape):
         word = sum(int(v) << (i * bits) for i, v in enumerate(codes[idx]))

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["exact_matmul", "coded_product", "FLOAT32_EXACT", "FLOAT64_EXACT"]
+from qaccel.sim.fast.column_blocks import in_column_blocks
+
+__all__ = ["exact_matmul", "exact_float_matmul", "coded_product", "FLOAT32_EXACT", "FLOAT64_EXACT"]
 
 FLOAT32_EXACT = 2**24 - 1
 FLOAT64_EXACT = 2**53 - 1
@@ -32,31 +34,47 @@ def _max_abs(x: np.ndarray) -> int:
     return max(abs(int(x.min())), abs(int(x.max())))
 
 
-def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` of integer matrices, exactly, as int64 (``a``: M x K, ``b``: K x N)."""
+def exact_float_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of integer matrices (``a``: M x K, ``b``: K x N) as a float32 or float64
+    array whose every element is the exact integer result (module docstring): float32 when one
+    float32 product is exact, else float64. Lets a caller scale the products without an int64
+    copy."""
     M, K = a.shape  # noqa: N806
     N = b.shape[1]  # noqa: N806
     if M == 0 or K == 0 or N == 0:
-        return np.zeros((M, N), dtype=np.int64)
+        return np.zeros((M, N), dtype=np.float32)
     amax = _max_abs(a)
     bmax = _max_abs(b)
     if amax == 0 or bmax == 0:
-        return np.zeros((M, N), dtype=np.int64)
+        return np.zeros((M, N), dtype=np.float32)
     if K * amax * bmax > FLOAT64_EXACT:
         raise ValueError(f"Cannot multiply exactly because K*max|a|*max|b| = "
                          f"{K * amax * bmax} exceeds 2^53")
     if amax * bmax > FLOAT32_EXACT:  # even one product is not exact in float32
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+        return a.astype(np.float64) @ b.astype(np.float64)
     k_chunk = FLOAT32_EXACT // (amax * bmax)
     if k_chunk < MIN_FLOAT32_CHUNK:  # many thin float32 products cost more than one float64
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+        return a.astype(np.float64) @ b.astype(np.float64)
     if k_chunk >= K:
-        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64)
+        return a.astype(np.float32) @ b.astype(np.float32)
     acc = np.zeros((M, N), dtype=np.float64)
     a32 = a.astype(np.float32)
     for k0 in range(0, K, k_chunk):
         acc += a32[:, k0:k0 + k_chunk] @ b[k0:k0 + k_chunk].astype(np.float32)
-    return acc.astype(np.int64)
+    return acc
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of integer matrices, exactly, as int64 (``a``: M x K, ``b``: K x N); large
+    products in column blocks on threads (``column_blocks``: exact integers do not depend on
+    the split)."""
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
+
+    def columns(ns: slice) -> None:
+        out[:, ns] = exact_float_matmul(a, b[:, ns])
+
+    in_column_blocks(columns, b.shape[1], a.shape[0] * a.shape[1] * b.shape[1])
+    return out
 
 
 def coded_product(a: Any, b: Any) -> np.ndarray:

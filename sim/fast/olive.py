@@ -30,17 +30,9 @@ from qaccel.arch.pe.olive import OliVeArray, OliveOperand
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast.closed_form import gemm_counts
 from qaccel.sim.fast.coded import coded_gemm_values
-from qaccel.sim.plan import FoldPlan, ceil_div
+from qaccel.sim.plan import FoldPlan
 
 __all__ = ["simulate_gemm"]
-
-
-def decoder_pairs(pe: OliVeArray, plan: FoldPlan) -> int:
-    """Edge pair decodes of one GEMM: the sum of ``OliVeArray.events``' decoder_pairs over
-    the fold grid, closed form (see the module docstring)."""
-    blocks = {plan.row_dim: plan.row_blocks, plan.col_dim: plan.col_blocks,
-              plan.stream_dim: 1}
-    return ceil_div(plan.K, 2) * (plan.M * blocks["N"] + plan.N * blocks["M"])
 
 
 def simulate_gemm(pe: OliVeArray, plan: FoldPlan, a: OliveOperand | None = None,

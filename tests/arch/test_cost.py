@@ -14,7 +14,7 @@ from qaccel.arch.components import (
     scale_to,
     sram_access_pj,
 )
-from qaccel.arch.cost import analytic_area_um2
+from qaccel.arch.cost import analytic_area_um2, counts_energy_pj
 from qaccel.sim.gemm import gemm_layer
 
 
@@ -100,3 +100,13 @@ def test_area_of_the_32x32_preset():
     accel = load_accelerator("systolic-int8-32x32")
     assert analytic_area_um2(accel.pe_array, 28) == pytest.approx(
         1024 * 419 * 0.377)
+
+
+def test_unlisted_event_is_refused_with_its_name_and_family(accel_factory):
+    from qaccel.sim.counts import Events, GemmCounts
+
+    accel = accel_factory()
+    counts = GemmCounts(events=Events({"bogus": 1, "mac_int8": 2, "pe_cycles": 3}))
+    with pytest.raises(ValueError, match=r"^Cannot price events \['bogus'\] of family "
+                       r"'systolic_int8' because its event_costs\(\) does not list them$"):
+        counts_energy_pj(accel, accel.pe_array, counts)

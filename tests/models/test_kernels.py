@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaccel.models.format_kernels import pair_codes
+from qaccel.models.format_kernels import pair_codes, victim_terms
 from qaccel.models.kernels import (
     Lut,
     bucket_sums,
@@ -77,3 +77,30 @@ def test_serial_and_parallel_variants_agree():
         want = (np.abs(x[:200_001]) if absolute else x[:200_001])[:, None] < t[None, :]
         np.testing.assert_array_equal(a[0, 1:-1, 0], want.sum(axis=0))
         assert a[1, -1, 0] == 200_001 and a[1, -1, 1] == 0.0   # a zero divisor: all 0
+
+
+@pytest.mark.parametrize("blocks", [1, 3, 16])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_victim_terms_equal_bincount(blocks, parallel):
+    """OliVe's victim correction per step against ``np.bincount`` over the candidates that
+    are outliers at that step (bincount adds in candidate order, as the kernel must), for any
+    number of step blocks and either variant."""
+    rng = np.random.default_rng(blocks)
+    rows, n = 5, 4000
+    crow = np.sort(rng.integers(0, rows, n))
+    chi = np.abs(rng.standard_t(3, n)) + 0.5
+    clo = chi * rng.random(n)
+    norm = np.arange(8, dtype=np.float64)
+    steps = rng.permutation(np.array([r / 7 for r in np.arange(0.75, 2.5, 0.02)]))
+    cut = 7.5                                  # int4: (7 + 8) / 2
+    lut = Lut(Grid(norm, Tie.UPPER).mids, n)
+    fn = victim_terms.parallel if parallel else victim_terms.serial
+    got, hit = fn(crow, chi, clo, rows, steps, np.argsort(steps, kind="stable"), cut, norm,
+                  *lut.args, blocks)
+    mids = (norm[1:] + norm[:-1]) / 2
+    for i, step in enumerate(steps):
+        on = chi >= cut * step
+        e = clo - norm[np.searchsorted(mids, clo / step, "right")] * step
+        want = np.bincount(crow[on], weights=(clo * clo - e * e)[on], minlength=rows)
+        assert got[i].tobytes() == want.tobytes()
+        assert hit[i] == on.any()

@@ -20,7 +20,7 @@ MAX_ERROR = 0.10
 #: (bitmod 4x4: 216 s; its 16x16 core did not finish in 30 min). Listed so that the gap is
 #: explicit: the test fails when a size is missing without being listed, or listed but there.
 NOT_SYNTHESIZED: dict[str, tuple[tuple[int, int], ...]] = {
-    "bitmod": ((16, 16),), "mixpe": ((16, 16),), "fp16": ((16, 16),)}
+    "bitmod": ((16, 16),), "fp16": ((16, 16),)}
 
 
 def _points(family):

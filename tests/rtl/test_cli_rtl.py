@@ -49,12 +49,16 @@ def test_verilog_to_file(tmp_path: Path) -> None:
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "bits"],
      r"--pe-field: must look like KEY=VALUE, not 'bits'"),
     (["verilog", "--rows", "2", "--cols", "2", "--pe-field", "lane=4"],
-     r"pe_array\.lane: is not a known key; allowed: cols, dataflow, preload, rows"),
+     r"pe_array\.lane: is not a known key; allowed: cols, dataflow, drain, preload, rows"),
     (["synth", "--pe", "systolic_int8", "--lanes", "4"],
-     r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, preload, rows"),
+     r"pe_array\.lanes: is not a known key; allowed: cols, dataflow, drain, preload, rows"),
     (["verilog", "--rows", "4", "--cols", "4", "--family", "mixpe", "--pe-field",
       "preload=overlapped"],
      r"pe_array\.preload: must be one of 'serial' for the mixpe array, not 'overlapped'"),
+    (["verilog", "--rows", "4", "--cols", "4", "--family", "mixpe", "--pe-field",
+      "drain=overlapped"],
+     r"pe_array: no RTL for drain 'overlapped': the RTL arrays have no shadow accumulators; "
+     r"the overlapped os drain is simulated \(both engines\) only"),
     (["verilog", "--rows", "2", "--cols", "2", "--family", "bitfusion"],
      r"--family: must be a family with RTL, not 'bitfusion' \(no RTL yet: the BitFusion "
      r"baseline is simulated only\)"),
@@ -63,6 +67,16 @@ def test_bad_input_exits_2_with_the_problem(argv: list[str], message: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rtl", *argv]) == 2
     assert re.fullmatch(rf"qaccel rtl: error: {message}\n", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("family", ["systolic_int8", "ant", "olive", "fp16", "bitmod", "mixpe"])
+def test_rtl_fields_never_come_from_a_preset_the_rtl_cannot_build(family: str) -> None:
+    """The RTL commands take a family's other fields from its presets; a paper preset in a
+    simulated-only mode (the MixPE paper presets' overlapped os drain) must be passed over,
+    or the bench would predict the drain the RTL does not have."""
+    from qaccel.cli.rtl import rtl_params
+
+    assert rtl_params(family, 4, 4, None).rtl_absent_reason() is None
 
 
 def test_verify_on_amaranth(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,10 +8,14 @@ clock edge (LOAD and DRAIN included), which holds only if the harness plays the 
 exactly as the cocotb driver and monitors do. One harness build per design (4x4, under
 ``build/rtl/fast/``), reused between runs. Mutations show the fast checker can fail: a
 corrupted input beat (values) and a controller whose ``done`` comes a cycle late (cycles).
+``qaccel rtl verify --fast`` end to end: a pass, a corrupted beat (exit 1) and conflicting
+options (exit 2, both problems).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +23,8 @@ import numpy as np
 import pytest
 
 from qaccel.arch.pe.tile import Tile
+from qaccel.cli import main
+from qaccel.rtl import fastsim
 from qaccel.rtl.controller import ControllerFault
 from qaccel.rtl.fastsim import pack_words, unpack_words, verify_fast
 from qaccel.rtl.tb.beats import pack_row, unpack_row
@@ -144,3 +150,44 @@ def test_pack_words_are_pack_row_words(lanes: int, bits: int) -> None:
 def test_pack_words_refuses_rows_wider_than_the_port() -> None:
     with pytest.raises(ValueError, match=r"at most 4 columns, not shape \(2, 5\)"):
         pack_words(np.zeros((2, 5), dtype=np.int64), 4, 8)
+
+
+def test_cli_verify_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    """``qaccel rtl verify --fast``: the cocotb command's report lines, from the harness (the
+    4x4 build the agreement tests use)."""
+    require_tool("verilator")
+    assert main(["rtl", "verify", "--rows", "4", "--cols", "4", "--tiles", "20", "--seed", "3",
+                 "--max-streamed", "9", "--fast", "--quiet",
+                 "--build-dir", str(BUILD_ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("systolic_int8_4x4_d256_t16 on verilator-fast: 20/20 tiles checked")
+    assert "tiles checked: 20 of 20\n" in out
+    assert re.search(r"^cycles compared: 20 tiles ", out, re.M)
+    assert re.search(r"^simulated cycles/s: [\d,]+ in RUN", out, re.M)
+    assert out.endswith("PASS\n")
+
+
+def test_cli_verify_fast_fails_on_a_corrupted_beat(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A real harness run whose tile 1 gets one flipped activation bit (the mutation of
+    :func:`test_fast_path_flags_a_corrupted_beat`): FAIL, exit status 1, the tile named."""
+    require_tool("verilator")
+    corrupt = Corruption(tile=1, row=0, lane=0, xor=0x01, stream="a")
+    monkeypatch.setattr(fastsim, "verify_fast",
+                        functools.partial(fastsim.verify_fast, corrupt=corrupt))
+    assert main(["rtl", "verify", "--rows", "4", "--cols", "4", "--tiles", "3", "--seed", "3",
+                 "--max-streamed", "9", "--fast", "--quiet",
+                 "--build-dir", str(BUILD_ROOT)]) == 1
+    out = capsys.readouterr().out
+    assert "  mismatch: tile 1: values" in out, out
+    assert "tiles checked: 3 of 3\n" in out and out.endswith("FAIL\n")
+
+
+def test_cli_verify_fast_refuses_other_simulators(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--fast", "--simulator",
+                 "icarus", "--netlist"]) == 2
+    assert capsys.readouterr().err == (
+        "qaccel rtl: error: 2 problems:\n"
+        "  - --fast: runs on Verilator only (the C++ harness), not --simulator icarus\n"
+        "  - --fast: cannot simulate the gate-level netlist (--netlist runs on Icarus); drop "
+        "one of them\n")

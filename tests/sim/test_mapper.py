@@ -207,3 +207,56 @@ def test_mapping_dataflow_mode_keeps_the_spec_dataflow():
         totals[mode] = int(frame.total_cycles[0])
         assert frame.dataflow[0] == ("os" if mode is MappingMode.AUTO else "ws"), mode
     assert totals[MappingMode.AUTO] <= totals[MappingMode.DATAFLOW] <= totals[MappingMode.FIXED]
+
+
+@pytest.mark.parametrize("mapping", ["fixed", "auto"])
+def test_a_changed_accelerator_never_hits_a_stale_memo(mapping):
+    """The memos (mapper choices, timing rows, fold events and cycles) live in each
+    accelerator's context: a copy with one field changed is simulated afresh, as the
+    reference engine (fold loop, LRU buffers) simulates it."""
+    layers = [gemm_layer(37, 100, 45), gemm_layer(64, 64, 64, count=2), gemm_layer(9, 300, 5)]
+    base = make_accel(rows=8, cols=8, kib=1.0, bits_per_cycle=32, mapping=mapping)
+    first = sim.run(layers, base, "fast", values=False).frame      # fills base's memos
+    variants = {
+        "dram": dataclasses.replace(base, dram=dataclasses.replace(base.dram, bits_per_cycle=8)),
+        "buffer": dataclasses.replace(base, output_buffer=dataclasses.replace(
+            base.output_buffer, size_kib=0.25)),
+        "rows": base.replace_array(rows=4),
+        "node": dataclasses.replace(base, tech=dataclasses.replace(base.tech, node_nm=45)),
+    }
+    for name, accel in variants.items():
+        fast = sim.run(layers, accel, "fast", values=False).frame
+        assert not fast.equals(first), name
+        assert_same_frame(fast, sim.run(layers, accel, "reference", values=False).frame)
+    assert_same_frame(sim.run(layers, base, "fast", values=False).frame, first)
+
+
+def test_equal_accelerators_share_one_context():
+    from qaccel.sim.mapper import clear_caches, context_of
+
+    a, b = make_accel(), make_accel()
+    assert a is not b and a == b
+    assert context_of(a) is context_of(b)
+    assert context_of(dataclasses.replace(a, clock_mhz=500)) is not context_of(a)
+    ctx = context_of(a)
+    clear_caches()
+    assert context_of(a) is not ctx
+
+
+def test_memo_budget_forgets_and_recomputes(monkeypatch):
+    """Past the entry budget (over every context, and over every array's fold memos) every
+    memo is forgotten; results are unchanged and the memos stay within the budget."""
+    from qaccel.sim import mapper
+    from qaccel.sim.fast import fold_memo
+
+    layers = [gemm_layer(m, 2 * m + 1, 3 * m + 2) for m in range(1, 12)]
+    accel = make_accel(rows=4, cols=4, mapping="auto")
+    mapper.clear_caches()
+    full = sim.run(layers, accel, "fast", values=False).frame
+    monkeypatch.setattr(mapper, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(fold_memo, "MAX_ENTRIES", 5)
+    mapper.clear_caches()
+    assert_same_frame(sim.run(layers, accel, "fast", values=False).frame, full)
+    assert sum(len(c.rows) + len(c.choices) for c in mapper._BY_VALUE.values()) <= 3
+    held = sum(len(m.events) + len(m.cycles) for _, m in fold_memo._MEMOS.values())
+    assert held <= 5 and len(fold_memo._MEMOS) <= 5

@@ -135,8 +135,102 @@ def test_cli_bad_numbers_reported_together():
     from qaccel.cli.codesign import _check
 
     args = argparse.Namespace(objective="speed", budget_cosine=1.5, trials=0, area_mm2=-1.0,
-                              plot=__import__("pathlib").Path("x.svg"))
+                              plot=__import__("pathlib").Path("x.svg"), batch=0)
     with pytest.raises(ConfigError) as info:
         _check(args)
     assert [p.path for p in info.value.problems] == ["--objective", "--budget-cosine",
-                                                     "--trials", "--area-mm2", "--plot"]
+                                                     "--trials", "--batch", "--area-mm2",
+                                                     "--plot"]
+
+
+def _fresh_mlp_evaluator():
+    """A new MLP evaluator with empty caches (the module fixture's has filled ones)."""
+    from qaccel.cli.codesign import pick_accelerator
+    from qaccel.models.capture import capture
+    from qaccel.models.demo import mlp_demo
+    from qaccel.sweeps.codesign import Evaluator, SearchSpace
+
+    accel, formats = pick_accelerator(None, ["int8_pc_sym", "int4_pc_sym", "int2_pc_sym"])
+    model, inputs = mlp_demo(seed=0)
+    space = SearchSpace(("0", "2", "4"), formats, 0.2, aspects=(1.0, 2.0),
+                        area_fractions=(0.5, 1.0))
+    return Evaluator(model, lambda m: m(*inputs), capture(model, inputs), accel, space, "int8")
+
+
+def test_batch_of_one_is_optunas_own_loop():
+    """batch=1 ask/tell gives the trials of optuna's study.optimize with the same sampler
+    (the sequential search this module ran before trials went through executors)."""
+    from qaccel.sweeps.codesign import _study, _suggest, run_search
+
+    ev = _fresh_mlp_evaluator()
+    ours = run_search(ev, trials=10, objective="cycles", budget_cosine=0.9, storage=None,
+                      seed=5, progress=False, batch=1)
+    study = _study(ev, "cycles", 0.9, None, 5, 10)
+
+    def objective(trial):
+        fmts, aspect, fraction = _suggest(trial, ev.space)
+        row = ev.evaluate(list(fmts), aspect, fraction)
+        trial.set_user_attr("constraint", 0.9 - row["cos_mean"])
+        return row["cos_mean"], row["total_cycles"], row["area_mm2"]
+
+    study.optimize(objective, n_trials=10)
+    trials = ours[ours["source"] != "uniform"]
+    assert list(trials["formats"]) == [",".join(t.params[f"fmt:{p}"] for p in ev.space.layers)
+                                       for t in study.trials]
+    assert [tuple(v) for v in trials[["cos_mean", "total_cycles", "area_mm2"]].to_numpy()] \
+        == [tuple(t.values) for t in study.trials]
+    assert trials["formats"].nunique() > 1          # a search, not one point ten times
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_cluster_gives_the_local_trials(dask_client, tmp_path):
+    """Trials evaluated on two Dask worker processes (each with its own pickled copy of the
+    evaluator), three in flight: every row equals the in-process run's, exactly."""
+    from qaccel.sweeps.codesign import run_search
+    from qaccel.sweeps.executors import DaskExecutor
+
+    kwargs = dict(trials=9, objective="edp", budget_cosine=0.9, seed=2, progress=False,
+                  batch=3)
+    local = run_search(_fresh_mlp_evaluator(), storage=None, **kwargs)
+    ev = _fresh_mlp_evaluator()
+    storage = f"sqlite:///{tmp_path / 'dask.db'}"
+    remote = run_search(ev, storage=storage, executor=DaskExecutor(dask_client), **kwargs)
+    assert len(remote) == 3 * 4 + 9                       # formats x shapes, then trials
+    assert ev.evaluations == len(remote)
+    assert ev._accuracy == {}                             # all evaluated on the workers
+    assert remote["formats"].nunique() > 3
+    assert remote.equals(local), pd.concat({"local": local, "dask": remote}, axis=1)
+    # the study is in its SQLite file: a rerun asks for nothing new
+    again = run_search(ev, storage=storage, executor=DaskExecutor(dask_client), **kwargs)
+    assert again.equals(remote)
+
+
+def test_trials_a_killed_run_left_running_are_failed_on_resume(tmp_path):
+    from qaccel.sweeps.codesign import _study, run_search
+
+    ev = _fresh_mlp_evaluator()
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    _study(ev, "edp", 0.9, storage, 0, 4).ask()           # asked, never told: a kill
+    df = run_search(ev, trials=4, objective="edp", budget_cosine=0.9, storage=storage,
+                    progress=False, batch=2)
+    assert df.attrs["stale_trials"] == 1
+    assert list(df["source"][df["source"] != "uniform"]) == [f"trial {n}" for n in (1, 2, 3, 4)]
+    states = [t.state.name for t in _study(ev, "edp", 0.9, storage, 0, 4).trials]
+    assert states == ["FAIL"] + ["COMPLETE"] * 4
+
+
+def test_bad_batch_is_a_config_error():
+    from qaccel.sweeps.codesign import run_search
+
+    with pytest.raises(ConfigError, match=r"^--batch: must be an int >= 1, not 0$"):
+        run_search(None, trials=1, objective="edp", budget_cosine=0.9, storage=None, batch=0)

@@ -23,46 +23,53 @@ def one_layer(preset: str, m: int, k: int, n: int):
 
 def test_mixpe_paper_ant_baseline_opt_qkv_by_hand():
     """OPT-6.7B qkv at batch 64 (M=64, K=4096, N=12288), 4-bit, on the MixPE paper's ANT
-    baseline (32x32 8/4-bit PEs = a 64x64 grid of 4-bit units, output stationary, 500 MHz,
-    1024 DRAM bits = 128 B per cycle, weight / input buffers 128 / 256 KiB of which half hold
-    a block):
-      folds = ceil(64/64) * ceil(12288/64) = 192; fold = R + C + K - 2 = 64 + 64 + 4096 - 2
-      = 4222; compute = 192 * 4222 = 810,624 cycles.
-      DRAM reads: weights 4096*12288*4/8 = 25,165,824 B (each read once: one row fold);
+    baseline (32x32 8/4-bit PEs = a 64x64 grid of 4-bit units, output stationary with the
+    overlapped drain, 500 MHz, 1024 DRAM bits = 128 B per cycle, weight / input buffers
+    128 / 256 KiB of which half hold a block). The mapper cuts K into chunks of T = 64 (with
+    the overlapped drain a chunk costs no fill/drain, and smaller blocks expose less DRAM):
+      folds = ceil(64/64) * ceil(12288/64) * 4096/64 = 1 * 192 * 64 = 12,288; the first fold
+      R + C + T - 2 = 64 + 64 + 64 - 2 = 190, each later one max(T, R) = 64:
+      compute = 190 + 12,287 * 64 = 786,558 cycles (the authors' formula
+      ceil(64/64) * ceil(12288/64) * 4096 = 786,432, plus one fill/drain of 126).
+      DRAM reads: weights 4096*12288*4/8 = 25,165,824 B (each block used once);
       activations 64*4096*4/8 = 131,072 B = half the input buffer, so read once;
-      writes: 64*12288 outputs at 32 bits = 3,145,728 B.
-      Per fold: 64 x 4096 4-bit weights = 131,072 B / 128 = 1,024 DRAM cycles < 4222, so only
-      the first fold's loads (weights 1,024 + activations 131,072 / 128 = 1,024 cycles) and
-      the last drain (64 x 64 x 4 B / 128 = 128 cycles) are exposed:
-      810,624 + 1,024 + 1,024 + 128 = 812,800 cycles.
-    (The authors' formula: ceil(64/64) * ceil(12288/64) * 4096 = 786,432; their simulator has
-    no fill/drain, our 126 cycles per fold are the difference.)"""
+      writes: 64*12288 outputs at 32 bits = 3,145,728 B (a 64x64 block's partial sums stay
+      in the output buffer over its chunks).
+      Per fold: 64 x 64 4-bit weights = 2,048 B / 128 = 16 DRAM cycles < 64, so only the
+      first fold's loads (weights 16 + activations 2,048 / 128 = 16 cycles) and the last
+      drain (64 x 64 x 4 B / 128 = 128 cycles) are exposed:
+      786,558 + 16 + 16 + 128 = 786,718 cycles."""
     row = one_layer("mixpe-arxiv24-ant", 64, 4096, 12288)
-    assert (row.dataflow, row.folds, row.compute_cycles) == ("os", 192, 810_624)
+    assert (row.dataflow, row.stream_tile, row.folds) == ("os", 64, 12_288)
+    assert row.compute_cycles == 190 + 12_287 * 64 == 786_558
     assert row.dram_rd_bytes == 25_165_824 + 131_072
     assert row.dram_wr_bytes == 3_145_728
-    assert row.total_cycles == 810_624 + 1_024 + 1_024 + 128
+    assert row.total_cycles == 786_558 + 16 + 16 + 128
 
 
 def test_ant_paper_bitfusion_vgg_fc6_by_hand():
     """VGG-16 fc6 at batch 64 (M=64, K=25088, N=4096), 8-bit, on the ANT paper's BitFusion
-    (32x32 fusion units at 8x8 bits, os, 500 MHz, 128 B DRAM per cycle, half-buffers 64 KiB
-    weights and 128 KiB inputs):
-      folds = ceil(64/32) * ceil(4096/32) = 256; fold = 32 + 32 + 25088 - 2 = 25,150;
-      compute = 256 * 25,150 = 6,438,400 cycles.
-      A fold's weight block (32 x 25088 B = 802,816 B) exceeds 64 KiB and its activation block
-      (32 x 25088 B = 802,816 B) exceeds 128 KiB, so neither stays: weights are read once per
-      row fold (2 x 102,760,448 B) and activations once per column block
-      (128 x 64*25088 = 128 x 1,605,632 B): 205,520,896 + 205,520,896 = 411,041,792 B.
-      Writes: 64*4096 INT32 outputs = 1,048,576 B.
-      Per fold 1,605,632 B / 128 = 12,544 DRAM cycles < 25,150: exposed are the first fold's
-      loads (12,544) and the last drain (32 x 32 x 4 B / 128 = 32): 6,438,400 + 12,576.
-    (The authors' formula: 2 * 128 * 25088 = 6,422,528.)"""
+    (32x32 fusion units at 8x8 bits, os with the overlapped drain, 500 MHz, 128 B DRAM per
+    cycle, half-buffers 64 KiB weights and 128 KiB inputs). The mapper picks K chunks of
+    T = 32, column block -> chunk -> row block (``cols_chunk``):
+      folds = ceil(64/32) * ceil(4096/32) * 25088/32 = 2 * 128 * 784 = 200,704; the first
+      fold 32 + 32 + 32 - 2 = 94, each later one max(T, R) = 32:
+      compute = 94 + 200,703 * 32 = 6,422,590 cycles (the authors' formula
+      2 * 128 * 25088 = 6,422,528, plus one fill/drain of 62).
+      A weight chunk block (32 x 32 B) serves both row blocks back to back: weights read once,
+      4096 * 25088 = 102,760,448 B; the activations (64 x 25088 B = 1,605,632 B) exceed the
+      128 KiB half, so they are re-read for each of the 128 column blocks: 205,520,896 B;
+      reads 308,281,344 B. Writes: 64*4096 INT32 outputs = 1,048,576 B.
+      Per fold at most 2 x 1,024 B / 128 = 16 DRAM cycles < 32: exposed are the first fold's
+      loads (8 + 8 cycles) and the last drain (32 x 32 x 4 B / 128 = 32): 6,422,590 + 48."""
     row = one_layer("ant-micro22-bitfusion", 64, 25088, 4096)
-    assert (row.dataflow, row.folds, row.lanes, row.compute_cycles) == ("os", 256, 1, 6_438_400)
-    assert row.dram_rd_bytes == 2 * 102_760_448 + 128 * 1_605_632 == 411_041_792
+    assert (row.dataflow, row.loop_order, row.stream_tile, row.lanes) == ("os", "cols_chunk",
+                                                                        32, 1)
+    assert row.folds == 200_704
+    assert row.compute_cycles == 94 + 200_703 * 32 == 6_422_590
+    assert row.dram_rd_bytes == 102_760_448 + 128 * 1_605_632 == 308_281_344
     assert row.dram_wr_bytes == 1_048_576
-    assert row.total_cycles == 6_438_400 + 12_544 + 32
+    assert row.total_cycles == 6_422_590 + 8 + 8 + 32
 
 
 def test_mixpe_paper_value_of_one_point_by_hand():

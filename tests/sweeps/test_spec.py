@@ -13,7 +13,7 @@ from qaccel.sweeps import Goal, Method, load_spec, plan_sweep
 from tests.sweeps.conftest import spec_dict
 
 FIELDS = ("clock_mhz, pe_array.family, pe_array.rows, pe_array.cols, pe_array.dataflow, "
-          "pe_array.preload, "
+          "pe_array.preload, pe_array.drain, "
           "buffers.weight.size_kib, buffers.weight.word_bits, buffers.weight.banks, "
           "buffers.input.size_kib, buffers.input.word_bits, buffers.input.banks, "
           "buffers.output.size_kib, buffers.output.word_bits, buffers.output.banks, "
