@@ -18,7 +18,7 @@ from qaccel import sim
 from qaccel.arch import PE_FAMILIES, load_accelerator, preset_names
 from qaccel.arch.spec import MappingMode
 from qaccel.models.workloads import build_workload
-from qaccel.sim.mapper import choose
+from qaccel.sim.mapper import clear_caches
 
 
 def preset_for(family: str, phase: str) -> str | None:
@@ -27,12 +27,13 @@ def preset_for(family: str, phase: str) -> str | None:
     if phase in by_phase:
         return by_phase[phase]
     own = [n for n in preset_names() if load_accelerator(n).family == family]
-    return own[0] if own else None
+    named = [n for n in own if n.startswith(family.replace("_", "-"))]  # not a paper's preset
+    return (named or own or [None])[0]
 
 
 def simulate(presets: list[str], traces: tuple, mode: MappingMode) -> tuple[float, float, float]:
     """(cycles, energy pJ, seconds) of the two phases on their presets, fresh mapper cache."""
-    choose.cache_clear()
+    clear_caches()
     t1 = time.perf_counter()
     cycles = energy = 0.0
     for name, trace in zip(presets, traces, strict=True):

@@ -65,9 +65,13 @@ def llm_spec(points: int) -> dict[str, Any]:
 
 
 def clear_caches() -> int:
-    """Empty every ``functools.lru_cache`` of qaccel's modules (the mapper's, the closed
-    forms', the energy prices'), so that no measurement starts from the caches an earlier
-    one filled (forked workers inherit them); returns how many were cleared."""
+    """Empty the simulator's memos (``sim.engine.clear_caches``) and every
+    ``functools.lru_cache`` of qaccel's modules, so that no measurement starts from the caches
+    an earlier one filled (forked workers inherit them); returns how many lru caches were
+    cleared."""
+    from qaccel.sim.engine import clear_caches as clear_simulator_memos
+
+    clear_simulator_memos()   # the mapper's and the closed forms' memos (not lru caches)
     cleared = 0
     for name, module in list(sys.modules.items()):
         if not name.startswith("qaccel.") or module is None:

@@ -124,9 +124,6 @@ def _timed_shape(accel: Accelerator, count: int, M: int, K: int, N: int,  # noqa
     return _timed_row(context_of(accel), count, M, K, N, objective, pin)
 
 
-#: ``_timed_shape.cache_clear()``, as when it was an ``lru_cache`` (benchmarks clear it)
-_timed_shape.cache_clear = clear_caches  # type: ignore[attr-defined]
-
 
 def _timed_row(ctx: AccelContext, count: int, M: int, K: int, N: int,  # noqa: N803
                objective: str, pin: bool) -> tuple[dict[str, Any], GemmCounts]:

@@ -291,9 +291,6 @@ def choose(accel: Accelerator, M: int, K: int, N: int,  # noqa: N803
     return context_of(accel).choose(M, K, N, Objective(objective), fixed, pin_dataflow)
 
 
-#: ``choose.cache_clear()``, as when it was an ``lru_cache`` (benchmarks clear it)
-choose.cache_clear = clear_caches  # type: ignore[attr-defined]
-
 
 def _choose(ctx: AccelContext, M: int, K: int, N: int,  # noqa: N803
             objective: Objective | str, fixed: bool, pin_dataflow: bool) -> Choice:

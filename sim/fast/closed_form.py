@@ -360,6 +360,3 @@ def clear_caches() -> None:
     """Forget the memoized fold cycles and fold events (per array and fold shape)."""
     clear_memos()
 
-
-#: ``_cycles.cache_clear()``, as when it was an ``lru_cache`` (benchmarks clear it)
-_cycles.cache_clear = clear_caches  # type: ignore[attr-defined]
