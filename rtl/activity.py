@@ -135,7 +135,7 @@ def run_activity(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
     run = fastsim.FastRun(Report("verilator-activity", design.name, len(tiles)))
     folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
     try:
-        (folder / "in.bin").write_bytes(fastsim._input_file(design, batches, limits))
+        (folder / "in.bin").write_bytes(fastsim.input_file(design, batches, limits))
         env = dict(os.environ, QACCEL_COVERAGE_FILE=str(folder / "coverage.dat"))
         done = subprocess.run([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
                               capture_output=True, text=True, env=env, check=False)
@@ -152,7 +152,7 @@ def run_activity(params: PEArray, tiles: Sequence[Tile], *, build_root: Path,
         report.errors.append(f"WaitTimeout: {info['message']}")
     report.run_cycles = info["run_cycles"]
     report.sim_cycles = info["last_edge"] - info["first_edge"]
-    fastsim._check(params, family_rtl, design, batches, fastsim._predict(params, batches),
+    fastsim.check_results(params, family_rtl, design, batches, fastsim.predict(params, batches),
                    data, run)
     return ActivityRun(top, verilog_text(top), toggles, report, int(info["run_cycles"]),
                        int(report.sim_cycles))

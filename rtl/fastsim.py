@@ -53,6 +53,7 @@ from qaccel.rtl.verify import Progress, default_build_root
 from qaccel.rtl.verilator import SimulatorMissing
 
 __all__ = ["FastRun", "build_fast", "verify_fast", "pack_words", "unpack_words",
+           "compile_harness", "plan_job", "input_file", "predict", "check_results",
            "HARNESS_SOURCE", "BUILD_ARGS"]
 
 #: the harness's C++ source (generic: port widths and batches come from the input file)
@@ -214,7 +215,7 @@ def _apply(words: dict[str, np.ndarray], design: Design, c: Corruption) -> None:
     words[c.stream] = beats
 
 
-def _input_file(design: Design, batches: list[list[_TileBeats]],
+def input_file(design: Design, batches: list[list[_TileBeats]],
                 limits: list[tuple[int, int, int, int]]) -> bytes:
     """The harness's input (format in ``fastsim_main.cpp``)."""
     streams = _STREAMS if design.meta_bits else _STREAMS[:2]
@@ -271,7 +272,7 @@ class FastRun:
         return r.sim_cycles / self.loop_seconds if self.loop_seconds else 0.0
 
 
-def _predict(params: PEArray, batches: list[list[_TileBeats]]) -> list[list[Expected]]:
+def predict(params: PEArray, batches: list[list[_TileBeats]]) -> list[list[Expected]]:
     """The bench's model's predictions (``golden()``, ``batch_timing()``), batch by batch."""
     out: list[list[Expected]] = []
     for batch in batches:
@@ -283,7 +284,7 @@ def _predict(params: PEArray, batches: list[list[_TileBeats]]) -> list[list[Expe
     return out
 
 
-def _check(params: PEArray, family_rtl: ModuleType, design: Design,
+def check_results(params: PEArray, family_rtl: ModuleType, design: Design,
            batches: list[list[_TileBeats]], expected: list[list[Expected]], data: np.ndarray,
            run: FastRun) -> None:
     """Feed the predictions of each batch the harness started and its observations to the
@@ -325,7 +326,7 @@ def plan_job(params: PEArray, family_rtl: ModuleType, design: Design, tiles: Seq
              corrupt: Corruption | None = None
              ) -> tuple[list[list[_TileBeats]], list[tuple[int, int, int, int]]]:
     """The harness's batches of ``tiles`` (as the bench batches them) and, per batch, its
-    limits: (result rows, done / drain / load waits in cycles) for :func:`_input_file`."""
+    limits: (result rows, done / drain / load waits in cycles) for :func:`input_file`."""
     beats = _tile_beats(params, family_rtl, design, tiles, corrupt)
     plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
                                     (0,) * len(tb.words.get("m", ())))
@@ -367,13 +368,13 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | No
     run = FastRun(Report("verilator-fast", design.name, len(tiles)))
     folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
     try:
-        (folder / "in.bin").write_bytes(_input_file(design, batches, limits))
+        (folder / "in.bin").write_bytes(input_file(design, batches, limits))
         run.prepare_seconds = time.perf_counter() - wall
         t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         with subprocess.Popen([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) as proc:
-            expected = _predict(params, batches)  # golden() while the harness simulates
+            expected = predict(params, batches)  # golden() while the harness simulates
             predict_seconds = time.perf_counter() - t0
             stdout, stderr = proc.communicate()
         run.harness_seconds = time.perf_counter() - t0
@@ -393,7 +394,7 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | No
     report.run_cycles, report.run_seconds = info["run_cycles"], info["run_ns"] * 1e-9
     report.sim_cycles = info["last_edge"] - info["first_edge"]
     run.loop_seconds = info["loop_ns"] * 1e-9
-    _check(params, family_rtl, design, batches, expected, data, run)
+    check_results(params, family_rtl, design, batches, expected, data, run)
     run.check_seconds = time.perf_counter() - t0 + predict_seconds
     report.sim_seconds = time.perf_counter() - wall
     run.cpu_seconds = time.process_time() - cpu + harness_cpu
