@@ -16,8 +16,8 @@ import numpy as np
 
 from qaccel.arch.fields import FloatIn, IntIn, OneOf, spec_field
 
-__all__ = ["Dataflow", "Preload", "Drain", "MappingMode", "Buffer", "Dram", "Tech", "PEArray",
-           "Accelerator", "SPEC_VERSION"]
+__all__ = ["Dataflow", "Preload", "Drain", "DramTraffic", "MappingMode", "Buffer", "Dram",
+           "Tech", "PEArray", "Accelerator", "SPEC_VERSION"]
 
 SPEC_VERSION = 1
 
@@ -82,6 +82,24 @@ class Buffer:
         return int(self.size_kib * 1024)
 
 
+class DramTraffic(StrEnum):
+    """How a layer's DRAM traffic is counted.
+
+    ``buffers`` (default): what the mapping moves through the three buffers, fold by fold
+    (``sim.plan``: each operand re-read when its reuse half cannot hold it; the reference
+    engine simulates it, the fast engine's closed forms agree). ``layer_refetch``: a paper's
+    whole-layer rule, not a schedule: each operand moves once, except that when the weights
+    *and* the inputs both exceed their buffers' reuse halves, the cheaper of re-reading all
+    weights once per input-buffer-full of inputs or all inputs once per weight-buffer-full
+    of weights is charged (the BitMoD authors' simulator, ``bitmod_sim/accelerator.py``
+    ``_calc_num_mem_refetch``, commit e445a5f; ``qaccel.sim.layer_refetch``). Compute
+    cycles and the array-side SRAM accesses stay the mapping's.
+    """
+
+    BUFFERS = "buffers"
+    LAYER_REFETCH = "layer_refetch"
+
+
 @dataclass(frozen=True)
 class Dram:
     """Off-chip memory seen through one channel."""
@@ -94,6 +112,11 @@ class Dram:
     #: trace's weights plus its KV cache do not fit (``qaccel.sim.kv``)
     capacity_gib: float | None = spec_field(FloatIn(0.001, float(1 << 20)), "GiB",
                                             "capacity (unit: GiB; optional)", default=None)
+    #: how DRAM traffic is counted (:class:`DramTraffic`; default ``buffers``)
+    traffic: DramTraffic = spec_field(OneOf(DramTraffic), "",
+                                      "buffers (the mapping's, fold by fold) or layer_refetch "
+                                      "(a paper's whole-layer rule)",
+                                      default=DramTraffic.BUFFERS)
 
 
 @dataclass(frozen=True)
@@ -380,7 +403,9 @@ class Accelerator:
             "buffers": {k: dataclasses.asdict(getattr(self, f"{k}_buffer"))
                         for k in ("weight", "input", "output", "kv")
                         if getattr(self, f"{k}_buffer") is not None},
-            "dram": {k: v for k, v in dataclasses.asdict(self.dram).items() if v is not None},
+            "dram": {k: (v.value if isinstance(v, Enum) else v)
+                     for k, v in dataclasses.asdict(self.dram).items()
+                     if v is not None and v is not DramTraffic.BUFFERS},   # defaults left out
             "tech": dataclasses.asdict(self.tech),
             "mapping": self.mapping.value,
             **({"kv_format": self.kv_format} if self.kv_format is not None else {}),

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from qaccel.arch.pe.registry import level_module
-from qaccel.arch.spec import Accelerator, MappingMode
+from qaccel.arch.spec import Accelerator, DramTraffic, MappingMode
 from qaccel.errors import ConfigError
 from qaccel.sim import kv
 from qaccel.sim.counts import GemmCounts
+from qaccel.sim.layer_refetch import refetch_counts
 from qaccel.sim.mapper import (
     AccelContext,
     Choice,
@@ -80,7 +81,7 @@ def simulate_layer(layer: Any, accel: Accelerator, engine: str = "fast",
         outputs = np.stack([out for _, out in results])
     else:
         counts, _ = module.simulate_gemm(pe, plan)
-    scaled = counts.scaled(count)
+    scaled = _layer_traffic(ctx, choice, counts.scaled(count), count)
     core = _row_core(ctx, choice, counts, scaled, count, M, K, N)
     return {"layer": layer.name, "op": layer.op, **core}, scaled, outputs
 
@@ -98,6 +99,7 @@ def _kv_layer(layer: Any, accel: Accelerator, engine: str, objective: str, pin: 
         counts, _ = level_module(choice.pe.family, engine).simulate_gemm(choice.pe, choice.plan)
     scaled, rd, wr = kv.with_kv_traffic(counts.scaled(count), choice.plan, layer,
                                         choice.pe.b_bits, on_chip)
+    scaled = _layer_traffic(ctx, choice, scaled, count)
     core = _row_core(ctx, choice, scaled, scaled, count, M, K, N)
     core.update(kv_rd_bytes=ceil_div(rd, 8), kv_wr_bytes=ceil_div(wr, 8))
     return {"layer": layer.name, "op": layer.op, **core}, scaled, None
@@ -134,11 +136,21 @@ def _timed_row(ctx: AccelContext, count: int, M: int, K: int, N: int,  # noqa: N
         objective = _OBJECTIVES.get(objective) or Objective(objective)
         # the fixed mapping is cheap to evaluate: only ctx.rows keeps it (fewer live objects)
         choice = ctx.choose(M, K, N, objective, ctx.fixed, pin, memo=not ctx.fixed)
-        scaled = choice.counts.scaled(count)
+        scaled = _layer_traffic(ctx, choice, choice.counts.scaled(count), count)
         hold_one()
         hit = ctx.rows[key] = (_row_core(ctx, choice, choice.counts, scaled, count, M, K, N),
                                scaled)
     return hit
+
+
+def _layer_traffic(ctx: AccelContext, choice: Choice, scaled: GemmCounts,
+                   count: int) -> GemmCounts:
+    """``scaled`` (``count`` GEMMs under ``choice``), its DRAM traffic by the
+    ``dram.traffic: layer_refetch`` rule when the accelerator asks for it
+    (``sim.layer_refetch``: the same function after either engine)."""
+    if ctx.accel.dram.traffic is not DramTraffic.LAYER_REFETCH:
+        return scaled
+    return refetch_counts(scaled, choice.plan, count, choice.pe.acc_bits, ctx.reuse_bits)
 
 
 def _row_core(ctx: AccelContext, choice: Choice, counts: GemmCounts, scaled: GemmCounts,

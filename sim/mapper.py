@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from qaccel.arch.cost import EnergyModel
-from qaccel.arch.spec import Accelerator, Dataflow, MappingMode, PEArray
+from qaccel.arch.spec import Accelerator, Dataflow, DramTraffic, MappingMode, PEArray
 from qaccel.sim.counts import GemmCounts
 from qaccel.sim.fast import closed_form
 from qaccel.sim.fast.closed_form import (
@@ -120,6 +120,10 @@ class AccelContext:
         self.bits_per_cycle = accel.dram.bits_per_cycle
         self.fixed = accel.mapping is MappingMode.FIXED
         self.pinned = accel.mapping is MappingMode.DATAFLOW
+        #: ``dram.traffic: layer_refetch``: the layer's DRAM traffic comes from a rule
+        #: (``sim.layer_refetch``), not from the mapping, so the mapper weighs only what the
+        #: mapping decides: the prologue, compute and epilogue
+        self.rule_traffic = accel.dram.traffic is DramTraffic.LAYER_REFETCH
         self._arrays: dict[str, tuple[PEArray, EnergyModel, dict[str, Any]]] = {}
         self.choices: dict[tuple, Choice] = {}
         self.rows: dict[tuple, Any] = {}
@@ -268,9 +272,13 @@ def _choice(mapping: Mapping, pe: PEArray, plan: FoldPlan, counts: GemmCounts, c
 
 
 def _total(ctx: AccelContext, traffic: GemmCounts, compute: int) -> int:
+    """Total cycles of one GEMM as the mapper scores it (``sim.plan.total_cycles``; under
+    ``dram.traffic: layer_refetch`` without the mapping's DRAM term, which the rule
+    replaces)."""
     rd, wr = traffic.dram_rd, traffic.dram_wr                # traffic.dram_bits, inlined
-    return total_cycles(compute, rd.A + rd.B + rd.O + wr.A + wr.B + wr.O,
-                        traffic.prologue_bits, traffic.epilogue_bits, ctx.bits_per_cycle)
+    dram = 0 if ctx.rule_traffic else rd.A + rd.B + rd.O + wr.A + wr.B + wr.O
+    return total_cycles(compute, dram, traffic.prologue_bits, traffic.epilogue_bits,
+                        ctx.bits_per_cycle)
 
 
 def _nest(order: LoopOrder, n_r: int, n_c: int, n_s: int) -> tuple[str, ...]:
@@ -315,8 +323,8 @@ def _choose(ctx: AccelContext, M: int, K: int, N: int,  # noqa: N803
     computes: dict[tuple[Dataflow, int], int] = {}   # the loop order does not change compute
     # no mapping moves less than every operand once: a floor under every candidate's total
     pe0 = accel.pe_array
-    floor = -(-(M * K * pe0.a_bits + K * N * pe0.b_stored_bits + M * N * pe0.acc_bits)
-              // ctx.bits_per_cycle)
+    floor = 0 if ctx.rule_traffic else -(-(M * K * pe0.a_bits + K * N * pe0.b_stored_bits
+                                           + M * N * pe0.acc_bits) // ctx.bits_per_cycle)
     for mapping in candidate_mappings(accel.pe_array, M, K, N, pin_dataflow):
         if best_key is not None and best_key <= floor:
             break
