@@ -58,7 +58,8 @@ class EnergyModel:
     engines' ``pe_cycles`` / ``array_cycles`` among them) and whether it is a decoder event,
     pJ per bit of each operand's buffer, pJ per DRAM bit. :meth:`columns` prices counts."""
 
-    __slots__ = ("family", "events", "sram_a", "sram_b", "sram_o", "dram_pj_per_bit")
+    __slots__ = ("family", "events", "sram_a", "sram_b", "sram_o", "dram_pj_per_bit",
+                 "array_pj_per_cycle")
 
     def __init__(self, accel: Accelerator, pe: Any) -> None:
         self.family = pe.family
@@ -70,6 +71,9 @@ class EnergyModel:
         per_bit = _sram_pj_per_bit(accel)
         self.sram_a, self.sram_b, self.sram_o = per_bit["A"], per_bit["B"], per_bit["O"]
         self.dram_pj_per_bit = accel.dram.pj_per_bit
+        #: ``tech.pe_pj_per_cycle`` x the PEs (pJ per compute cycle), or None: event-priced
+        per_pe = accel.tech.pe_pj_per_cycle
+        self.array_pj_per_cycle = None if per_pe is None else per_pe * pe.rows * pe.cols
 
     def columns(self, counts: Any) -> dict[str, float]:
         """Energy columns (unit: pJ) of a :class:`~qaccel.sim.counts.GemmCounts` (traffic in
@@ -92,6 +96,8 @@ class EnergyModel:
         if missing:
             raise ValueError(f"Cannot price events {sorted(set(missing))} of family "
                              f"{self.family!r} because its event_costs() does not list them")
+        if self.array_pj_per_cycle is not None:     # a paper's accounting: all PEs, per cycle
+            pe_pj = self.array_pj_per_cycle * counts.compute_cycles
         rd, wr = counts.sram_rd, counts.sram_wr
         sram_pj = ((rd.A + wr.A) * self.sram_a + (rd.B + wr.B) * self.sram_b
                    + (rd.O + wr.O) * self.sram_o)

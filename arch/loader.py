@@ -102,6 +102,9 @@ def _from_dict(data: Any, ctx: Context) -> Accelerator:
     pe_array = _pe_array(data.get("pe_array"), ctx) if "pe_array" in data else None
     buffers = _buffers(data.get("buffers"), ctx) if "buffers" in data else {}
     dram = build(Dram, data["dram"], "dram", ctx) if "dram" in data else None
+    if dram is not None and dram.weight_bits is not None and dram.traffic != "layer_refetch":
+        ctx.add("dram.weight_bits", f"applies only with dram.traffic layer_refetch (the rule "
+                f"it parameterizes), not with {dram.traffic.value}")
     tech = build(Tech, data["tech"], "tech", ctx) if "tech" in data else None
     if tech is not None and tech.node_nm not in TECH_SCALE:  # the energy/area model's nodes
         nodes = ", ".join(str(n) for n in sorted(TECH_SCALE))

@@ -117,6 +117,13 @@ class Dram:
                                       "buffers (the mapping's, fold by fold) or layer_refetch "
                                       "(a paper's whole-layer rule)",
                                       default=DramTraffic.BUFFERS)
+    #: with ``traffic: layer_refetch``: the bits per weight the rule charges (a paper's
+    #: average, e.g. the BitMoD authors' ``w_prec`` 5.25: mixed-precision layers and
+    #: metadata included; unit: bits); None: the array's stored width (B's bits plus its
+    #: metadata per weight)
+    weight_bits: float | None = spec_field(FloatIn(1.0, 64.0), "bits",
+                                           "bits per weight the layer_refetch rule charges "
+                                           "(unit: bits; optional)", default=None)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,13 @@ class Tech:
     """Process technology the energy/area models scale to."""
 
     node_nm: int = spec_field(IntIn(3, 180), "nm", "technology node (unit: nm)")
+    #: a paper's PE energy accounting: every PE of the array costs this much per compute
+    #: cycle, busy or not (unit: pJ), in place of the PE events' prices (the edge decoders
+    #: keep theirs); None (default): event-priced. E.g. the BitMoD authors' simulator charges
+    #: ``pe_energy * PR_SCALING`` (1.5) per PE per compute cycle (``bitmod_sim/pe_array.py``)
+    pe_pj_per_cycle: float | None = spec_field(
+        FloatIn(0.0001, 1000.0), "pJ", "energy of every PE per compute cycle, a paper's "
+        "accounting (unit: pJ; optional)", default=None)
 
 
 @dataclass(frozen=True)
@@ -406,7 +420,7 @@ class Accelerator:
             "dram": {k: (v.value if isinstance(v, Enum) else v)
                      for k, v in dataclasses.asdict(self.dram).items()
                      if v is not None and v is not DramTraffic.BUFFERS},   # defaults left out
-            "tech": dataclasses.asdict(self.tech),
+            "tech": {k: v for k, v in dataclasses.asdict(self.tech).items() if v is not None},
             "mapping": self.mapping.value,
             **({"kv_format": self.kv_format} if self.kv_format is not None else {}),
             **({"vector_unit": self.vector_unit.to_dict()}

@@ -150,7 +150,8 @@ def _layer_traffic(ctx: AccelContext, choice: Choice, scaled: GemmCounts,
     (``sim.layer_refetch``: the same function after either engine)."""
     if ctx.accel.dram.traffic is not DramTraffic.LAYER_REFETCH:
         return scaled
-    return refetch_counts(scaled, choice.plan, count, choice.pe.acc_bits, ctx.reuse_bits)
+    return refetch_counts(scaled, choice.plan, count, choice.pe.acc_bits, ctx.reuse_bits,
+                          ctx.accel.dram.weight_bits)
 
 
 def _row_core(ctx: AccelContext, choice: Choice, counts: GemmCounts, scaled: GemmCounts,

@@ -50,6 +50,8 @@ TOP_KEYS = {"paper", "title", "source", "models", "runs", "tasks", "accelerators
             "workloads"}
 #: the fields of one ``workloads`` entry, in order
 GEMM_FIELDS = ("M", "K", "N", "count", "group")
+#: the key of an accelerator's per-model field overrides of its paper presets
+OVERRIDES = "paper_overrides"
 
 
 def paper_names() -> list[str]:
@@ -122,6 +124,9 @@ def _check_workloads(data: Mapping[str, Any]) -> list[Problem]:
                                             f"M, K, N, count, not {e!r}"))
     for acc, cfgs in (data.get("accelerators") or {}).items():
         for cfg, runs in (cfgs or {}).items():
+            if cfg == OVERRIDES:
+                problems += _check_overrides(data, acc, runs)
+                continue
             for run, entry in (runs or {}).items():
                 if isinstance(entry, str):
                     continue
@@ -140,6 +145,52 @@ def _check_workloads(data: Mapping[str, Any]) -> list[Problem]:
                                             f"every group of workload {wl!r}; missing "
                                             f"{', '.join(missing)}"))
     return problems
+
+
+def _check_overrides(data: Mapping[str, Any], acc: str, runs: Any) -> list[Problem]:
+    """``accelerators.<acc>.paper_overrides``: run -> model -> {dotted field: value}, each
+    override applied to the run's paper preset and validated as that accelerator would be."""
+    where, problems = f"accelerators.{acc}.{OVERRIDES}", []
+    models, presets = data.get("models") or [], (data["accelerators"][acc] or {}).get("paper", {})
+    if not isinstance(runs, Mapping):
+        return [Problem(where, f"must map runs to models to fields, not {runs!r}")]
+    for run, per_model in runs.items():
+        if not isinstance(presets.get(run), str):
+            runs_with_preset = ", ".join(k for k, v in presets.items() if isinstance(v, str))
+            problems.append(Problem(f"{where}.{run}", f"must be a run with a paper preset "
+                                    f"({runs_with_preset}), not {run!r}"))
+            continue
+        for model, fields in (per_model or {}).items():
+            if model not in models:
+                problems.append(Problem(f"{where}.{run}.{model}", f"must be one of the paper's "
+                                        f"models ({', '.join(models)}), not {model!r}"))
+                continue
+            try:
+                overridden(presets[run], fields)
+            except ConfigError as exc:
+                problems += [Problem(f"{where}.{run}.{model}.{p.path}", p.message)
+                             for p in exc.problems]
+    return problems
+
+
+def overridden(preset: str, fields: Mapping[str, Any] | None) -> Any:
+    """The accelerator of ``preset`` with ``fields`` (dotted paths of its YAML, e.g.
+    ``dram.weight_bits``) replaced, validated like a preset."""
+    from qaccel.arch import load_accelerator
+
+    accel = load_accelerator(preset)
+    if not fields:
+        return accel
+    data = accel.to_dict()
+    for path, value in fields.items():
+        *parents, leaf = str(path).split(".")
+        node = data
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise ConfigError([Problem(str(path), f"must name a field of preset {preset!r}")])
+        node[leaf] = value
+    return load_accelerator(data)
 
 
 @dataclass(frozen=True)
@@ -179,13 +230,16 @@ def _simulate(paper: Paper, models: Sequence[str], progress: bool) -> list[dict[
             parts = [(entry, _preset_trace(paper, traces, model, run), None)]
         else:
             parts = _workload_parts(paper, entry, model)
+        fields = {}
+        if cfg == "paper":
+            fields = ((paper.accelerators[acc].get(OVERRIDES) or {}).get(run) or {}).get(model)
         cycles, energy, seconds = 0, 0.0, 0.0
         for preset, layers, counts in parts:
             # a run's result, shared by the accelerators and configs that make the same one
             key = (model, run, preset, tuple((x.M, x.K, x.N) for x in layers),
-                   None if counts is None else tuple(counts))
+                   None if counts is None else tuple(counts), tuple(sorted((fields or {}).items())))
             if key not in done:
-                done[key] = _run_layers(layers, preset, counts)
+                done[key] = _run_layers(layers, overridden(preset, fields), counts)
             cycles += done[key][0]
             energy += done[key][1]
             seconds += done[key][2]
@@ -228,14 +282,12 @@ def _workload_parts(paper: Paper, entry: Mapping[str, Any],
     return [(presets[g], layers, counts) for g, (layers, counts) in groups.items()]
 
 
-def _run_layers(layers: Sequence[Any], preset: str,
+def _run_layers(layers: Sequence[Any], accel: Any,
                 counts: Sequence[int] | None) -> tuple[int, float, float]:
-    """Total cycles, energy (pJ) and time (s, cycles / the preset's clock) of ``layers`` on
-    ``preset``, layer i counted counts[i] times (once each without counts)."""
+    """Total cycles, energy (pJ) and time (s, cycles / the accelerator's clock) of ``layers``
+    on ``accel``, layer i counted counts[i] times (once each without counts)."""
     from qaccel import sim
-    from qaccel.arch import load_accelerator
 
-    accel = load_accelerator(preset)
     frame = sim.run(layers, accel, engine="fast", values=False).frame
     weights = [1] * len(frame) if counts is None else list(counts)
     cycles = sum(int(c) * w for c, w in zip(frame.total_cycles, weights, strict=True))

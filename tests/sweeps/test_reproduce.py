@@ -21,16 +21,18 @@ def one_layer(preset: str, m: int, k: int, n: int):
 
 def test_bitmod_paper_ant_baseline_decode_q_proj_by_hand():
     """Llama-2-7B q_proj in decode (M=1, K=N=4096) on the BitMoD paper's ANT baseline: 64x16,
-    4-bit ANT weights x FP16 activations, each weight stored and moved at the 5 bits the
-    authors charge (``weight_bits: 5``), 256 DRAM bits/cycle. The mapper runs it input-
-    stationary (K on the 64 rows, the token on a column, N streamed):
+    4-bit ANT weights x FP16 activations, DRAM traffic by the authors' whole-layer rule with
+    each weight at the 5 bits they charge (``dram: {traffic: layer_refetch, weight_bits: 5}``),
+    256 DRAM bits/cycle. The mapper runs it input-stationary (K on the 64 rows, the token on a
+    column, N streamed):
       folds = ceil(4096/64) * ceil(1/16) = 64; fold = 2R + C + N - 2 = 128 + 16 + 4094 = 4238;
       compute = 64 * 4238 = 271,232 cycles.
-      DRAM reads: weights 4096*4096*5/8 = 10,485,760 B + activations 4096*2 B = 8,192 B;
-      writes: 4096 outputs at 32 bits = 16,384 B. Traffic 10,510,336 B / 32 B per cycle =
-      328,448 cycles, above compute plus the exposed first load (64 x 4096 weights at 5 bits
-      = 163,840 B / 32 = 5,120 cycles, 64 FP16 activations 4) and last drain (512):
-      271,232 + 5,120 + 4 + 512 = 276,868 < 328,448, so the layer is DRAM-bound at 328,448.
+      DRAM (the rule: the 8 KiB of inputs fit their buffer, so nothing is read twice): weights
+      4096*4096*5/8 = 10,485,760 B + activations 4096*2 B = 8,192 B; writes: 4096 outputs at
+      32 bits = 16,384 B. Traffic 10,510,336 B / 32 B per cycle = 328,448 cycles, above compute
+      plus the exposed first load (64 x 4096 4-bit codes = 131,072 B / 32 = 4,096 cycles, 64
+      FP16 activations 4) and last drain (512): 271,232 + 4,096 + 4 + 512 = 275,844 < 328,448,
+      so the layer is DRAM-bound at 328,448.
     (The authors' rules: compute 4096 * ceil(4096/64) = 262,144, DRAM 328,192 cycles: their
     outputs are FP16, ours 32-bit partial sums: (16,384 - 8,192) / 32 = 256 cycles more.)"""
     row = one_layer("bitmod-hpca25-ant-decode", 1, 4096, 4096)
@@ -120,3 +122,51 @@ def test_bad_input_exits_2_listing_the_valid_names(argv, message, capsys):
     assert cli_main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def with_overrides(overrides: str) -> str:
+    """TINY with ``paper_overrides`` on its BitMoD accelerator."""
+    line = "           ours: {prefill: bitmod-prefill, decode: bitmod-decode}}"
+    assert line in TINY
+    return TINY.replace(line, line[:-1] + ",\n           paper_overrides: " + overrides + "}")
+
+
+def test_paper_overrides_change_one_models_preset_field(tmp_path):
+    """``paper_overrides`` (run -> model -> dotted field) apply to that model's paper preset
+    only: Llama-2-7B's decode step on the BitMoD paper's ANT baseline with 4.5-bit weights in
+    the rule moves 4096*4096*4.5/8 = 9,437,184 B of q_proj weights instead of 10,485,760 B,
+    and reproduce uses exactly the overridden accelerator."""
+    from qaccel.sweeps.reproduce import overridden
+
+    accel = overridden("bitmod-hpca25-ant-decode", {"dram.weight_bits": 4.5})
+    assert accel.dram.weight_bits == 4.5
+    row = sim.run([gemm_layer(1, 4096, 4096)], accel, engine="fast", values=False).frame.iloc[0]
+    assert row.dram_rd_bytes == 9_437_184 + 8_192
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(with_overrides("{decode: {llama-2-7b: {dram.bits_per_cycle: 128}}}"))
+    from qaccel.sweeps.reproduce import _preset_trace, load_paper, reproduce
+
+    paper = load_paper(str(spec))
+    rep = reproduce(paper, progress=False)
+    got = rep.tasks.query("task == 'generative' and accelerator == 'BitMoD' and config == "
+                          "'paper'").cycles.item()
+    base = overridden("bitmod-hpca25-bitmod-decode", {"dram.bits_per_cycle": 128})
+    traces: dict = {}
+    decode = sim.run(_preset_trace(paper, traces, "llama-2-7b", "decode"), base, engine="fast",
+                     values=False).totals()["total_cycles"]
+    prefill = sim.run(_preset_trace(paper, traces, "llama-2-7b", "prefill"),
+                      load_accelerator("bitmod-hpca25-bitmod-prefill"), engine="fast",
+                      values=False).totals()["total_cycles"]
+    assert got == prefill + 4 * decode
+
+
+def test_bad_paper_overrides_are_one_error(tmp_path, capsys):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(with_overrides("{decode: {gpt-9: {dram.weight_bits: 4}, "
+                                   "llama-2-7b: {dram.weight_bits: 0.1}}, warmup: {}}"))
+    assert cli_main(["reproduce", str(spec), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "paper_overrides.decode.gpt-9: must be one of the paper's models" in err
+    assert "paper_overrides.decode.llama-2-7b.dram.weight_bits: must be a number in 1..64" in err
+    assert "paper_overrides.warmup: must be a run with a paper preset" in err
+    assert "Traceback" not in err
