@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from qaccel.arch.pe.registry import level_module
-from qaccel.arch.spec import Accelerator, DramTraffic, MappingMode
+from qaccel.arch.spec import Accelerator, MappingMode
 from qaccel.errors import ConfigError
 from qaccel.sim import kv
 from qaccel.sim.counts import GemmCounts
@@ -148,7 +148,7 @@ def _layer_traffic(ctx: AccelContext, choice: Choice, scaled: GemmCounts,
     """``scaled`` (``count`` GEMMs under ``choice``), its DRAM traffic by the
     ``dram.traffic: layer_refetch`` rule when the accelerator asks for it
     (``sim.layer_refetch``: the same function after either engine)."""
-    if ctx.accel.dram.traffic is not DramTraffic.LAYER_REFETCH:
+    if not ctx.rule_traffic:
         return scaled
     return refetch_counts(scaled, choice.plan, count, choice.pe.acc_bits, ctx.reuse_bits,
                           ctx.accel.dram.weight_bits)
