@@ -32,12 +32,15 @@ from scipy.optimize import nnls
 from qaccel.arch.calibration import CALIBRATION_FILE, COEFFICIENTS, design_row
 from qaccel.arch.components import TECH_SCALE
 
-__all__ = ["synth_point", "fit_family", "pe_fields", "calibration_lines", "write_markdown",
+__all__ = ["FLOW", "synth_point", "fit_family", "pe_fields", "calibration_lines", "write_markdown",
            "CALIBRATION_ARRAYS", "main", "SECTION"]
 
 #: the heading of the section :func:`write_markdown` keeps up to date in docs/area.md
 SECTION = "## Calibrated area model"
 
+#: the synthesis script of the stored points (a change re-synthesizes them all): merged
+#: modules, hierarchical ``synth``, ``stat -tech cmos -top`` (:mod:`qaccel.rtl.synth`)
+FLOW = "hierarchical"
 #: arrays synthesized per family: the acceptance sizes (4x4, 8x8, 16x16) and two non-square
 #: ones that separate the per-row from the per-column edge units
 CALIBRATION_ARRAYS = ((4, 4), (4, 8), (8, 4), (8, 8), (16, 16))
@@ -78,7 +81,7 @@ def synth_point(family: str, rows: int, cols: int,
         folder = Path(tmp)
         src = folder / f"{name}.v"
         src.write_text(verilog.convert(core, name=name, emit_src=False))
-        row = _cmos(src, name, folder)
+        row = _cmos(src, name, folder, hierarchical=True)
     return {"rows": rows, "cols": cols, "dataflow": str(params.dataflow),
             "gate_equivalents": row["gate_equivalents"], "flip_flops": row["flip_flops"],
             "area_um2_28nm": row["gate_equivalents"] * GE_AREA_UM2_28NM,
@@ -224,10 +227,13 @@ def main(argv: list[str] | None = None) -> int:
               if args.array else list(CALIBRATION_ARRAYS))
     data = _load(args.out)
     version = yosys_version()
-    if data.get("yosys") not in (None, version):
-        print(f"stored points are from {data['yosys']}, this is {version}: resynthesizing")
-        data = {"families": {}}
+    if data.get("yosys") not in (None, version) or data.get("flow", "flat") != FLOW:
+        print(f"stored points are from {data['yosys']} ({data.get('flow', 'flat')}), this is "
+              f"{version} ({FLOW}): resynthesizing")
+        data = {"families": {f: {"points": [], "pe_fields": e["pe_fields"]}
+                             for f, e in data["families"].items() if "pe_fields" in e}}
     data["yosys"] = version
+    data["flow"] = FLOW
     data["node_nm"] = 28
     for family in families:
         entry = data["families"].setdefault(family, {"points": []})

