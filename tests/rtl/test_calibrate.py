@@ -15,12 +15,10 @@ pytestmark = pytest.mark.rtl
 #: the acceptance sizes every family's calibrated model must match within MAX_ERROR
 ACCEPTANCE = ((4, 4), (8, 8), (16, 16))
 MAX_ERROR = 0.10
-#: acceptance sizes not synthesized yet, per family: generic synthesis of these cores took
-#: longer than the session that built the calibration had on the shared 2-core machine
-#: (bitmod 4x4: 216 s; its 16x16 core did not finish in 30 min). Listed so that the gap is
-#: explicit: the test fails when a size is missing without being listed, or listed but there.
-NOT_SYNTHESIZED: dict[str, tuple[tuple[int, int], ...]] = {
-    "bitmod": ((16, 16),), "fp16": ((16, 16),)}
+#: acceptance sizes not synthesized yet, per family (listed so that a gap is explicit: the
+#: test fails when a size is missing without being listed, or listed but there). Empty since
+#: the hierarchical flow (2026-12-07) synthesized the bitmod and fp16 16x16 cores.
+NOT_SYNTHESIZED: dict[str, tuple[tuple[int, int], ...]] = {}
 
 
 def _points(family):
@@ -29,11 +27,13 @@ def _points(family):
 
 def test_one_stored_point_resynthesizes_to_the_same_figure():
     """CI re-synthesizes the cheapest stored point (ant 4x4, a few seconds) with today's
-    yosys and compares exactly: the stored figures are what this code and tool produce."""
-    from qaccel.rtl.calibrate import synth_point
+    yosys and flow and compares exactly: the stored figures are what this code and tool
+    produce."""
+    from qaccel.rtl.calibrate import FLOW, synth_point
     from qaccel.rtl.synth import yosys_version
 
     assert calibration()["yosys"] == yosys_version()
+    assert calibration()["flow"] == FLOW
     stored = _points("ant")[(4, 4)]
     fresh = synth_point("ant", 4, 4, calibration()["families"]["ant"]["pe_fields"])
     assert (fresh["gate_equivalents"], fresh["flip_flops"]) == (
