@@ -9,7 +9,7 @@
     qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
     qaccel rtl verify  --rows 16 --cols 16 --fast     (C++ stream harness on Verilator)
-    qaccel rtl timing  --rows 4 --cols 4 [--design core|top|both] [--seeds N]  (ECP5 Fmax)
+    qaccel rtl timing  --rows 4 --cols 4 [--design core|core_io|top|both|all] [--seeds N]
     qaccel rtl energy  --family bitmod --family fp16   (pJ/cycle from toggles, docs/energy.md)
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
@@ -450,7 +450,8 @@ def _timing(args: argparse.Namespace) -> int:
                          progress=_timing_progress)
     df = pd.DataFrame(rows)
     print(format_table(df[["design", "seed", "fmax_mhz", "start", "end", "logic_levels",
-                           "lut4", "ff", "dsp", "bram", "seconds"]], float_format="{:,.1f}"))
+                           "lut4", "ff", "dsp", "bram", "seconds", "reused"]],
+                       float_format="{:,.1f}"))
     medians = df.groupby("design", sort=False)["median_fmax_mhz"].first()
     seeds = ", ".join(map(str, args.seed_list))
     for design, value in medians.items():
