@@ -94,16 +94,19 @@ int open_input(const char* path) {
 // cycle only repeats that work (the tops have no negedge logic). Verilator fires an edge
 // when clk differs from its record of the last clk it saw; that record is a member of the
 // model's root (__Vtrigprevexpr___TOP__clk__0 in Verilator 5), cleared here to mark a rising
-// edge. Where the member is absent, two evals per cycle (found at compile time).
+// edge. Where the member is absent, or with -DQACCEL_TWO_EVALS (for measurements), two evals
+// per cycle (found at compile time).
 template <typename R, typename = void> struct Edge {
     static constexpr bool one_eval = false;
     static void arm(R&) {}
 };
+#ifndef QACCEL_TWO_EVALS
 template <typename R>
 struct Edge<R, std::void_t<decltype(std::declval<R&>().__Vtrigprevexpr___TOP__clk__0)>> {
     static constexpr bool one_eval = true;
     static void arm(R& root) { root.__Vtrigprevexpr___TOP__clk__0 = 0; }
 };
+#endif
 
 // Ports of up to 64 bits are integers; wider ones are VlWide<N> (N 32-bit words).
 template <typename T> int words_of(const T&) { return sizeof(T) > 4 ? 2 : 1; }
