@@ -6,8 +6,8 @@ next to this module, compiled against the family's exported Verilog, one build p
 reads every batch's input beats from its standard input (or a file), drives the array top's
 ports cycle by cycle exactly as the cocotb bench does (same reset, valid/ready protocol,
 ``start`` pulse, ``done`` waits and drain; gap = stall = 0; one ``eval()`` per clock edge) and
-writes every ``done``'s ``cycles`` and measured clock periods and every result beat to a
-file. Python only
+writes every ``done``'s ``cycles`` and measured clock periods and every result beat to its
+standard output (or a file; no files here). Python only
 
 * prepares the input: the family's ``tile_streams`` / ``tile_meta`` packed into port words
   (:func:`pack_words`, vectorized; the same words as the bench's
@@ -34,7 +34,6 @@ import queue
 import resource
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -279,7 +278,7 @@ class FastRun:
     build: preparing, the harness process, checking), each tile's ``cycles`` port value
     in order, and the wall time of the parts (unit: s; ``prepare_seconds``: until the last
     batch is handed to the harness; ``loop_seconds``: the harness's simulation loop, waits
-    for piped batches included; ``harness_seconds``: its process, start-up and files
+    for piped batches included; ``harness_seconds``: its process, start-up and pipes
     included, from its start, which precedes the packing; ``check_seconds``: the
     predictions, made while the harness runs, and the comparisons);
     ``cpu_seconds``: the CPU time of the whole run (both processes), ``harness_cpu_seconds``
@@ -462,44 +461,40 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | No
     family_rtl = level_module(params.family, "rtl")
     wall, cpu = time.perf_counter(), time.process_time()
     run = FastRun(Report("verilator-fast", design.name, len(tiles)))
-    folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
-    try:
-        t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        with subprocess.Popen([str(exe), "-", str(folder / "out.bin")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            # the harness starts on the first batch while later ones are packed, and runs
-            # while golden() predicts (module docstring)
-            feed = _Feed(proc)
-            try:
-                feed.put(input_head(design, STREAMED))
-                batches = []
-                for batch, limits in iter_batches(params, family_rtl, design, tiles,
-                                                  corrupt):
-                    batches.append(batch)
-                    feed.put(input_batch(design, batch, limits))
-                feed.put(END)
-            except BaseException:
-                proc.kill()
-                raise
-            finally:
-                feed.close()
-            run.prepare_seconds = time.perf_counter() - wall
-            t_predict = time.perf_counter()
-            expected = predict(params, batches)
-            predict_seconds = time.perf_counter() - t_predict
-            stdout, stderr = proc.communicate()
-            feed.join()
-        run.harness_seconds = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
-        if proc.returncode != 0:
-            raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
-                               f"exited {proc.returncode}: "
-                               f"{stderr.decode(errors='replace').strip()[-2000:]}")
-        info = json.loads(stdout.decode().strip().splitlines()[-1])
-        data = np.fromfile(folder / "out.bin", dtype="<u4")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # no files: batches in through a pipe, the output words back through another
+    with subprocess.Popen([str(exe), "-", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        # the harness starts on the first batch while later ones are packed, and runs
+        # while golden() predicts (module docstring)
+        feed = _Feed(proc)
+        try:
+            feed.put(input_head(design, STREAMED))
+            batches = []
+            for batch, limits in iter_batches(params, family_rtl, design, tiles, corrupt):
+                batches.append(batch)
+                feed.put(input_batch(design, batch, limits))
+            feed.put(END)
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            feed.close()
+        run.prepare_seconds = time.perf_counter() - wall
+        t_predict = time.perf_counter()
+        expected = predict(params, batches)
+        predict_seconds = time.perf_counter() - t_predict
+        stdout, stderr = proc.communicate()
+        feed.join()
+    run.harness_seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
+    message = stderr.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
+                           f"exited {proc.returncode}: {message[-2000:]}")
+    info = json.loads(message.splitlines()[-1])
+    data = np.frombuffer(stdout, dtype="<u4")
     t0 = time.perf_counter()
     report = run.report
     if info["status"]:

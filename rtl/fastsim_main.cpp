@@ -27,7 +27,8 @@
 // Output (same encoding): magic 'QFSO', status (0 ok, 1 timeout), first edge, last edge,
 // batches recorded; per batch: start edge, dones, beats, dones x (cycles, measured),
 // beats x (o_data words..., o_last). stdout: one JSON line (status, message, edges,
-// run_cycles, run_ns, loop_ns).
+// run_cycles, run_ns, loop_ns); with OUTPUT "-", the output words go to stdout and the JSON
+// line to stderr.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -326,14 +327,18 @@ int main(int argc, char** argv) {
     out[2] = static_cast<uint32_t>(first_edge);
     out[3] = static_cast<uint32_t>(h.edge);
     out[4] = recorded;
-    FILE* f = std::fopen(argv[2], "wb");
+    // OUTPUT "-": the words on standard output and the JSON line on standard error
+    const bool piped = std::string(argv[2]) == "-";
+    FILE* f = piped ? stdout : std::fopen(argv[2], "wb");
     if (!f || std::fwrite(out.data(), 4, out.size(), f) != out.size()) die("cannot write output");
-    std::fclose(f);
-    std::printf("{\"status\": %d, \"message\": \"%s\", \"first_edge\": %lld, \"last_edge\": %lld, "
-                "\"run_cycles\": %llu, \"run_ns\": %llu, \"loop_ns\": %llu}\n",
-                failed ? 1 : 0, message.c_str(), static_cast<long long>(first_edge),
-                static_cast<long long>(h.edge), static_cast<unsigned long long>(run_cycles),
-                static_cast<unsigned long long>(run_ns),
-                static_cast<unsigned long long>(loop_ns));
+    if (piped ? std::fflush(f) != 0 : std::fclose(f) != 0) die("cannot write output");
+    std::fprintf(piped ? stderr : stdout,
+                 "{\"status\": %d, \"message\": \"%s\", \"first_edge\": %lld, "
+                 "\"last_edge\": %lld, \"run_cycles\": %llu, \"run_ns\": %llu, "
+                 "\"loop_ns\": %llu}\n",
+                 failed ? 1 : 0, message.c_str(), static_cast<long long>(first_edge),
+                 static_cast<long long>(h.edge), static_cast<unsigned long long>(run_cycles),
+                 static_cast<unsigned long long>(run_ns),
+                 static_cast<unsigned long long>(loop_ns));
     return 0;
 }
