@@ -28,6 +28,7 @@ the flags and the Verilator version are unchanged.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import queue
@@ -73,6 +74,11 @@ BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--output-split", 
 #: parallel make jobs of a build (the machines are small and shared)
 BUILD_JOBS = 1
 _IN_MAGIC, _OUT_MAGIC = 0x49534651, 0x4F534651  # "QFSI", "QFSO" little-endian
+#: pipe buffer asked for the harness's input (unit: bytes; Linux's default maximum). With
+#: the default 64 KiB a batch's write waits for the harness to read it, and the writer thread
+#: then waits for the GIL (up to the 5 ms switch interval) while ``golden()`` runs, starving
+#: the harness of its next batch
+PIPE_BYTES = 1 << 20
 #: batch count of a streamed input (read until :data:`END`)
 STREAMED = 0xFFFFFFFF
 #: a batch of 0 tiles: the end of a streamed input
@@ -409,6 +415,10 @@ class _Feed:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._pipe, proc.stdin = proc.stdin, None  # the writer owns (and closes) the pipe
+        try:  # room for a whole run's batches: the writer then never waits on the harness
+            fcntl.fcntl(self._pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+        except (AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+            pass
         self._thread = threading.Thread(target=self._write, daemon=True)
         self._thread.start()
 
