@@ -13,12 +13,12 @@ standard output (or a file; no files here). Python only
   (:func:`pack_words`, vectorized; the same words as the bench's
   :func:`~qaccel.rtl.tb.beats.pack_row`), batched by the bench's rule
   (:func:`iter_batches`, :func:`~qaccel.rtl.tb.beats.plan_batches`'); the harness is
-  started first and each batch is piped to it (a writer thread) as soon as it is packed,
-  so the harness simulates batch i while Python packs batch i + 1;
-* predicts with the bench's own model while the harness runs (the second core computes
-  ``golden()`` meanwhile) and checks the outputs with the bench's scoreboard (``golden()``,
-  ``batch_timing()``, the family's ``tile_result``), fed in the order the cocotb monitors
-  feed them, into the same :class:`~qaccel.rtl.tb.bench.Report`.
+  started first and each batch is piped to it as soon as it is packed (a 1 MiB pipe), so
+  the harness simulates batch i while Python packs batch i + 1;
+* predicts each batch with the bench's own model right after piping it, while the harness
+  runs (the second core computes ``golden()`` meanwhile), and checks the outputs with the
+  bench's scoreboard (``golden()``, ``batch_timing()``, the family's ``tile_result``), fed
+  in the order the cocotb monitors feed them, into the same :class:`~qaccel.rtl.tb.bench.Report`.
 
 So a fast report and a cocotb report of the same tiles agree field for field (values and
 cycles compared, RUN cycles, batches, every simulated edge); only the wall times differ.
@@ -31,11 +31,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import queue
 import resource
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,10 +72,8 @@ BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--output-split", 
 #: parallel make jobs of a build (the machines are small and shared)
 BUILD_JOBS = 1
 _IN_MAGIC, _OUT_MAGIC = 0x49534651, 0x4F534651  # "QFSI", "QFSO" little-endian
-#: pipe buffer asked for the harness's input (unit: bytes; Linux's default maximum). With
-#: the default 64 KiB a batch's write waits for the harness to read it, and the writer thread
-#: then waits for the GIL (up to the 5 ms switch interval) while ``golden()`` runs, starving
-#: the harness of its next batch
+#: pipe buffer asked for the harness's input (unit: bytes; Linux's default maximum): the
+#: batches of a typical run fit, so writing them never waits for the harness
 PIPE_BYTES = 1 << 20
 #: batch count of a streamed input (read until :data:`END`)
 STREAMED = 0xFFFFFFFF
@@ -408,43 +404,35 @@ def plan_job(params: PEArray, family_rtl: ModuleType, design: Design, tiles: Seq
 
 
 class _Feed:
-    """Writes byte chunks to a harness's standard input from a thread (so that packing and
-    predicting go on while the harness reads); closes it after :meth:`close`. A harness that
-    exits early (a broken pipe) is reported by its exit status, not here."""
+    """A harness's standard input, written from this thread: a pipe of :data:`PIPE_BYTES`,
+    so a write waits only when the harness is that far behind (then it has work queued and
+    waiting costs nothing). No writer thread: one would wait for the GIL (up to the 5 ms
+    switch interval) while ``golden()`` runs, starving the harness. A harness that exited
+    early (a broken pipe) is reported by its exit status, not here."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._pipe, proc.stdin = proc.stdin, None  # the writer owns (and closes) the pipe
-        try:  # room for a whole run's batches: the writer then never waits on the harness
-            fcntl.fcntl(self._pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+        self._pipe, proc.stdin = proc.stdin, None  # closed here, not by communicate()
+        assert self._pipe is not None
+        try:
+            fcntl.fcntl(self._pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except (AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
             pass
-        self._thread = threading.Thread(target=self._write, daemon=True)
-        self._thread.start()
-
-    def _write(self) -> None:
-        pipe = self._pipe
-        assert pipe is not None
-        try:
-            for chunk in iter(self._queue.get, None):
-                pipe.write(chunk)
-                pipe.flush()
-        except (BrokenPipeError, ValueError):
-            pass
-        finally:
-            try:
-                pipe.close()
-            except BrokenPipeError:
-                pass
+        self._broken = False
 
     def put(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
+        if self._broken:
+            return
+        try:
+            self._pipe.write(chunk)  # type: ignore[union-attr]
+            self._pipe.flush()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            self._broken = True
 
     def close(self) -> None:
-        self._queue.put(None)
-
-    def join(self) -> None:
-        self._thread.join()
+        try:
+            self._pipe.close()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            pass
 
 
 def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | None = None,
@@ -478,24 +466,25 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | No
         # the harness starts on the first batch while later ones are packed, and runs
         # while golden() predicts (module docstring)
         feed = _Feed(proc)
+        expected: list[list[Expected]] = []
+        predict_seconds = 0.0
         try:
             feed.put(input_head(design, STREAMED))
             batches = []
             for batch, limits in iter_batches(params, family_rtl, design, tiles, corrupt):
                 batches.append(batch)
                 feed.put(input_batch(design, batch, limits))
+                t_predict = time.perf_counter()
+                expected += predict(params, [batch])  # golden() while the harness runs
+                predict_seconds += time.perf_counter() - t_predict
             feed.put(END)
         except BaseException:
             proc.kill()
             raise
         finally:
             feed.close()
-        run.prepare_seconds = time.perf_counter() - wall
-        t_predict = time.perf_counter()
-        expected = predict(params, batches)
-        predict_seconds = time.perf_counter() - t_predict
+        run.prepare_seconds = time.perf_counter() - wall - predict_seconds
         stdout, stderr = proc.communicate()
-        feed.join()
     run.harness_seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
