@@ -26,12 +26,13 @@ and ``build/rtl/fast``) are not timed. Both reports must agree field for field (
 says FAILED otherwise).
 
 Targets (issue 18 item 6), printed per row: systolic_int8 16x16 at least 1 M cycles/s
-overall, judged on the fast run's CPU rate (what one idle core gives; the wall rate on a
-loaded shared box measures the scheduler), and at least 5x the cocotb path's overall rate for
-every family, judged on ``ratio``. On a loaded shared box both wall rates mostly measure the
-scheduler, so ``--cocotb-cpu`` also runs the cocotb path on the first ``CPU_PROBE_TILES``
-tiles and divides the extra edges of the full run by its extra CPU time (simulator process;
-start-up and build check cancel): ``ratio CPU`` = fast CPU rate / that marginal cocotb CPU
+overall, judged on the fast run's overall (wall) rate on an idle machine (load average below
+2; the CPU rate is printed too: on a loaded shared box the wall rate measures the scheduler),
+and at least 5x the cocotb path's overall rate for every family, judged on ``ratio``. On a
+loaded shared box both wall rates mostly measure the scheduler, so ``--cocotb-cpu`` also
+runs the cocotb path on the first ``CPU_PROBE_TILES`` tiles and divides the extra edges of
+the full run by its extra CPU time (simulator process; start-up and build check cancel):
+``ratio CPU`` = fast CPU rate / that marginal cocotb CPU
 rate, a load-independent form of the same target.
 """
 
@@ -117,8 +118,10 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
              f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}"]
     if (family, side) in TARGET_RATE:
         want = TARGET_RATE[family, side]
-        goals.append(f"CPU rate {fast.cpu_cycles_per_s:,.0f} vs {want:,} /s: "
-                     f"{'met' if fast.cpu_cycles_per_s >= want else 'NOT met'}")
+        goals.append(f"overall (wall) {fast_rate:,.0f} vs {want:,} /s: "
+                     f"{'met' if fast_rate >= want else 'NOT met'} (CPU rate "
+                     f"{fast.cpu_cycles_per_s:,.0f} /s: "
+                     f"{'met' if fast.cpu_cycles_per_s >= want else 'NOT met'})")
     if cocotb_cpu_rate:
         ratio_cpu = fast.cpu_cycles_per_s / cocotb_cpu_rate
         goals.append(f"ratio CPU {ratio_cpu:.1f}x (cocotb marginal CPU rate "

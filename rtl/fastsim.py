@@ -3,19 +3,22 @@
 The cocotb bench (:mod:`qaccel.rtl.tb`) drives every LOAD and DRAIN beat from Python, so a
 run spends most of its time there. Here a small Verilator C++ harness (``fastsim_main.cpp``
 next to this module, compiled against the family's exported Verilog, one build per design)
-reads every batch's input beats from a file, drives the array top's ports cycle by cycle
-exactly as the cocotb bench does (same reset, valid/ready protocol, ``start`` pulse, ``done``
-waits and drain; gap = stall = 0) and writes every ``done``'s ``cycles`` and measured clock
-periods and every result beat to a file. Python only
+reads every batch's input beats from its standard input (or a file), drives the array top's
+ports cycle by cycle exactly as the cocotb bench does (same reset, valid/ready protocol,
+``start`` pulse, ``done`` waits and drain; gap = stall = 0; one ``eval()`` per clock edge) and
+writes every ``done``'s ``cycles`` and measured clock periods and every result beat to its
+standard output (or a file; no files here). Python only
 
-* prepares the input file from the tiles: the family's ``tile_streams`` / ``tile_meta``
-  packed into port words (:func:`pack_words`, vectorized; the same words as the bench's
-  :func:`~qaccel.rtl.tb.beats.pack_row`), batches from
-  :func:`~qaccel.rtl.tb.beats.plan_batches`;
-* predicts with the bench's own model while the harness runs (a second core computes
-  ``golden()`` meanwhile) and checks the outputs with the bench's scoreboard (``golden()``,
-  ``batch_timing()``, the family's ``tile_result``), fed in the order the cocotb monitors
-  feed them, into the same :class:`~qaccel.rtl.tb.bench.Report`.
+* prepares the input: the family's ``tile_streams`` / ``tile_meta`` packed into port words
+  (:func:`pack_words`, vectorized; the same words as the bench's
+  :func:`~qaccel.rtl.tb.beats.pack_row`), batched by the bench's rule
+  (:func:`iter_batches`, :func:`~qaccel.rtl.tb.beats.plan_batches`'); the harness is
+  started first and each batch is piped to it as soon as it is packed (a 1 MiB pipe), so
+  the harness simulates batch i while Python packs batch i + 1;
+* predicts each batch with the bench's own model right after piping it, while the harness
+  runs (the second core computes ``golden()`` meanwhile), and checks the outputs with the
+  bench's scoreboard (``golden()``, ``batch_timing()``, the family's ``tile_result``), fed
+  in the order the cocotb monitors feed them, into the same :class:`~qaccel.rtl.tb.bench.Report`.
 
 So a fast report and a cocotb report of the same tiles agree field for field (values and
 cycles compared, RUN cycles, batches, every simulated edge); only the wall times differ.
@@ -25,14 +28,14 @@ the flags and the Verilator version are unchanged.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import resource
 import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -44,7 +47,7 @@ from qaccel.arch.pe.tile import Tile
 from qaccel.arch.spec import PEArray
 from qaccel.rtl.controller import ArrayTop, ControllerFault, Design
 from qaccel.rtl.export import create_top, verilog_text, write_if_changed
-from qaccel.rtl.tb.beats import StreamTile, checked_tile_blocks, plan_batches
+from qaccel.rtl.tb.beats import checked_tile_blocks
 from qaccel.rtl.tb.bench import Report
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.model import Expected, TileModel, batch_cycles
@@ -53,7 +56,8 @@ from qaccel.rtl.verify import Progress, default_build_root
 from qaccel.rtl.verilator import SimulatorMissing
 
 __all__ = ["FastRun", "build_fast", "verify_fast", "pack_words", "unpack_words",
-           "compile_harness", "plan_job", "input_file", "predict", "check_results",
+           "compile_harness", "plan_job", "iter_batches", "input_file", "input_head",
+           "input_batch", "predict", "check_results", "STREAMED", "END",
            "HARNESS_SOURCE", "BUILD_ARGS"]
 
 #: the harness's C++ source (generic: port widths and batches come from the input file)
@@ -68,6 +72,13 @@ BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--output-split", 
 #: parallel make jobs of a build (the machines are small and shared)
 BUILD_JOBS = 1
 _IN_MAGIC, _OUT_MAGIC = 0x49534651, 0x4F534651  # "QFSI", "QFSO" little-endian
+#: pipe buffer asked for the harness's input (unit: bytes; Linux's default maximum): the
+#: batches of a typical run fit, so writing them never waits for the harness
+PIPE_BYTES = 1 << 20
+#: batch count of a streamed input (read until :data:`END`)
+STREAMED = 0xFFFFFFFF
+#: a batch of 0 tiles: the end of a streamed input
+END = np.zeros(1, dtype="<u4").tobytes()
 _STREAMS = ("w", "a", "m")
 
 
@@ -93,12 +104,20 @@ def pack_words(codes: np.ndarray, lanes: int, bits: int) -> np.ndarray:
     full[:, :codes.shape[1]] = codes.astype(np.int64).view(np.uint64) & mask
     if bits in (8, 16, 32, 64):
         raw = full.astype(f"<u{bits // 8}").reshape(n, -1).view(np.uint8)
+    elif 64 % bits == 0:  # whole codes per 64-bit word: shifted codes summed (no carries)
+        per = 64 // bits
+        padded = np.zeros((n, -(-lanes // per) * per), dtype=np.uint64)
+        padded[:, :lanes] = full
+        shifts = np.arange(per, dtype=np.uint64) * np.uint64(bits)
+        raw = (padded.reshape(n, -1, per) << shifts).sum(axis=2, dtype=np.uint64) \
+            .astype("<u8").view(np.uint8)
     else:
         shifts = np.arange(bits, dtype=np.uint64)
         bit = ((full[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8)
         raw = np.packbits(bit.reshape(n, lanes * bits), axis=1, bitorder="little")
     out = np.zeros((n, words * 4), dtype=np.uint8)
-    out[:, :raw.shape[1]] = raw
+    keep = min(raw.shape[1], words * 4)  # the 64-bit path may leave zero bytes past the port
+    out[:, :keep] = raw[:, :keep]
     return out.view("<u4")
 
 
@@ -181,22 +200,25 @@ def _meta_words(values: Sequence[int], bits: int) -> np.ndarray:
     return out
 
 
+def _one_tile_beats(params: PEArray, family_rtl: ModuleType, design: Design, index: int,
+                    tile: Tile, corrupt: Corruption | None) -> _TileBeats:
+    """One tile's beats, checked like :func:`~qaccel.rtl.tb.beats.to_stream_tiles` (the same
+    errors); ``corrupt`` applied as the bench's driver applies it."""
+    stationary, streamed, meta = checked_tile_blocks(params, family_rtl, design, index, tile)
+    words = {"w": pack_words(stationary, design.cols, design.w_word_bits),
+             "a": pack_words(streamed, design.rows, design.a_word_bits)}
+    if design.meta_bits:
+        words["m"] = _meta_words(meta, design.meta_bits)
+    if corrupt is not None and corrupt.tile == index:
+        _apply(words, design, corrupt)
+    return _TileBeats(index, tile, words)
+
+
 def _tile_beats(params: PEArray, family_rtl: ModuleType, design: Design,
                 tiles: Sequence[Tile], corrupt: Corruption | None) -> list[_TileBeats]:
-    """Every tile's beats, checked like :func:`~qaccel.rtl.tb.beats.to_stream_tiles` (the
-    same errors); ``corrupt`` applied as the bench's driver applies it."""
-    out = []
-    for index, tile in enumerate(tiles):
-        stationary, streamed, meta = checked_tile_blocks(params, family_rtl, design, index,
-                                                         tile)
-        words = {"w": pack_words(stationary, design.cols, design.w_word_bits),
-                 "a": pack_words(streamed, design.rows, design.a_word_bits)}
-        if design.meta_bits:
-            words["m"] = _meta_words(meta, design.meta_bits)
-        if corrupt is not None and corrupt.tile == index:
-            _apply(words, design, corrupt)
-        out.append(_TileBeats(index, tile, words))
-    return out
+    """Every tile's beats (:func:`_one_tile_beats`)."""
+    return [_one_tile_beats(params, family_rtl, design, i, t, corrupt)
+            for i, t in enumerate(tiles)]
 
 
 def _apply(words: dict[str, np.ndarray], design: Design, c: Corruption) -> None:
@@ -215,36 +237,52 @@ def _apply(words: dict[str, np.ndarray], design: Design, c: Corruption) -> None:
     words[c.stream] = beats
 
 
-def input_file(design: Design, batches: list[list[_TileBeats]],
-                limits: list[tuple[int, int, int, int]]) -> bytes:
-    """The harness's input (format in ``fastsim_main.cpp``)."""
-    streams = _STREAMS if design.meta_bits else _STREAMS[:2]
+def _streams(design: Design) -> tuple[str, ...]:
+    return _STREAMS if design.meta_bits else _STREAMS[:2]
+
+
+def input_head(design: Design, batches: int) -> bytes:
+    """The input's header words (format in ``fastsim_main.cpp``); ``batches``: their count,
+    or :data:`STREAMED` (then :data:`END` closes the input)."""
     widths = {"w": design.cols * design.w_word_bits, "a": design.rows * design.a_word_bits,
               "m": design.meta_bits}
-    head = [_IN_MAGIC, 1, len(streams), _words(widths["w"]), _words(widths["a"]),
+    head = [_IN_MAGIC, 1, len(_streams(design)), _words(widths["w"]), _words(widths["a"]),
             _words(widths["m"]) if design.meta_bits else 0,
-            _words(design.cols * design.acc_bits), len(batches)]
-    parts = [np.array(head, dtype="<u4").tobytes()]
-    for batch, (rows, done_limit, drain_limit, load_limit) in zip(batches, limits,
-                                                                    strict=True):
-        parts.append(np.array([len(batch), rows, done_limit, drain_limit, load_limit],
-                              dtype="<u4").tobytes())
-        for s in streams:
-            words = [tb.words[s] for tb in batch]
-            beats = np.zeros((sum(len(w) for w in words), words[0].shape[1] + 1), dtype="<u4")
-            beats[:, :-1] = np.concatenate(words)
-            beats[np.cumsum([len(w) for w in words]) - 1, -1] = 1  # each tile's last beat
-            parts += [np.array([len(beats)], dtype="<u4").tobytes(), beats.tobytes()]
+            _words(design.cols * design.acc_bits), batches]
+    return np.array(head, dtype="<u4").tobytes()
+
+
+def input_batch(design: Design, batch: list[_TileBeats], limits: Limits) -> bytes:
+    """One batch's input words: its limits and each stream's beats (``last`` on each tile's
+    final beat)."""
+    rows, done_limit, drain_limit, load_limit = limits
+    parts = [np.array([len(batch), rows, done_limit, drain_limit, load_limit],
+                      dtype="<u4").tobytes()]
+    for s in _streams(design):
+        words = [tb.words[s] for tb in batch]
+        beats = np.zeros((sum(len(w) for w in words), words[0].shape[1] + 1), dtype="<u4")
+        beats[:, :-1] = np.concatenate(words)
+        beats[np.cumsum([len(w) for w in words]) - 1, -1] = 1  # each tile's last beat
+        parts += [np.array([len(beats)], dtype="<u4").tobytes(), beats.tobytes()]
     return b"".join(parts)
+
+
+def input_file(design: Design, batches: list[list[_TileBeats]],
+                limits: list[Limits]) -> bytes:
+    """The harness's whole input (format in ``fastsim_main.cpp``)."""
+    return input_head(design, len(batches)) + b"".join(
+        input_batch(design, b, lim) for b, lim in zip(batches, limits, strict=True))
 
 
 @dataclass
 class FastRun:
     """A fast run: the bench's :class:`Report` (``sim_seconds``: the whole run but the
     build: preparing, the harness process, checking), each tile's ``cycles`` port value
-    in order, and the wall time of the parts (unit: s; ``loop_seconds``: the harness's
-    simulation loop alone, ``harness_seconds``: its process, start-up and files included;
-    ``check_seconds``: the predictions, made while the harness runs, and the comparisons);
+    in order, and the wall time of the parts (unit: s; ``prepare_seconds``: until the last
+    batch is handed to the harness; ``loop_seconds``: the harness's simulation loop, waits
+    for piped batches included; ``harness_seconds``: its process, start-up and pipes
+    included, from its start, which precedes the packing; ``check_seconds``: the
+    predictions, made while the harness runs, and the comparisons);
     ``cpu_seconds``: the CPU time of the whole run (both processes), ``harness_cpu_seconds``
     the harness process's share of it (user + system; unit: s).
     """
@@ -322,23 +360,80 @@ def check_results(params: PEArray, family_rtl: ModuleType, design: Design,
         report.errors.append(f"{sb.pending} predicted tiles were never observed")
 
 
+Limits = tuple[int, int, int, int]
+
+
+def _limits(params: PEArray, design: Design, batch: list[_TileBeats]) -> Limits:
+    """A batch's (result rows, done / drain / load waits in cycles) for the harness."""
+    predicted = sum(batch_cycles(params, [tb.tile for tb in batch]))
+    rows = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
+    longest = max(sum(len(tb.words[s]) for tb in batch) for s in batch[0].words)
+    return rows, 2 * predicted + 64, 4 * rows + 64, 4 * longest + 64
+
+
+def iter_batches(params: PEArray, family_rtl: ModuleType, design: Design,
+                 tiles: Sequence[Tile], corrupt: Corruption | None = None
+                 ) -> Iterator[tuple[list[_TileBeats], Limits]]:
+    """The harness's batches of ``tiles`` with their limits, each as soon as its last tile
+    is packed: :func:`~qaccel.rtl.tb.beats.plan_batches`' greedy rule (as many tiles, in
+    order, as ``max_tiles`` and the data and metadata buffers hold), applied tile by tile."""
+    batch: list[_TileBeats] = []
+    rows = meta = 0
+    for index, tile in enumerate(tiles):
+        tb = _one_tile_beats(params, family_rtl, design, index, tile, corrupt)
+        streamed, m = len(tb.words["a"]), len(tb.words.get("m", ()))
+        if batch and (rows + streamed > design.buffer_rows or meta + m > design.meta_rows):
+            yield batch, _limits(params, design, batch)
+            batch, rows, meta = [], 0, 0
+        batch.append(tb)
+        rows, meta = rows + streamed, meta + m
+        if len(batch) == design.max_tiles:
+            yield batch, _limits(params, design, batch)
+            batch, rows, meta = [], 0, 0
+    if batch:
+        yield batch, _limits(params, design, batch)
+
+
 def plan_job(params: PEArray, family_rtl: ModuleType, design: Design, tiles: Sequence[Tile],
              corrupt: Corruption | None = None
-             ) -> tuple[list[list[_TileBeats]], list[tuple[int, int, int, int]]]:
+             ) -> tuple[list[list[_TileBeats]], list[Limits]]:
     """The harness's batches of ``tiles`` (as the bench batches them) and, per batch, its
     limits: (result rows, done / drain / load waits in cycles) for :func:`input_file`."""
-    beats = _tile_beats(params, family_rtl, design, tiles, corrupt)
-    plan = plan_batches([StreamTile(tb.index, tb.tile, (), (0,) * len(tb.words["a"]),
-                                    (0,) * len(tb.words.get("m", ())))
-                         for tb in beats], design)
-    batches = [[beats[st.index] for st in batch] for batch in plan]
-    limits = []
-    for batch in batches:
-        predicted = sum(batch_cycles(params, [tb.tile for tb in batch]))
-        rows = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
-        longest = max(sum(len(tb.words[s]) for tb in batch) for s in batch[0].words)
-        limits.append((rows, 2 * predicted + 64, 4 * rows + 64, 4 * longest + 64))
-    return batches, limits
+    planned = list(iter_batches(params, family_rtl, design, tiles, corrupt))
+    return [b for b, _ in planned], [lim for _, lim in planned]
+
+
+class _Feed:
+    """A harness's standard input, written from this thread: a pipe of :data:`PIPE_BYTES`,
+    so a write waits only when the harness is that far behind (then it has work queued and
+    waiting costs nothing). No writer thread: one would wait for the GIL (up to the 5 ms
+    switch interval) while ``golden()`` runs, starving the harness. A harness that exited
+    early (a broken pipe) is reported by its exit status, not here."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._pipe, proc.stdin = proc.stdin, None  # closed here, not by communicate()
+        assert self._pipe is not None
+        for pipe in (self._pipe, proc.stdout):  # the output words too: fewer round trips
+            try:
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+            except (AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+                pass
+        self._broken = False
+
+    def put(self, chunk: bytes) -> None:
+        if self._broken:
+            return
+        try:
+            self._pipe.write(chunk)  # type: ignore[union-attr]
+            self._pipe.flush()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            self._broken = True
+
+    def close(self) -> None:
+        try:
+            self._pipe.close()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            pass
 
 
 def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | None = None,
@@ -364,29 +459,46 @@ def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | No
     design = top.design
     family_rtl = level_module(params.family, "rtl")
     wall, cpu = time.perf_counter(), time.process_time()
-    batches, limits = plan_job(params, family_rtl, design, tiles, corrupt)
     run = FastRun(Report("verilator-fast", design.name, len(tiles)))
-    folder = Path(tempfile.mkdtemp(prefix="job-", dir=exe.parent.parent))
-    try:
-        (folder / "in.bin").write_bytes(input_file(design, batches, limits))
-        run.prepare_seconds = time.perf_counter() - wall
-        t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        with subprocess.Popen([str(exe), str(folder / "in.bin"), str(folder / "out.bin")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) as proc:
-            expected = predict(params, batches)  # golden() while the harness simulates
-            predict_seconds = time.perf_counter() - t0
-            stdout, stderr = proc.communicate()
-        run.harness_seconds = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
-        if proc.returncode != 0:
-            raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
-                               f"exited {proc.returncode}: {stderr.strip()[-2000:]}")
-        info = json.loads(stdout.strip().splitlines()[-1])
-        data = np.fromfile(folder / "out.bin", dtype="<u4")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # no files: batches in through a pipe, the output words back through another
+    with subprocess.Popen([str(exe), "-", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        # the harness starts on the first batch while later ones are packed, and runs
+        # while golden() predicts (module docstring)
+        feed = _Feed(proc)
+        expected: list[list[Expected]] = []
+        predict_seconds = 0.0
+        try:
+            feed.put(input_head(design, STREAMED))
+            batches = []
+            for batch, limits in iter_batches(params, family_rtl, design, tiles, corrupt):
+                batches.append(batch)
+                feed.put(input_batch(design, batch, limits))
+                t_predict = time.perf_counter()
+                expected += predict(params, [batch])  # golden() while the harness runs
+                predict_seconds += time.perf_counter() - t_predict
+            feed.put(END)
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            feed.close()
+        run.prepare_seconds = time.perf_counter() - wall - predict_seconds
+        # the output words in one read to EOF (communicate() reads 32 KiB per select round);
+        # standard error carries one JSON line (or a short error), so this cannot deadlock
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        proc.wait()
+    run.harness_seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
+    message = stderr.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
+                           f"exited {proc.returncode}: {message[-2000:]}")
+    info = json.loads(message.splitlines()[-1])
+    data = np.frombuffer(stdout, dtype="<u4")
     t0 = time.perf_counter()
     report = run.report
     if info["status"]:

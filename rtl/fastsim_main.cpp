@@ -4,7 +4,8 @@
 // header "Vfast.h"; -DQACCEL_META=1 when the top has the m_* stream) and reads everything
 // else from its input file. It drives the ports exactly as the cocotb bench does
 // (qaccel/rtl/tb/: TileDriver.load/start, DoneMonitor.collect, ResultMonitor.drain with
-// gap = stall = 0), so the edge numbers, per-tile cycles and result beats are the same:
+// gap = stall = 0), so the edge numbers, per-tile cycles and result beats are the same (each
+// clock cycle is one eval(), its rising edge; see Edge below):
 //
 //   reset  rst high for edges 0 and 1 (the bench's CocotbPins.start), o_ready high.
 //   LOAD   at each settled point (after a rising edge) every stream with beats left sets
@@ -19,20 +20,32 @@
 // Input (little-endian uint32 words): magic 'QFSI', version 1, streams (2 or 3), the word
 // count of w_data, a_data, m_data (0 without metadata), o_data, batches; then per batch:
 // tiles, result rows, done limit, drain limit, load limit, then per stream (w, a[, m]):
-// beats, and beats x (data words..., last).
+// beats, and beats x (data words..., last). INPUT "-" is standard input, read a batch at a
+// time as the harness reaches it (so the writer may still be preparing later batches); a
+// batch of 0 tiles (no more words) ends the input before the batch count (a streamed input
+// gives 2^32 - 1).
 // Output (same encoding): magic 'QFSO', status (0 ok, 1 timeout), first edge, last edge,
 // batches recorded; per batch: start edge, dones, beats, dones x (cycles, measured),
 // beats x (o_data words..., o_last). stdout: one JSON line (status, message, edges,
-// run_cycles, run_ns, loop_ns).
+// run_cycles, run_ns, loop_ns); with OUTPUT "-", the output words go to stdout and the JSON
+// line to stderr.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "Vfast.h"
+#include "Vfast___024root.h"
 #include "verilated.h"
 
 namespace {
@@ -44,25 +57,57 @@ using Words = std::vector<uint32_t>;
     std::exit(2);
 }
 
+// Input words, read as the harness needs them (a batch at a time) with read(2), which
+// returns what a pipe holds, so that the writer may still be preparing later batches.
 struct Reader {
-    Words words;
-    size_t pos = 0;
+    int fd;
+    Words buf = Words(16384);
+    size_t pos = 0, end = 0, bytes = 0;  // next word, words available, bytes in buf
     uint32_t next() {
-        if (pos >= words.size()) die("input file is truncated");
-        return words[pos++];
+        if (pos == end) refill();
+        return buf[pos++];
+    }
+    void refill() {
+        char* raw = reinterpret_cast<char*>(buf.data());
+        const size_t tail = bytes - end * 4;  // a partial word's bytes
+        std::memmove(raw, raw + end * 4, tail);
+        bytes = tail;
+        pos = end = 0;
+        while (bytes < 4) {
+            const ssize_t n = ::read(fd, raw + bytes, buf.size() * 4 - bytes);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) die("input file is truncated");
+            bytes += static_cast<size_t>(n);
+        }
+        end = bytes / 4;
     }
 };
 
-Words read_file(const char* path) {
-    FILE* f = std::fopen(path, "rb");
-    if (!f) die(std::string("cannot open ") + path);
-    Words out;
-    uint32_t buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 4, 4096, f)) > 0) out.insert(out.end(), buf, buf + n);
-    std::fclose(f);
-    return out;
+int open_input(const char* path) {
+    if (std::string(path) == "-") return 0;
+    const int fd = ::open(path, O_RDONLY);
+    if (fd < 0) die(std::string("cannot open ") + path);
+    return fd;
 }
+
+// One eval per clock cycle: the rising edge with the cycle's inputs. Verilator evaluates the
+// input-driven logic first in every eval(), so the falling-edge eval of the plain two-eval
+// cycle only repeats that work (the tops have no negedge logic). Verilator fires an edge
+// when clk differs from its record of the last clk it saw; that record is a member of the
+// model's root (__Vtrigprevexpr___TOP__clk__0 in Verilator 5), cleared here to mark a rising
+// edge. Where the member is absent, or with -DQACCEL_TWO_EVALS (for measurements), two evals
+// per cycle (found at compile time).
+template <typename R, typename = void> struct Edge {
+    static constexpr bool one_eval = false;
+    static void arm(R&) {}
+};
+#ifndef QACCEL_TWO_EVALS
+template <typename R>
+struct Edge<R, std::void_t<decltype(std::declval<R&>().__Vtrigprevexpr___TOP__clk__0)>> {
+    static constexpr bool one_eval = true;
+    static void arm(R& root) { root.__Vtrigprevexpr___TOP__clk__0 = 0; }
+};
+#endif
 
 // Ports of up to 64 bits are integers; wider ones are VlWide<N> (N 32-bit words).
 template <typename T> int words_of(const T&) { return sizeof(T) > 4 ? 2 : 1; }
@@ -102,10 +147,17 @@ struct Harness {
 
     // From one settled point to the next: the falling half, then the rising edge.
     void tick() {
-        top->clk = 0;
-        top->eval();
-        top->clk = 1;
-        top->eval();
+        using Root = std::remove_reference_t<decltype(*top->rootp)>;
+        if constexpr (Edge<Root>::one_eval) {
+            top->clk = 1;
+            Edge<Root>::arm(*top->rootp);
+            top->eval();
+        } else {
+            top->clk = 0;
+            top->eval();
+            top->clk = 1;
+            top->eval();
+        }
         ++edge;
         const bool d = top->done;
         done_rose = d && !prev_done;
@@ -120,7 +172,7 @@ int main(int argc, char** argv) {
     auto ctx = std::make_unique<VerilatedContext>();
     auto top = std::make_unique<Vfast>(ctx.get());
     Harness h{top.get()};
-    Reader in{read_file(argv[1])};
+    Reader in{open_input(argv[1])};
     if (in.next() != 0x49534651u) die("input file does not start with QFSI");
     if (in.next() != 1) die("input file version must be 1");
     const int streams = static_cast<int>(in.next());
@@ -159,8 +211,10 @@ int main(int argc, char** argv) {
     uint32_t recorded = 0;
     bool failed = false;
     for (uint32_t b = 0; b < batches && !failed; ++b) {
-        const uint32_t tiles = in.next(), rows = in.next(), done_limit = in.next(),
-                       drain_limit = in.next(), load_limit = in.next();
+        const uint32_t tiles = in.next();
+        if (tiles == 0) break;  // the end of a streamed input (its batch count is 2^32 - 1)
+        const uint32_t rows = in.next(), done_limit = in.next(), drain_limit = in.next(),
+                       load_limit = in.next();
         Stream s[3];
         for (int i = 0; i < streams; ++i) {
             s[i].words = i == 0 ? w_words : i == 1 ? a_words : m_words;
@@ -273,14 +327,18 @@ int main(int argc, char** argv) {
     out[2] = static_cast<uint32_t>(first_edge);
     out[3] = static_cast<uint32_t>(h.edge);
     out[4] = recorded;
-    FILE* f = std::fopen(argv[2], "wb");
+    // OUTPUT "-": the words on standard output and the JSON line on standard error
+    const bool piped = std::string(argv[2]) == "-";
+    FILE* f = piped ? stdout : std::fopen(argv[2], "wb");
     if (!f || std::fwrite(out.data(), 4, out.size(), f) != out.size()) die("cannot write output");
-    std::fclose(f);
-    std::printf("{\"status\": %d, \"message\": \"%s\", \"first_edge\": %lld, \"last_edge\": %lld, "
-                "\"run_cycles\": %llu, \"run_ns\": %llu, \"loop_ns\": %llu}\n",
-                failed ? 1 : 0, message.c_str(), static_cast<long long>(first_edge),
-                static_cast<long long>(h.edge), static_cast<unsigned long long>(run_cycles),
-                static_cast<unsigned long long>(run_ns),
-                static_cast<unsigned long long>(loop_ns));
+    if (piped ? std::fflush(f) != 0 : std::fclose(f) != 0) die("cannot write output");
+    std::fprintf(piped ? stderr : stdout,
+                 "{\"status\": %d, \"message\": \"%s\", \"first_edge\": %lld, "
+                 "\"last_edge\": %lld, \"run_cycles\": %llu, \"run_ns\": %llu, "
+                 "\"loop_ns\": %llu}\n",
+                 failed ? 1 : 0, message.c_str(), static_cast<long long>(first_edge),
+                 static_cast<long long>(h.edge), static_cast<unsigned long long>(run_cycles),
+                 static_cast<unsigned long long>(run_ns),
+                 static_cast<unsigned long long>(loop_ns));
     return 0;
 }

@@ -199,6 +199,52 @@ def test_golden_equals_decode_then_compute(ops, guard_bits):
     assert same_bits(pe.golden(Tile(a, w)), decode_then_compute(a, w, guard_bits))
 
 
+def per_group_partial_sums(pe: BitmodArray, a: np.ndarray, w: BitmodWeights,
+                           acc_in: np.ndarray) -> np.ndarray:
+    """``partial_sums`` as it was before it took every group at once (one group, then one
+    term, at a time): the reference for the vectorized version."""
+    from qaccel.arch.pe._bitmod_numerics import align_activations, dequantize
+
+    g_size, f = pe.group_size, pe.guard_bits
+    alpha, emax = align_activations(a, g_size, f)
+    signs, shifts = term_tables(pe.bits, pe.cpw)
+    wf = weight_ints(pe.bits)[1]
+    acc = np.array(acc_in, dtype=np.float32)
+    for g in range(w.groups):
+        ks = slice(g * g_size, min((g + 1) * g_size, a.shape[1]))
+        codes = w.codes[ks].astype(np.intp)
+        tid = w.type_ids[g].astype(np.intp)[None, :]
+        s = np.zeros((a.shape[0], w.codes.shape[1]), dtype=np.int64)
+        for j in range(pe.cpw):
+            s += alpha[:, ks] @ (signs[tid, codes, j].astype(np.int64)
+                                 << shifts[tid, codes, j])
+        p, x = dequantize(s, w.scales[g], emax[:, g], f, wf)
+        acc = (acc + round_fp32(p, x)).astype(np.float32)
+    return acc
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=operands(max_m=6, max_k=520, max_n=6), guard_bits=st.integers(0, 12),
+       seed=st.integers(0, 2**32 - 1))
+def test_partial_sums_all_groups_at_once_equal_group_by_group(ops, guard_bits, seed):
+    """The vectorized stages 3-5 (every group in one matmul, one dequantize, one rounding)
+    give the bits of the group-by-group loop, continuing a random FP32 accumulator."""
+    a, w = ops
+    pe = make_pe(rows=8, cols=8, fmt="bitmod_fp4" if w.bits == 4 else "bitmod_fp3",
+                 guard_bits=guard_bits)
+    acc_in = (np.random.default_rng(seed).standard_normal((a.shape[0], w.codes.shape[1]))
+              * 4.0).astype(np.float32)
+    try:
+        want = per_group_partial_sums(pe, a, w, acc_in)
+    except ValueError as e:  # a group value beyond float32: both refuse it
+        with pytest.raises(ValueError, match=str(e)):
+            pe.partial_sums(Tile(a, w), acc_in)
+        return
+    got = pe.partial_sums(Tile(a, w), acc_in)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
 @settings(max_examples=100, deadline=None)
 @given(ops=operands(max_m=1, max_n=1), lanes=st.sampled_from([1, 2, 4, 8, 16]))
 def test_cycle_model_equals_golden(ops, lanes):

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qaccel.arch.pe.registry import level_module
 from qaccel.arch.pe.tile import Tile
 from qaccel.cli import main
 from qaccel.rtl import fastsim
 from qaccel.rtl.controller import ControllerFault
+from qaccel.rtl.export import create_top
 from qaccel.rtl.fastsim import pack_words, unpack_words, verify_fast
-from qaccel.rtl.tb.beats import pack_row, unpack_row
+from qaccel.rtl.tb.beats import pack_row, plan_batches, to_stream_tiles, unpack_row
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.model import batch_cycles
 from tests.rtl import support
@@ -101,6 +103,33 @@ def test_fast_and_cocotb_agree_with_overlapped_preload() -> None:
     assert port[1] < port[0] or tiles[1].M > tiles[0].M  # overlapped: R cycles shorter
 
 
+@pytest.mark.parametrize(("family", "buffer_rows"), [("systolic_int8", 48), ("mixpe", None)])
+def test_streamed_batches_are_the_benchs_batches(family: str, buffer_rows: int | None) -> None:
+    """:func:`fastsim.iter_batches` (batches piped as they are packed) cuts the tiles where
+    the bench's :func:`plan_batches` does, at the tile limit and at full data or metadata
+    buffers, and its input words equal the whole-file input's. No simulator needed."""
+    module = FAMILY_TABLES[family]
+    case = _first_4x4(module)
+    tiles = module.case_tiles(case)
+    kw = DESIGN_KW.get(family, {})
+    if buffer_rows is not None:
+        kw = {**kw, "buffer_rows": buffer_rows}
+    design = create_top(case.params, **kw).design
+    family_rtl = level_module(case.params.family, "rtl")
+    want = [[st.index for st in batch]
+            for batch in plan_batches(to_stream_tiles(case.params, family_rtl, design, tiles),
+                                      design)]
+    streamed = list(fastsim.iter_batches(case.params, family_rtl, design, tiles))
+    assert [[tb.index for tb in batch] for batch, _ in streamed] == want
+    assert len(want) >= 2
+    if buffer_rows is not None:
+        assert any(len(b) < design.max_tiles for b in want[:-1])  # a full buffer cut one
+    whole = fastsim.input_file(design, *fastsim.plan_job(case.params, family_rtl, design,
+                                                         tiles))
+    piped = b"".join(fastsim.input_batch(design, b, lim) for b, lim in streamed)
+    assert whole == fastsim.input_head(design, len(want)) + piped
+
+
 def test_fast_path_flags_a_corrupted_beat() -> None:
     require_tool("verilator")
     case = _first_4x4(FAMILY_TABLES["systolic_int8"])
@@ -128,7 +157,8 @@ def test_fast_path_flags_a_late_done() -> None:
 
 
 @pytest.mark.parametrize(("lanes", "bits"), [(4, 4), (4, 5), (4, 6), (16, 8), (4, 9),
-                                             (4, 16), (16, 32), (4, 64), (6, 11), (2, 33)])
+                                             (4, 16), (16, 32), (4, 64), (6, 11), (2, 33),
+                                             (16, 4), (20, 4), (33, 2), (70, 1)])
 def test_pack_words_are_pack_row_words(lanes: int, bits: int) -> None:
     """The vectorized packing against the bench's own per-row :func:`pack_row` (and back
     against :func:`unpack_row`), extreme codes and partial rows included."""
