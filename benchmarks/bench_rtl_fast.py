@@ -2,6 +2,7 @@
 
     python benchmarks/bench_rtl_fast.py [--family bitmod ...] [--sides 16] [--tiles 64]
                                         [--streamed 256] [--repeat 3] [--cocotb-cpu]
+                                        [--jobs N]
 
 For each family with RTL (default: all) and array side, full tiles (the dims on the array
 rows and columns at the array sides, the streamed dim = ``--streamed``; the family's own
@@ -18,12 +19,15 @@ random operands) are verified twice in this process, bit- and cycle-exact agains
   with ``golden()``; ``CPU``: the same edges over the run's CPU time (both processes), the
   rate on an idle core; ``loop`` is the harness's simulation loop alone (wall).
 
-The fast path runs ``--repeat`` times (it takes well under a second), the median is
-reported; ``harness CPU`` / ``Python CPU`` split its CPU time between the harness process and
-this one (preparing, ``golden()``, checking). ``ratio`` = fast overall / cocotb overall (both
-wall, same process, so the same load). Builds (one per design and path, kept in ``build/rtl``
-and ``build/rtl/fast``) are not timed. Both reports must agree field for field (the script
-says FAILED otherwise).
+The fast path runs ``--repeat`` times with one harness process (``jobs=1``) and, alternately,
+as many times sharded over ``--jobs`` processes (default: the usable cores, capped by the
+batches; :func:`~qaccel.rtl.fastsim.default_jobs`); each variant's median is reported on its
+own line (``jobs=N``). The sharded wall rate uses N cores, the cocotb baseline one: its CPU
+rate is the per-core figure; ``harness CPU`` / ``Python CPU`` split its CPU time between the
+harness processes and this one (preparing, ``golden()``, checking). ``ratio`` = fast overall
+/ cocotb overall (both wall, same process, so the same load). Builds (one per design and
+path, kept in ``build/rtl`` and ``build/rtl/fast``) are not timed. Both reports must agree
+field for field (the script says FAILED otherwise).
 
 Targets (issue 18 item 6), printed per row: systolic_int8 16x16 at least 1 M cycles/s
 overall, judged on the fast run's overall (wall) rate on an idle machine (load average below
@@ -80,7 +84,8 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
     params = rtl_params(family, side, side, None)
     t0 = time.perf_counter()
     build_verilator(create_top(params, buffer_rows=BUFFER_ROWS), BUILD_ROOT)
-    build_fast(create_top(params, buffer_rows=BUFFER_ROWS), BUILD_ROOT, params=params)
+    fast_top = create_top(params, buffer_rows=BUFFER_ROWS)
+    build_fast(fast_top, BUILD_ROOT, params=params)
     build_s = time.perf_counter() - t0
     work = full_tiles(params, tiles, streamed)
     t0, c0 = time.perf_counter(), _children_cpu()
@@ -97,8 +102,7 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
               f"{probe_cpu:.2f} s for {probe.sim_cycles:,}", flush=True)
         if extra_cpu > 0:
             cocotb_cpu_rate = (cocotb.sim_cycles - probe.sim_cycles) / extra_cpu
-    design = create_top(params, buffer_rows=BUFFER_ROWS).design
-    shards = default_jobs(len(work), design) if jobs is None else jobs
+    shards = default_jobs(len(work), fast_top.design) if jobs is None else jobs
     variants = [1] if shards == 1 else [1, shards]
     runs: dict[int, list[FastRun]] = {j: [] for j in variants}
     for r in range(repeat):  # one harness process and N of them, alternately
