@@ -22,8 +22,12 @@ standard output (or a file; no files here). Python only
 
 So a fast report and a cocotb report of the same tiles agree field for field (values and
 cycles compared, RUN cycles, batches, every simulated edge); only the wall times differ.
+A run may be sharded over several harness processes (``jobs``; batch ``i`` in process
+``i % jobs``): each batch starts from an idle, drained top, so the report is the same.
 Builds go to ``build_root/fast/<design>/`` and are reused while the Verilog, the harness,
-the flags and the Verilator version are unchanged.
+the flags, the training set and the Verilator version are unchanged; a large design
+(:func:`is_large`) is built with split clock-edge functions and, by default, profile-guided
+(:func:`pgo_default`).
 """
 
 from __future__ import annotations
