@@ -67,6 +67,18 @@ Core schedule ``"os"`` (output stationary: both operands streamed, results after
   The tile ends in the cycle in which every column has delivered its ``rows`` results. The
   next tile's beat 0 arrives in its cycle 1, i.e. two cycles after the last result.
 
+Early streamed row (``CoreSpec.a_early``, ws without shadow registers, ``rows >= 2``)
+------------------------------------------------------------------------------------
+A core whose streamed row passes edge logic (a decoder) before the first PE may take it one
+cycle early and register it after that logic: streamed row ``m`` is on ``a_row`` with
+``a_valid`` in cycle ``rows + m - 1`` instead of ``rows + m``, and everything else (the core's
+results, ``o_next``, the cycle counts) is as above. The controller then hands the buffer's
+read data straight to the core instead of holding it in a register of its own, so the edge
+logic and the first PE's multiply-add are in two different clock cycles (the register
+moves across the decoder; issue 18's timing view). With ``rows = 1`` the row would have to
+be read before the tile starts, and the overlapped-preload schedule presents row 0 in the
+cycle after it is read, so neither takes ``a_early``.
+
 Result look-ahead (``CoreSpec.o_next``, either schedule)
 -------------------------------------------------------
 A core may also drive ``o_next``: bit ``n`` high in cycle ``t`` exactly when ``o_valid[n]``
@@ -118,7 +130,9 @@ class CoreSpec:
     controller plays the overlapped-preload schedule (module docstring). ``o_next``: the core
     also drives ``o_next`` (each column's ``o_valid`` one cycle ahead), so the controller
     registers ``tile_done`` a cycle early instead of deriving it from the result writes
-    (module docstring "Result look-ahead").
+    (module docstring "Result look-ahead"). ``a_early`` (ws without ``shadow``, ``rows >=
+    2``): the core takes each streamed row one cycle early and registers it (module docstring
+    "Early streamed row").
     """
 
     rows: int
@@ -131,6 +145,7 @@ class CoreSpec:
     beat_cycles: int = 1
     shadow: bool = False
     o_next: bool = False
+    a_early: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", "w_word_bits", "a_word_bits", "acc_bits", "beat_cycles"):
@@ -145,12 +160,16 @@ class CoreSpec:
         if self.schedule == "ws" and self.beat_cycles != 1:
             raise ValueError(f"CoreSpec.beat_cycles must be 1 for the ws schedule, not "
                              f"{self.beat_cycles!r}")
-        for name in ("shadow", "o_next"):
+        for name in ("shadow", "o_next", "a_early"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"CoreSpec.{name} must be a bool, not {getattr(self, name)!r}")
         if self.shadow and self.schedule != "ws":
             raise ValueError("CoreSpec.shadow must be False for the os schedule (it has no "
                              "stationary preload), not True")
+        if self.a_early and (self.schedule != "ws" or self.shadow or self.rows < 2):
+            raise ValueError(f"CoreSpec.a_early needs the ws schedule without shadow registers "
+                             f"and rows >= 2 (module docstring), not schedule={self.schedule!r}, "
+                             f"shadow={self.shadow}, rows={self.rows}")
 
     @property
     def w_row_bits(self) -> int:

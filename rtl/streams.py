@@ -77,7 +77,9 @@ def stream_ws(top: ArrayTop, m: Module, pick: Any, w_rd: Any, a_rd: Any) -> None
     # Stream: present row m to the core in cycle R+m. R = 1: read it in cycle R-1+m (the
     # tile's cycle 0 at the earliest) and pass the RAM's output on. R > 1: read it a cycle
     # earlier, in cycle R-2+m (never before the tile's cycle 0), and hold it in a register,
-    # so the RAM's slow clock-to-output does not run into the first PE's multiplier.
+    # so the RAM's slow clock-to-output does not run into the first PE's multiplier. A core
+    # with ``a_early`` (R > 1) takes the RAM's output in cycle R-1+m and registers the row
+    # after its edge decoder itself (qaccel.rtl.core, "Early streamed row").
     lead = 1 if R > 1 else 0
 
     def a_issue(v: Any) -> Value:
@@ -87,7 +89,11 @@ def stream_ws(top: ArrayTop, m: Module, pick: Any, w_rd: Any, a_rd: Any) -> None
 
     a_valid_q = Signal()
     m.d.comb += a_rd.addr.eq(pick(lambda v: v.ab + v.tt + lead - (R - 1)))
-    if lead:
+    if top.spec.a_early:
+        read_q = Signal(name="a_read_q")
+        m.d.sync += read_q.eq(pick(a_issue))
+        m.d.comb += [core.a_valid.eq(read_q), core.a_row.eq(Mux(read_q, a_rd.data, 0))]
+    elif lead:
         read_q, a_row_q = Signal(name="a_read_q"), Signal.like(core.a_row, name="a_row_q")
         m.d.sync += [read_q.eq(pick(a_issue)), a_valid_q.eq(read_q),
                      a_row_q.eq(Mux(read_q, a_rd.data, 0))]

@@ -10,7 +10,10 @@ Edge hooks (optional): a family whose stream words are not what its PEs consume 
 pair codes -> exponent-integer pairs) passes ``a_edge`` / ``w_edge``, combinational logic at
 the array edge that turns a raw streamed / stationary row into the row of PE words. It runs in
 the edge register stage (before the row skew, and on the preload path into the top PE row),
-so it adds no cycle: the timing below is unchanged.
+so it adds no cycle: the timing below is unchanged. With ``spec.a_early`` the core takes the
+streamed row a cycle early (:mod:`qaccel.rtl.core`, "Early streamed row") and registers the
+row the edge logic made, with ``a_valid``; from that register on, the timing below holds with
+``s`` the cycle after the row was on ``a_row`` (:func:`grid_a_early` says which grids do).
 
 Timing (cycle ``s + m`` is the one in which streamed row ``m`` is on ``a_row``):
 PE ``(k, n)`` multiplies row ``m``'s word ``k`` in cycle ``s + m + k + n`` and the result of
@@ -39,8 +42,8 @@ from amaranth.lib.wiring import In, Out, Signature
 from qaccel.arch.spec import Preload
 from qaccel.rtl.core import CoreSpec, core_signature
 
-__all__ = ["GRID_DATAFLOWS", "grid_dataflow", "grid_result", "grid_shadow", "pe_signature",
-           "shadow_pe_signature", "ShadowPE", "SystolicCore", "EdgeHook"]
+__all__ = ["GRID_DATAFLOWS", "grid_a_early", "grid_dataflow", "grid_result", "grid_shadow",
+           "pe_signature", "shadow_pe_signature", "ShadowPE", "SystolicCore", "EdgeHook"]
 
 #: ``hook(m, row) -> row``: adds combinational logic to the core's module ``m`` that turns
 #: a raw row (``a_row`` or ``w_row``) into the row of PE words (word i in bits
@@ -198,6 +201,11 @@ class SystolicCore(wiring.Component):
 
         a_row = self._edge(m, self._a_edge, self.a_row, rows * aw, "a")
         w_row = self._edge(m, self._w_edge, self.w_row, cols * ww, "w")
+        a_valid = self.a_valid
+        if spec.a_early:  # the row came a cycle early: register it after the edge logic
+            a_row_q, a_valid_q = Signal(rows * aw, name="a_row_edge_q"), Signal(name="a_valid_q")
+            m.d.sync += [a_row_q.eq(a_row), a_valid_q.eq(a_valid)]
+            a_row, a_valid = a_row_q, a_valid_q
         for k in range(rows):
             # Row k's streamed word enters k cycles late (the skew), then hops right.
             word = a_row.word_select(k, aw)
@@ -219,7 +227,7 @@ class SystolicCore(wiring.Component):
                                  grid[k][n].p_in.eq(grid[k - 1][n].p_out)]
 
         # Valid pipeline: column n's result of a row appears R + n cycles after the row.
-        delayed = [self.a_valid]
+        delayed = [a_valid]
         for d in range(1, rows + cols):
             reg = Signal(name=f"valid_d{d}")
             m.d.sync += reg.eq(delayed[-1])
@@ -250,6 +258,13 @@ def grid_shadow(params: object) -> bool:
     """Whether the grid of ``params`` has shadow stationary registers: ``params.preload`` is
     ``overlapped`` (``CoreSpec.shadow``)."""
     return Preload(params.preload) is Preload.OVERLAPPED
+
+
+def grid_a_early(params: object) -> bool:
+    """Whether a grid with an edge decoder on its streamed rows takes them a cycle early
+    (``CoreSpec.a_early``): every grid that can, i.e. serial preload and at least 2 rows, so
+    the decoder and PE(0,0)'s multiply-add are not one path from the controller's buffer."""
+    return not grid_shadow(params) and int(params.rows) >= 2
 
 
 def grid_result(params: object, tile: object, rows: object) -> object:

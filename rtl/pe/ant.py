@@ -38,7 +38,14 @@ from qaccel.rtl.controller import ArrayTop
 from qaccel.rtl.core import CoreSpec
 from qaccel.rtl.pe._ant_decoder import CODE_BITS, EXP_BITS, SIG_BITS, TYPE_BITS, AntDecoder
 from qaccel.rtl.sigexp_pe import SigExpPE
-from qaccel.rtl.systolic import EdgeHook, SystolicCore, grid_dataflow, grid_result, grid_shadow
+from qaccel.rtl.systolic import (
+    EdgeHook,
+    SystolicCore,
+    grid_a_early,
+    grid_dataflow,
+    grid_result,
+    grid_shadow,
+)
 
 __all__ = ["edge_units", "create", "create_core", "create_pe", "pe_config", "core_spec",
            "tile_streams", "tile_result", "random_operands", "stream_words", "RTL_DATAFLOWS",
@@ -66,7 +73,8 @@ def core_spec(params: AntArray) -> CoreSpec:
     _check(params)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=WORD_BITS,
                     a_word_bits=WORD_BITS, acc_bits=params.acc_bits,
-                    shadow=grid_shadow(params), o_next=True)
+                    shadow=grid_shadow(params), o_next=True,
+                    a_early=grid_a_early(params))
 
 
 def create_pe(params: AntArray) -> SigExpPE:

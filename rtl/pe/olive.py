@@ -46,6 +46,7 @@ from qaccel.rtl.sigexp_pe import SigExpPE
 from qaccel.rtl.systolic import (
     EdgeHook,
     SystolicCore,
+    grid_a_early,
     grid_dataflow,
     grid_result,
     grid_shadow,
@@ -74,7 +75,8 @@ def core_spec(params: OliVeArray) -> CoreSpec:
     b, mode = params.bits, _mode_bits(params.bits)
     return CoreSpec(rows=params.rows, cols=params.cols, w_word_bits=2 * b + mode,
                     a_word_bits=b + mode, acc_bits=params.acc_bits,
-                    shadow=grid_shadow(params), o_next=True)
+                    shadow=grid_shadow(params), o_next=True,
+                    a_early=grid_a_early(params))
 
 
 def _left_edge(bits: int, rows: int) -> EdgeHook:
