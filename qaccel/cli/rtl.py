@@ -148,6 +148,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="play the tile streams from a C++ harness on Verilator instead of "
                    "cocotb (qaccel.rtl.fastsim; same checks and report, many times faster; "
                    "no handshake randomization)")
+    r.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="--fast only: harness processes running the batches at once (1..64; "
+                   "default: the usable cores, at most the batches; the report is the same "
+                   "for every N)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_verify)
 
@@ -162,6 +166,7 @@ VERIFY_EXAMPLES = """examples:
   qaccel rtl verify --rows 4 --cols 4 --simulator icarus --netlist --tiles 20
   qaccel rtl verify --rows 16 --cols 16 --tiles 1000 --max-streamed 256 --fast
   qaccel rtl verify --family mixpe --rows 4 --cols 4 --tiles 100 --fast
+  qaccel rtl verify --rows 16 --cols 16 --tiles 1000 --fast --jobs 1   (one harness process)
 """
 
 
@@ -513,6 +518,9 @@ def _verify(args: argparse.Namespace) -> int:
         raise ConfigError.single("--max-streamed", f"must be an int in 1..256 (the buffer), "
                                  f"not {args.max_streamed!r}")
     simulator = args.simulator
+    if args.jobs is not None and not args.fast:
+        raise ConfigError.single("--jobs", f"runs harness processes of --fast only; add --fast "
+                                 f"or drop --jobs {args.jobs}")
     if args.fast:
         _check_fast(args)
         simulator = "verilator-fast"
@@ -528,7 +536,7 @@ def _verify(args: argparse.Namespace) -> int:
             from qaccel.rtl.fastsim import verify_fast
 
             report = verify_fast(params, tiles, build_root=args.build_dir,
-                                 progress=progress).report
+                                 jobs=args.jobs, progress=progress).report
         else:
             report = verify(params, tiles, simulator=simulator, build_root=args.build_dir,
                             seed=args.seed, netlist=args.netlist, progress=progress)
@@ -544,6 +552,10 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+#: most harness processes ``qaccel rtl verify --fast --jobs`` starts
+MAX_JOBS = 64
+
+
 def _check_fast(args: argparse.Namespace) -> None:
     """``--fast`` runs the RTL on Verilator only: every conflicting option at once."""
     problems = []
@@ -553,5 +565,7 @@ def _check_fast(args: argparse.Namespace) -> None:
     if args.netlist:
         problems.append(Problem("--fast", "cannot simulate the gate-level netlist (--netlist "
                                 "runs on Icarus); drop one of them"))
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        problems.append(Problem("--jobs", f"must be an int in 1..{MAX_JOBS}, not {args.jobs}"))
     if problems:
         raise ConfigError(problems)

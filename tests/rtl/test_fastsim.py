@@ -224,6 +224,25 @@ def test_cli_verify_fast_refuses_other_simulators(capsys: pytest.CaptureFixture[
         "one of them\n")
 
 
+def test_cli_verify_fast_refuses_a_bad_jobs_count_with_the_other_problems(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--fast", "--netlist",
+                 "--simulator", "icarus", "--jobs", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "qaccel rtl: error: 3 problems:\n"
+        "  - --fast: runs on Verilator only (the C++ harness), not --simulator icarus\n"
+        "  - --fast: cannot simulate the gate-level netlist (--netlist runs on Icarus); drop "
+        "one of them\n"
+        "  - --jobs: must be an int in 1..64, not 0\n")
+
+
+def test_cli_verify_jobs_needs_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", "verify", "--rows", "2", "--cols", "2", "--jobs", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "qaccel rtl: error: --jobs: runs harness processes of --fast only; add --fast or drop "
+        "--jobs 2\n")
+
+
 #: tiles of the sharding tests: 5 batches of systolic_int8 4x4 (16 a batch), 8 of mixpe's
 SHARD_TILES = 70
 
