@@ -1,6 +1,11 @@
 """Simulated cycles per second of every family's array RTL: Verilator and Amaranth.
 
     python benchmarks/bench_rtl.py [--family bitmod ...] [--tiles 24] [--streamed 256]
+    python benchmarks/bench_rtl.py --fast [bench_rtl_fast.py's options]
+
+``--fast`` runs :mod:`bench_rtl_fast` instead: the C++ harness path side by side with this
+cocotb path on the same tiles, in one process, with issue 18's targets (1 M cycles/s for
+systolic_int8 16x16, 5x the cocotb path's overall rate) printed per row.
 
 For each family with RTL (default: all of them) at 8x8 and 16x16, full tiles (the dims on the
 array rows and columns at the array sides, the streamed dim = ``--streamed``) go through the
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -101,4 +107,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--fast" in sys.argv[1:]:
+        sys.argv.remove("--fast")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_rtl_fast import main as fast_main
+
+        fast_main()
+    else:
+        main()
